@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using Amazon;
+using Amazon.EC2;
+using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
+using Amazon.S3;
+using Amazon.SecurityToken;
+using Amazon.SecurityToken.Model;
+using GuardDutyIR.Engine.Aws;
+
+namespace GuardDutyIR.Engine.Context;
+
+/// <summary>
+/// Everything one cmdlet invocation needs to talk to AWS: credentials resolved once, the default region, the
+/// endpoint override, and clients created once per region (never per pipeline record).
+/// </summary>
+public sealed class AwsSession : IDisposable
+{
+    private readonly ConcurrentDictionary<(string Kind, string Region), IDisposable> _clients = new();
+    private readonly AwsContextOptions _options;
+    private readonly string? _profileForRegion;
+    private AWSCredentials _credentials;
+
+    private AwsSession(AwsContextOptions options, ResolvedCredentials credentials, string? region, string regionSource,
+        Uri? endpoint, string? profileForRegion)
+    {
+        _options = options;
+        _credentials = credentials.Credentials;
+        CredentialSource = credentials.Source;
+        DefaultRegion = region;
+        RegionSource = regionSource;
+        EndpointUrl = endpoint;
+        _profileForRegion = profileForRegion;
+    }
+
+    /// <summary>The region used when a call does not name one; null when nothing supplied one.</summary>
+    public string? DefaultRegion { get; }
+    public string RegionSource { get; }
+    public string CredentialSource { get; }
+    public Uri? EndpointUrl { get; }
+    internal AWSCredentials Credentials => _credentials;
+
+    /// <summary>
+    /// Validates the common parameters and resolves credentials, region and endpoint without any network call
+    /// (a -RoleArn is assumed later, on first use, through <see cref="AssumeRoleIfRequestedAsync"/>).
+    /// </summary>
+    public static AwsSession Resolve(AwsContextOptions options, SessionDefaults? defaults, Action<string>? verbose = null)
+    {
+        AwsContextValidator.Validate(options);
+        var credentials = CredentialResolver.Resolve(options, defaults, verbose);
+        verbose?.Invoke($"Credentials: {credentials.Source}.");
+
+        var (region, regionSource) = ResolveRegion(options, defaults);
+        verbose?.Invoke(region is null ? "Region: none found yet." : $"Region: {region} ({regionSource}).");
+
+        var endpointText = options.EndpointUrl ?? defaults?.EndpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL");
+        var endpoint = string.IsNullOrEmpty(endpointText) ? null : AwsContextValidator.ValidateEndpointUrl(endpointText);
+        if (endpoint is not null) verbose?.Invoke($"Endpoint: {endpoint}.");
+
+        return new AwsSession(options, credentials, region, regionSource, endpoint, options.ProfileName ?? defaults?.ProfileName);
+    }
+
+    private static (string? Region, string Source) ResolveRegion(AwsContextOptions options, SessionDefaults? defaults)
+    {
+        if (options.Region is not null) return (AwsContextValidator.ValidateRegion(options.Region), "the -Region parameter");
+        if (defaults?.Region is { } d) return (d, $"session defaults ({defaults.Source})");
+        foreach (var name in new[] { "AWS_REGION", "AWS_DEFAULT_REGION" })
+            if (Environment.GetEnvironmentVariable(name) is { Length: > 0 } env)
+                return (AwsContextValidator.ValidateRegion(env), $"environment variable {name}");
+
+        var profileName = options.ProfileName ?? defaults?.ProfileName
+            ?? (Environment.GetEnvironmentVariable("AWS_PROFILE") is { Length: > 0 } p ? p : "default");
+        var store = new CredentialProfileStoreChain(options.ProfileLocation ?? defaults?.ProfileLocation);
+        if (store.TryGetProfile(profileName, out var profile) && profile.Region is not null)
+            return (profile.Region.SystemName, $"profile '{profileName}'");
+
+        if (Ec2Environment.MetadataServiceAllowed() && Amazon.Util.EC2InstanceMetadata.Region is { } imds)
+            return (imds.SystemName, "EC2 instance metadata");
+        return (null, "");
+    }
+
+    /// <summary>The region for one call: the record's own region if it has one, else the session default.</summary>
+    public string RegionFor(string? region)
+    {
+        if (!string.IsNullOrEmpty(region)) return AwsContextValidator.ValidateRegion(region);
+        return DefaultRegion ?? throw new GuardDutyIRException("NoRegion", ErrorKind.InvalidArgument,
+            "No AWS Region is set. Tried: the -Region parameter, session defaults (Set-GdDefault), AWS_REGION, AWS_DEFAULT_REGION, "
+            + $"the region of profile '{_profileForRegion ?? "default"}', and EC2 instance metadata (only on EC2). Pass -Region or run Set-GdDefault -Region.");
+    }
+
+    /// <summary>
+    /// With -RoleArn, exchanges the resolved credentials for the role's through STS AssumeRole, once per invocation.
+    /// </summary>
+    public async Task AssumeRoleIfRequestedAsync(CancellationToken cancellationToken)
+    {
+        if (_options.RoleArn is null || _assumed) return;
+        var sts = Sts(DefaultRegion);
+        var sessionName = _options.RoleSessionName ?? $"GuardDutyIR-{DateTime.UtcNow:yyyyMMddTHHmmss}";
+        try
+        {
+            var response = await sts.AssumeRoleAsync(new AssumeRoleRequest
+            {
+                RoleArn = _options.RoleArn,
+                RoleSessionName = sessionName,
+                ExternalId = _options.ExternalId,
+            }, cancellationToken).ConfigureAwait(false);
+            var c = response.Credentials;
+            _credentials = new SessionAWSCredentials(c.AccessKeyId, c.SecretAccessKey, c.SessionToken);
+            _assumed = true;
+            foreach (var client in _clients.Values) client.Dispose();
+            _clients.Clear();
+        }
+        catch (AmazonServiceException e)
+        {
+            throw AwsErrors.Translate(e, "STS", "AssumeRole", _options.RoleArn);
+        }
+    }
+
+    private bool _assumed;
+
+    internal IAmazonEC2 Ec2(string? region) => GetOrCreate("ec2", region, r =>
+        new AmazonEC2Client(_credentials, Configure(new AmazonEC2Config(), r, "EC2")));
+
+    internal IAmazonS3 S3(string? region) => GetOrCreate("s3", region, r =>
+    {
+        var config = Configure(new AmazonS3Config(), r, "S3");
+        config.ForcePathStyle = EndpointUrl is not null;   // custom endpoints (the Lab) serve path-style buckets
+        return new AmazonS3Client(_credentials, config);
+    });
+
+    internal IAmazonSecurityTokenService Sts(string? region) => GetOrCreate("sts", region ?? DefaultRegion ?? "us-east-1", r =>
+        new AmazonSecurityTokenServiceClient(_credentials, Configure(new AmazonSecurityTokenServiceConfig(), r, "STS")));
+
+    internal AwsProtocolClient Protocol(AwsServiceDescriptor service, string? region) => GetOrCreate(service.SigningName, region, r =>
+        new AwsProtocolClient(_credentials, Configure(new AwsProtocolClientConfig(service), r, service.ServiceId.ToUpperInvariant())));
+
+    public GuardDutyClient GuardDuty(string? region = null) => new(Protocol(AwsServiceDescriptor.GuardDuty, region), RegionFor(region));
+    public CloudTrailClient CloudTrail(string? region = null) => new(Protocol(AwsServiceDescriptor.CloudTrail, region), RegionFor(region));
+    public AthenaClient Athena(string? region = null) => new(Protocol(AwsServiceDescriptor.Athena, region), RegionFor(region));
+    public SnsClient Sns(string? region = null) => new(Protocol(AwsServiceDescriptor.Sns, region), RegionFor(region));
+
+    /// <summary>STS GetCallerIdentity: who these credentials are. Needs no permission, so it is a safe probe.</summary>
+    public async Task<CallerIdentity> GetCallerIdentityAsync(string? region, CancellationToken cancellationToken)
+    {
+        await AssumeRoleIfRequestedAsync(cancellationToken).ConfigureAwait(false);
+        var resolvedRegion = RegionFor(region);
+        try
+        {
+            var response = await Sts(resolvedRegion).GetCallerIdentityAsync(new GetCallerIdentityRequest(), cancellationToken).ConfigureAwait(false);
+            var source = _assumed ? $"role {_options.RoleArn} assumed with {CredentialSource}" : CredentialSource;
+            return new CallerIdentity(response.Account, response.Arn, response.UserId, resolvedRegion, source, EndpointUrl?.ToString());
+        }
+        catch (AmazonServiceException e)
+        {
+            throw AwsErrors.Translate(e, "STS", "GetCallerIdentity", null);
+        }
+    }
+
+    private T GetOrCreate<T>(string kind, string? region, Func<string, T> create) where T : IDisposable
+    {
+        var resolved = RegionFor(region);
+        return (T)_clients.GetOrAdd((kind, resolved), key => create(key.Region));
+    }
+
+    // With an endpoint override every service goes to that URL and signs for the region; without one the SDK's
+    // regional endpoints apply. AWS_ENDPOINT_URL_<SERVICE> (the SDK's own convention) wins over the shared URL.
+    private TConfig Configure<TConfig>(TConfig config, string region, string serviceEnvName) where TConfig : ClientConfig
+    {
+        var serviceEndpoint = Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_" + serviceEnvName);
+        var endpoint = _options.EndpointUrl is null && !string.IsNullOrEmpty(serviceEndpoint)
+            ? AwsContextValidator.ValidateEndpointUrl(serviceEndpoint)
+            : EndpointUrl;
+        if (endpoint is not null)
+        {
+            config.ServiceURL = endpoint.ToString();
+            config.AuthenticationRegion = region;
+        }
+        else
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+        }
+        return config;
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in _clients.Values) client.Dispose();
+        _clients.Clear();
+    }
+}
