@@ -48,6 +48,13 @@ public sealed class SessionDefaults
         SessionToken = sessionToken;
     }
 
+    public void ClearKeys()
+    {
+        AccessKeyId = null;
+        SecretAccessKey = null;
+        SessionToken = null;
+    }
+
     public (string AccessKeyId, string Secret, string? Token)? GetKeys() =>
         AccessKeyId is not null && SecretAccessKey is not null ? (AccessKeyId, SecretAccessKey, SessionToken) : null;
 }

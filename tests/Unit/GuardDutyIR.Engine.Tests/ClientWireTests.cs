@@ -3,7 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Engine.Context;
-using GuardDutyIR.Engine.Tests.Support;
+using GuardDutyIR.TestSupport;
 
 namespace GuardDutyIR.Engine.Tests;
 

@@ -1,4 +1,4 @@
-namespace GuardDutyIR.Engine.Tests.Support;
+namespace GuardDutyIR.TestSupport;
 
 /// <summary>Where the repository and the shared reference material (../shared beside the clone) are.</summary>
 public static class TestPaths

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace GuardDutyIR.Engine.Tests.Support;
+namespace GuardDutyIR.TestSupport;
 
 /// <summary>One request as the stub received it.</summary>
 public sealed record CapturedRequest(string Method, string PathAndQuery, Dictionary<string, string> Headers, byte[] Body)

@@ -1,0 +1,98 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Context;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// Base of every cmdlet that calls AWS. The common parameters are static (not dynamic) and named as in AWS.Tools,
+/// so help, completion and splats written for AWS.Tools work. Credentials, region and endpoint are resolved once
+/// in BeginProcessing; clients are created once per region for the whole invocation.
+/// </summary>
+public abstract class GdAwsCmdlet : GdCmdlet
+{
+    private AwsSession? _session;
+
+    /// <summary>The AWS Region, e.g. us-east-1. Binds from a piped object's Region property.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(RegionCompleter))]
+    public string? Region { get; set; }
+
+    /// <summary>A named profile from the shared config/credentials files.</summary>
+    [Parameter]
+    [Alias("StoredCredentials", "AWSProfileName")]
+    [ArgumentCompleter(typeof(ProfileNameCompleter))]
+    public string? ProfileName { get; set; }
+
+    /// <summary>The credentials file to read profiles from, when not the default one.</summary>
+    [Parameter]
+    [Alias("AWSProfilesLocation", "ProfilesLocation")]
+    public string? ProfileLocation { get; set; }
+
+    /// <summary>Explicit credentials: a PSCredential (access key / secret key), a hashtable, or an AWSCredentials object.</summary>
+    [Parameter]
+    public object? Credential { get; set; }
+
+    /// <summary>Send every call to this URL instead of the AWS endpoint (for example the Lab, http://127.0.0.1:4566).</summary>
+    [Parameter]
+    public string? EndpointUrl { get; set; }
+
+    /// <summary>Act in another account: the IAM role to assume with STS AssumeRole.</summary>
+    [Parameter]
+    public string? RoleArn { get; set; }
+
+    /// <summary>The external ID the role's trust policy requires.</summary>
+    [Parameter]
+    public string? ExternalId { get; set; }
+
+    /// <summary>The session name of the assumed role (shows in CloudTrail); default GuardDutyIR-&lt;time&gt;.</summary>
+    [Parameter]
+    public string? RoleSessionName { get; set; }
+
+    /// <summary>The resolved AWS session of this invocation.</summary>
+    protected AwsSession Session => _session ?? throw new InvalidOperationException("BeginProcessing has not resolved the AWS session.");
+
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            _session = AwsSession.Resolve(new AwsContextOptions
+            {
+                Region = Region,
+                ProfileName = ProfileName,
+                ProfileLocation = ProfileLocation,
+                Credential = NormalizeCredential(Credential),
+                EndpointUrl = EndpointUrl,
+                RoleArn = RoleArn,
+                ExternalId = ExternalId,
+                RoleSessionName = RoleSessionName,
+            }, SessionDefaultsStore.Current, WriteVerbose);
+        }
+        catch (GuardDutyIRException e)
+        {
+            ThrowEngineError(e);
+        }
+    }
+
+    // PowerShell may hand the value wrapped in a PSObject; a PSCredential becomes the key pair the engine reads.
+    private static object? NormalizeCredential(object? value)
+    {
+        var unwrapped = value is PSObject wrapped ? wrapped.BaseObject : value;
+        return unwrapped is PSCredential credential ? credential.GetNetworkCredential() : unwrapped;
+    }
+
+    /// <summary>The region for the current record: the piped or given -Region, else the session's.</summary>
+    protected string CurrentRegion
+    {
+        get
+        {
+            try { return Session.RegionFor(Region); }
+            catch (GuardDutyIRException e) { ThrowEngineError(e); throw; }
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _session?.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Management.Automation;
+using GuardDutyIR.Commands.Loading;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// What every GuardDutyIR cmdlet shares: a cancellation token that Ctrl+C (StopProcessing) cancels, waiting on
+/// engine tasks on the pipeline thread, and turning engine errors into ErrorRecords with stable IDs.
+/// </summary>
+public abstract class GdCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    static GdCmdlet() => ModuleInitializer.EnsureRegistered();
+
+    /// <summary>Cancelled when the user presses Ctrl+C or the pipeline is stopped.</summary>
+    protected CancellationToken CancellationToken => _stopping.Token;
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Waits for engine work on the pipeline thread; a cancelled wait becomes a pipeline stop.</summary>
+    protected T Await<T>(Task<T> task)
+    {
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    protected void Await(Task task) => Await(AsObject(task));
+
+    private static async Task<object?> AsObject(Task task)
+    {
+        await task.ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>Enumerates an engine stream on the pipeline thread, so each item can be written as it arrives.</summary>
+    protected IEnumerable<T> Stream<T>(IAsyncEnumerable<T> source)
+    {
+        var enumerator = source.GetAsyncEnumerator(CancellationToken);
+        try
+        {
+            while (Await(enumerator.MoveNextAsync().AsTask())) yield return enumerator.Current;
+        }
+        finally
+        {
+            try { enumerator.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+            catch (OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>Engine control flow that must never be swallowed by a broad catch.</summary>
+    protected static bool IsPipelineControl(Exception e) =>
+        e is PipelineStoppedException or ActionPreferenceStopException or OperationCanceledException;
+
+    /// <summary>The ErrorRecord for an engine error: its ErrorId, a category from its kind, the resource as target.</summary>
+    protected static ErrorRecord ToErrorRecord(GuardDutyIRException e, object? target = null) =>
+        new(e, e.ErrorId, ToCategory(e.Kind), target ?? e.Target);
+
+    protected static ErrorRecord ToErrorRecord(Exception e, string errorId, ErrorCategory category, object? target) =>
+        new(e, errorId, category, target);
+
+    protected static ErrorCategory ToCategory(ErrorKind kind) =>
+        Enum.TryParse<ErrorCategory>(kind.ToString(), out var category) ? category : ErrorCategory.NotSpecified;
+
+    /// <summary>Reports a per-resource failure and lets the pipeline go on.</summary>
+    protected void WriteEngineError(GuardDutyIRException e, object? target = null) => WriteError(ToErrorRecord(e, target));
+
+    /// <summary>Stops the command: for contract, configuration and credential failures.</summary>
+    protected void ThrowEngineError(GuardDutyIRException e, object? target = null) => ThrowTerminatingError(ToErrorRecord(e, target));
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _stopping.Dispose();
+    }
+}

@@ -1,0 +1,127 @@
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Reflection;
+
+namespace GuardDutyIR.Module.Tests.Support;
+
+/// <summary>What one hosted script produced, stream by stream.</summary>
+public sealed class ScriptResult
+{
+    public required Collection<PSObject> Output { get; init; }
+    public required IReadOnlyList<ErrorRecord> Errors { get; init; }
+    public required IReadOnlyList<WarningRecord> Warnings { get; init; }
+    public required IReadOnlyList<VerboseRecord> Verbose { get; init; }
+    public required IReadOnlyList<ProgressRecord> Progress { get; init; }
+    public required IReadOnlyList<InformationRecord> Information { get; init; }
+    /// <summary>The terminating error that ended the script, if one did.</summary>
+    public RuntimeException? Terminating { get; init; }
+
+    public ErrorRecord SingleError()
+    {
+        if (Terminating is not null) return Terminating.ErrorRecord;
+        return Assert.Single(Errors);
+    }
+}
+
+/// <summary>
+/// A PowerShell 7.6 runspace in this process with the built module imported: the same module layout a user installs.
+/// </summary>
+public sealed class HostedPowerShell : IDisposable
+{
+    private readonly Runspace _runspace;
+
+    public HostedPowerShell(bool importModule = true)
+    {
+        Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+        var state = InitialSessionState.CreateDefault2();
+        _runspace = RunspaceFactory.CreateRunspace(state);
+        _runspace.Open();
+        if (importModule)
+        {
+            var result = Run("Import-Module $args[0] -PassThru", ModuleLayout.ManifestPath);
+            if (result.Terminating is not null || result.Errors.Count > 0)
+                throw new InvalidOperationException("Import-Module failed: " + (result.Terminating?.Message ?? result.Errors[0].ToString()));
+        }
+    }
+
+    public Runspace Runspace => _runspace;
+
+    /// <summary>
+    /// Runs script text; $args holds the arguments. A terminating error (a cmdlet's ThrowTerminatingError, which
+    /// PowerShell treats as statement-terminating) ends the script as it would under try/catch and is reported in
+    /// <see cref="ScriptResult.Terminating"/>; non-terminating errors stay in <see cref="ScriptResult.Errors"/>.
+    /// </summary>
+    public ScriptResult Run(string script, params object?[] args)
+    {
+        using var ps = PowerShell.Create();
+        ps.Runspace = _runspace;
+        ps.AddScript("$global:__gdTerminating = $null; try { . {\n" + script + "\n} @args } catch { $global:__gdTerminating = $_ }");
+        foreach (var arg in args) ps.AddArgument(arg);
+        Collection<PSObject> output = new();
+        RuntimeException? terminating = null;
+        try
+        {
+            output = ps.Invoke();
+        }
+        catch (RuntimeException e)
+        {
+            terminating = e;
+        }
+        if (terminating is null && _runspace.SessionStateProxy.GetVariable("__gdTerminating") is { } caught)
+        {
+            var record = caught is PSObject wrapped ? (ErrorRecord)wrapped.BaseObject : (ErrorRecord)caught;
+            terminating = record.Exception as RuntimeException ?? new RuntimeException(record.Exception.Message, record.Exception, record);
+            if (!ReferenceEquals(terminating.ErrorRecord, record)) terminating = new RecordedTermination(record);
+        }
+        return Collect(ps, output, terminating);
+    }
+
+    /// <summary>A captured terminating error whose ErrorRecord is the one the cmdlet threw.</summary>
+    private sealed class RecordedTermination(ErrorRecord record) : RuntimeException(record.Exception.Message, record.Exception)
+    {
+        public override ErrorRecord ErrorRecord => record;
+    }
+
+    /// <summary>Starts a script, stops it (as Ctrl+C does) after a delay, and reports how long the stop took.</summary>
+    public (ScriptResult Result, TimeSpan StopTook) RunAndStop(string script, TimeSpan stopAfter)
+    {
+        using var ps = PowerShell.Create();
+        ps.Runspace = _runspace;
+        ps.AddScript(script);
+        var output = new PSDataCollection<PSObject>();
+        var async = ps.BeginInvoke<PSObject, PSObject>(null, output);
+        Thread.Sleep(stopAfter);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        ps.Stop();
+        RuntimeException? terminating = null;
+        try { ps.EndInvoke(async); }
+        catch (RuntimeException e) { terminating = e; }
+        watch.Stop();
+        return (Collect(ps, new Collection<PSObject>(output.ToList()), terminating), watch.Elapsed);
+    }
+
+    private static ScriptResult Collect(PowerShell ps, Collection<PSObject> output, RuntimeException? terminating) => new()
+    {
+        Output = output,
+        Errors = ps.Streams.Error.ToList(),
+        Warnings = ps.Streams.Warning.ToList(),
+        Verbose = ps.Streams.Verbose.ToList(),
+        Progress = ps.Streams.Progress.ToList(),
+        Information = ps.Streams.Information.ToList(),
+        Terminating = terminating,
+    };
+
+    public void Dispose() => _runspace.Dispose();
+}
+
+/// <summary>Where the build put the module layout (stamped into this assembly at build time).</summary>
+public static class ModuleLayout
+{
+    private static string Metadata(string key) =>
+        typeof(ModuleLayout).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+
+    public static string Directory => Metadata("ModuleLayoutDir");
+    public static string Version => Metadata("ModuleVersion");
+    public static string ManifestPath => Path.Combine(Directory, "GuardDutyIR.psd1");
+}
