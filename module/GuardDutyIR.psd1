@@ -13,6 +13,7 @@
     TypesToProcess       = @('GuardDutyIR.types.ps1xml')
     CmdletsToExport      = @(
         'Clear-GdDefault'
+        'ConvertFrom-GdFindingEvent'
         'Get-GdCallerIdentity'
         'Get-GdDefault'
         'Set-GdDefault'

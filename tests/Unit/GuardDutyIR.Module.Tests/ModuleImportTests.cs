@@ -15,7 +15,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
 {
     private static readonly string[] ExpectedCmdlets =
     {
-        "Clear-GdDefault", "Get-GdCallerIdentity", "Get-GdDefault", "Set-GdDefault",
+        "Clear-GdDefault", "ConvertFrom-GdFindingEvent", "Get-GdCallerIdentity", "Get-GdDefault", "Set-GdDefault",
     };
 
     [Fact]
