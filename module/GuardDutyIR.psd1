@@ -16,6 +16,8 @@
         'ConvertFrom-GdFindingEvent'
         'Get-GdCallerIdentity'
         'Get-GdDefault'
+        'Get-GdDetector'
+        'Get-GdFinding'
         'Set-GdDefault'
     )
     FunctionsToExport    = @()

@@ -6,16 +6,15 @@ namespace GuardDutyIR.Commands;
 /// <summary>
 /// Base of every cmdlet that calls AWS. The common parameters are static (not dynamic) and named as in AWS.Tools,
 /// so help, completion and splats written for AWS.Tools work. Credentials, region and endpoint are resolved once
-/// in BeginProcessing; clients are created once per region for the whole invocation.
+/// in BeginProcessing; clients are created once per region for the whole invocation. -Region itself is declared
+/// by the two subclasses: one region (most cmdlets) or several (the read cmdlets that fan out).
 /// </summary>
-public abstract class GdAwsCmdlet : GdCmdlet
+public abstract class GdAwsCmdletBase : GdCmdlet
 {
     private AwsSession? _session;
 
-    /// <summary>The AWS Region, e.g. us-east-1. Binds from a piped object's Region property.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ArgumentCompleter(typeof(RegionCompleter))]
-    public string? Region { get; set; }
+    /// <summary>The region given on the command line (before pipeline binding), which becomes the session default.</summary>
+    private protected abstract string? CommandLineRegion { get; }
 
     /// <summary>A named profile from the shared config/credentials files.</summary>
     [Parameter]
@@ -57,7 +56,7 @@ public abstract class GdAwsCmdlet : GdCmdlet
         {
             _session = AwsSession.Resolve(new AwsContextOptions
             {
-                Region = Region,
+                Region = CommandLineRegion,
                 ProfileName = ProfileName,
                 ProfileLocation = ProfileLocation,
                 Credential = NormalizeCredential(Credential),
@@ -80,14 +79,11 @@ public abstract class GdAwsCmdlet : GdCmdlet
         return unwrapped is PSCredential credential ? credential.GetNetworkCredential() : unwrapped;
     }
 
-    /// <summary>The region for the current record: the piped or given -Region, else the session's.</summary>
-    protected string CurrentRegion
+    /// <summary>A region check that stops the command: a bad or missing region is a configuration error.</summary>
+    private protected string RegionOrThrow(string? region)
     {
-        get
-        {
-            try { return Session.RegionFor(Region); }
-            catch (GuardDutyIRException e) { ThrowEngineError(e); throw; }
-        }
+        try { return Session.RegionFor(region); }
+        catch (GuardDutyIRException e) { ThrowEngineError(e); throw; }
     }
 
     protected override void Dispose(bool disposing)
@@ -95,4 +91,48 @@ public abstract class GdAwsCmdlet : GdCmdlet
         if (disposing) _session?.Dispose();
         base.Dispose(disposing);
     }
+}
+
+/// <summary>A cmdlet that works in one region per record.</summary>
+public abstract class GdAwsCmdlet : GdAwsCmdletBase
+{
+    /// <summary>The AWS Region, e.g. us-east-1. Binds from a piped object's Region property.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(RegionCompleter))]
+    public string? Region { get; set; }
+
+    private string? _commandLineRegion;
+    private protected override string? CommandLineRegion => _commandLineRegion;
+
+    protected override void BeginProcessing()
+    {
+        _commandLineRegion = Region;
+        base.BeginProcessing();
+    }
+
+    /// <summary>The region for the current record: the piped or given -Region, else the session's.</summary>
+    protected string CurrentRegion => RegionOrThrow(Region);
+}
+
+/// <summary>A read cmdlet that can fan out over several regions at once.</summary>
+public abstract class GdAwsMultiRegionCmdlet : GdAwsCmdletBase
+{
+    /// <summary>One or more AWS Regions; several are queried in parallel. Binds from a piped object's Region property.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(RegionCompleter))]
+    public string[]? Region { get; set; }
+
+    private string? _commandLineRegion;
+    private protected override string? CommandLineRegion => _commandLineRegion;
+
+    protected override void BeginProcessing()
+    {
+        _commandLineRegion = Region is { Length: > 0 } regions ? regions[0] : null;
+        base.BeginProcessing();
+        foreach (var region in Region ?? Array.Empty<string>()) RegionOrThrow(region);
+    }
+
+    /// <summary>The regions for the current record, each checked; the session's region when none is given.</summary>
+    protected IReadOnlyList<string> CurrentRegions =>
+        Region is { Length: > 0 } regions ? regions.Select(RegionOrThrow).Distinct(StringComparer.Ordinal).ToList() : new[] { RegionOrThrow(null) };
 }

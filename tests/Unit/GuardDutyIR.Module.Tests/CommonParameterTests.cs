@@ -16,8 +16,7 @@ public sealed class CommonParameterTests : IDisposable
     [Fact]
     public void Every_AWS_cmdlet_has_the_common_parameters_with_AWS_Tools_aliases()
     {
-        var aws = Cmdlets().Where(c => c.ImplementingType.BaseType?.Name == "GdAwsCmdlet"
-                                       || c.ImplementingType.BaseType?.BaseType?.Name == "GdAwsCmdlet").ToList();
+        var aws = Cmdlets().Where(c => c.ImplementingType.IsSubclassOf(c.ImplementingType.Assembly.GetType("GuardDutyIR.Commands.GdAwsCmdletBase")!)).ToList();
         Assert.NotEmpty(aws);
         foreach (var cmdlet in aws)
         {

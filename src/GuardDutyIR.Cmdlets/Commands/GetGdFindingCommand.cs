@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Management.Automation;
+using GuardDutyIR.Engine.Findings;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Gets GuardDuty findings, filtered on the service wherever GuardDuty can filter, streamed as pages arrive.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "GdFinding", DefaultParameterSetName = QuerySet)]
+[OutputType(typeof(GdFinding))]
+public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
+{
+    private const string QuerySet = "Query";
+    private const string IdSet = "Id";
+
+    /// <summary>The detector; default the region's detector.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? DetectorId { get; set; }
+
+    /// <summary>Specific finding IDs, returned whatever their archived or sample state.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = IdSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("FindingId")]
+    public string[] Id { get; set; } = Array.Empty<string>();
+
+    /// <summary>Finding types, e.g. 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom' or 'UnauthorizedAccess:EC2/*'.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    [SupportsWildcards]
+    public string[] Type { get; set; } = Array.Empty<string>();
+
+    /// <summary>The lowest severity: a band (Low, Medium, High, Critical) or a number from 1 to 10.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    [ArgumentCompleter(typeof(SeverityCompleter))]
+    public string? MinSeverity { get; set; }
+
+    /// <summary>Only findings about these EC2 instances.</summary>
+    [Parameter(ParameterSetName = QuerySet, ValueFromPipelineByPropertyName = true)]
+    public string[] InstanceId { get; set; } = Array.Empty<string>();
+
+    /// <summary>Only findings of these accounts (an administrator account sees its members' findings).</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public string[] AccountId { get; set; } = Array.Empty<string>();
+
+    /// <summary>Only findings updated at or after this time.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public DateTime? Since { get; set; }
+
+    /// <summary>Only findings updated at or before this time.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public DateTime? Until { get; set; }
+
+    /// <summary>Only archived findings.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public SwitchParameter Archived { get; set; }
+
+    /// <summary>Archived and current findings together.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public SwitchParameter IncludeArchived { get; set; }
+
+    /// <summary>Include sample findings (CreateSampleFindings), which are left out by default.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public SwitchParameter IncludeSample { get; set; }
+
+    /// <summary>The order: severity (default, highest first), updatedAt, createdAt, or any GuardDuty sort attribute.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    [ArgumentCompleter(typeof(SortAttributeCompleter))]
+    public string SortBy { get; set; } = "severity";
+
+    /// <summary>Sort ascending instead of descending.</summary>
+    [Parameter(ParameterSetName = QuerySet)]
+    public SwitchParameter Ascending { get; set; }
+
+    private FindingService? _service;
+
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        if (Archived && IncludeArchived)
+            ThrowEngineError(new GuardDutyIRException("ArchivedConflict", ErrorKind.InvalidArgument,
+                "-Archived returns only archived findings and -IncludeArchived returns both; use one of them.", "Archived"));
+        _service = new FindingService(Session);
+    }
+
+    protected override void ProcessRecord()
+    {
+        var query = new FindingQuery
+        {
+            DetectorId = DetectorId,
+            Ids = Id,
+            Types = Type,
+            MinSeverity = ParseSeverity(MinSeverity),
+            InstanceIds = InstanceId,
+            AccountIds = AccountId,
+            Since = Since,
+            Until = Until,
+            Archived = Archived ? ArchivedFilter.Only : IncludeArchived ? ArchivedFilter.Include : ArchivedFilter.Exclude,
+            IncludeSample = IncludeSample,
+            SortBy = SortBy,
+            Ascending = Ascending,
+        };
+        foreach (var region in CurrentRegions)
+        {
+            try
+            {
+                foreach (var finding in Stream(_service!.GetFindingsAsync(region, query, CancellationToken))) WriteObject(finding);
+            }
+            catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+            {
+                ThrowEngineError(e, region);
+            }
+            catch (GuardDutyIRException e)
+            {
+                WriteEngineError(e, e.Target ?? region);
+            }
+        }
+    }
+
+    private double? ParseSeverity(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        if (Enum.TryParse<SeverityLabel>(text, ignoreCase: true, out var label) && !char.IsDigit(text.Trim()[0])) return Severity.Floor(label);
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number is >= 0 and <= 10) return number;
+        ThrowEngineError(new GuardDutyIRException("InvalidMinSeverity", ErrorKind.InvalidArgument,
+            $"'{text}' is not a severity. Use Low, Medium, High, Critical, or a number from 0 to 10.", text));
+        return null;
+    }
+}
+
+/// <summary>Completes the severity bands.</summary>
+public sealed class SeverityCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(System.Collections.IDictionary fakeBoundParameters) => Enum.GetNames<SeverityLabel>();
+}
+
+/// <summary>Completes the GuardDuty sort attributes responders use most.</summary>
+public sealed class SortAttributeCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(System.Collections.IDictionary fakeBoundParameters) =>
+        new[] { "severity", "updatedAt", "createdAt", "type", "accountId", "resource.instanceDetails.instanceId" };
+}
