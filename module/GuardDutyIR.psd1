@@ -18,6 +18,7 @@
         'Get-GdDefault'
         'Get-GdDetector'
         'Get-GdFinding'
+        'Send-GdNotification'
         'Set-GdDefault'
     )
     FunctionsToExport    = @()

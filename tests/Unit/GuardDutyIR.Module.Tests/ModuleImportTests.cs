@@ -15,7 +15,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
 {
     private static readonly string[] ExpectedCmdlets =
     {
-        "Clear-GdDefault", "ConvertFrom-GdFindingEvent", "Get-GdCallerIdentity", "Get-GdDefault", "Get-GdDetector", "Get-GdFinding", "Set-GdDefault",
+        "Clear-GdDefault", "ConvertFrom-GdFindingEvent", "Get-GdCallerIdentity", "Get-GdDefault", "Get-GdDetector", "Get-GdFinding", "Send-GdNotification", "Set-GdDefault",
     };
 
     [Fact]
