@@ -12,14 +12,21 @@
     FormatsToProcess     = @('GuardDutyIR.format.ps1xml')
     TypesToProcess       = @('GuardDutyIR.types.ps1xml')
     CmdletsToExport      = @(
+        'Add-GdThreatListEntry'
         'Clear-GdDefault'
         'ConvertFrom-GdFindingEvent'
         'Get-GdCallerIdentity'
         'Get-GdDefault'
         'Get-GdDetector'
         'Get-GdFinding'
+        'Get-GdThreatList'
+        'New-GdSampleFinding'
+        'New-GdThreatList'
+        'Remove-GdThreatList'
         'Send-GdNotification'
         'Set-GdDefault'
+        'Set-GdFinding'
+        'Set-GdThreatList'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

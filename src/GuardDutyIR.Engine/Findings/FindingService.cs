@@ -71,6 +71,40 @@ public sealed class FindingService(AwsSession session)
         }
     }
 
+    /// <summary>Archives or unarchives findings, 50 per call; returns the request IDs.</summary>
+    public async Task<IReadOnlyList<string>> SetArchivedAsync(string region, string? detectorId, IReadOnlyCollection<string> ids, bool archive,
+        CancellationToken cancellationToken)
+    {
+        await session.AssumeRoleIfRequestedAsync(cancellationToken).ConfigureAwait(false);
+        var detector = await ResolveDetectorAsync(region, detectorId, cancellationToken).ConfigureAwait(false);
+        var requestIds = new List<string>();
+        foreach (var batch in ids.Distinct(StringComparer.Ordinal).Chunk(GuardDutyClient.MaxIdsPerCall))
+            if (await session.GuardDuty(region).ArchiveFindingsAsync(detector, batch, archive, cancellationToken).ConfigureAwait(false) is { } id)
+                requestIds.Add(id);
+        return requestIds;
+    }
+
+    /// <summary>Marks findings useful or not useful, 50 per call; returns the request IDs.</summary>
+    public async Task<IReadOnlyList<string>> SetFeedbackAsync(string region, string? detectorId, IReadOnlyCollection<string> ids, bool useful, string? comments,
+        CancellationToken cancellationToken)
+    {
+        await session.AssumeRoleIfRequestedAsync(cancellationToken).ConfigureAwait(false);
+        var detector = await ResolveDetectorAsync(region, detectorId, cancellationToken).ConfigureAwait(false);
+        var requestIds = new List<string>();
+        foreach (var batch in ids.Distinct(StringComparer.Ordinal).Chunk(GuardDutyClient.MaxIdsPerCall))
+            if (await session.GuardDuty(region).UpdateFindingsFeedbackAsync(detector, batch, useful, comments, cancellationToken).ConfigureAwait(false) is { } id)
+                requestIds.Add(id);
+        return requestIds;
+    }
+
+    /// <summary>CreateSampleFindings for the given types (all types when none are given).</summary>
+    public async Task<string?> CreateSamplesAsync(string region, string? detectorId, IReadOnlyCollection<string> types, CancellationToken cancellationToken)
+    {
+        await session.AssumeRoleIfRequestedAsync(cancellationToken).ConfigureAwait(false);
+        var detector = await ResolveDetectorAsync(region, detectorId, cancellationToken).ConfigureAwait(false);
+        return await session.GuardDuty(region).CreateSampleFindingsAsync(detector, types, cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task<IReadOnlyList<GdFinding>> FetchAsync(GuardDutyClient client, string detectorId, string region,
         IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {

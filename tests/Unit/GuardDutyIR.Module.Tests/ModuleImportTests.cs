@@ -15,7 +15,21 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
 {
     private static readonly string[] ExpectedCmdlets =
     {
-        "Clear-GdDefault", "ConvertFrom-GdFindingEvent", "Get-GdCallerIdentity", "Get-GdDefault", "Get-GdDetector", "Get-GdFinding", "Send-GdNotification", "Set-GdDefault",
+        "Add-GdThreatListEntry",
+        "Clear-GdDefault",
+        "ConvertFrom-GdFindingEvent",
+        "Get-GdCallerIdentity",
+        "Get-GdDefault",
+        "Get-GdDetector",
+        "Get-GdFinding",
+        "Get-GdThreatList",
+        "New-GdSampleFinding",
+        "New-GdThreatList",
+        "Remove-GdThreatList",
+        "Send-GdNotification",
+        "Set-GdDefault",
+        "Set-GdFinding",
+        "Set-GdThreatList",
     };
 
     [Fact]

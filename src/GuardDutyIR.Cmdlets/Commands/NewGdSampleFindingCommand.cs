@@ -1,0 +1,50 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Findings;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Creates GuardDuty sample findings, to rehearse runbooks and test EventBridge rules.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.New, "GdSampleFinding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(GdFinding))]
+public sealed class NewGdSampleFindingCommand : GdAwsCmdlet
+{
+    /// <summary>Finding types to create samples of (at most 50); all types when not given.</summary>
+    [Parameter(Position = 0)]
+    [ValidateCount(0, 50)]
+    public string[] Type { get; set; } = Array.Empty<string>();
+
+    /// <summary>The detector; default the region's detector.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? DetectorId { get; set; }
+
+    /// <summary>Write the sample findings of those types once they exist.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        var what = Type.Length == 0 ? "sample findings of every type" : "sample findings of " + string.Join(", ", Type);
+        if (!ShouldProcess($"GuardDuty detector in {region}", "Create " + what)) return;
+        var service = new FindingService(Session);
+        try
+        {
+            var started = DateTime.UtcNow.AddSeconds(-5);
+            Await(service.CreateSamplesAsync(region, DetectorId, Type, CancellationToken));
+            if (!PassThru) return;
+            var query = new FindingQuery { DetectorId = DetectorId, Types = Type, IncludeSample = true, Since = started, Archived = ArchivedFilter.Include };
+            foreach (var finding in Stream(service.GetFindingsAsync(region, query, CancellationToken)))
+                if (finding.IsSample) WriteObject(finding);
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, region);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, e.Target ?? region);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.ThreatLists;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Deletes a threat list or trusted IP list from GuardDuty (the S3 file is left in place).</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "GdThreatList", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(void))]
+public sealed class RemoveGdThreatListCommand : GdAwsCmdlet
+{
+    /// <summary>The ThreatIntelSet or IPSet ID (binds from Get-GdThreatList output).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    public string ListId { get; set; } = "";
+
+    /// <summary>Threat or Trusted (binds from Get-GdThreatList output).</summary>
+    [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    public ThreatListType ListType { get; set; }
+
+    /// <summary>The detector; default the region's detector.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? DetectorId { get; set; }
+
+    /// <summary>Do not ask for confirmation (-WhatIf still wins).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        if (!ShouldProcess($"{ListType} list {ListId} in {region}", "Delete")) return;
+        if (!Force && !ShouldContinue($"Delete {ListType.ToString().ToLowerInvariant()} list {ListId}? GuardDuty stops using it at once.", "Remove-GdThreatList")) return;
+        try
+        {
+            Await(new ThreatListService(Session).DeleteAsync(region, DetectorId, ListType, ListId, CancellationToken));
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, ListId);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, e.Target ?? ListId);
+        }
+    }
+}
