@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using GuardDutyIR.Lab.Scenarios;
+
+namespace GuardDutyIR.Lab.Core;
+
+/// <summary>What every Lab service shares: options, clock, world, credentials, counters, throttling and admin routes.</summary>
+public sealed class LabContext
+{
+    private readonly List<ILabService> _services = new();
+
+    public LabContext(LabOptions options, ScenarioWorld world, LabCredentialStore credentials)
+    {
+        Options = options;
+        World = world;
+        Credentials = credentials;
+        Clock = options.Clock ?? TimeProvider.System;
+        Counters = new LabCounters();
+        Throttle = new LabThrottle(Clock, options.Throttling, options.ThrottleCapacityScale, options.ThrottleRefillScale);
+        Faults = new LabFaults(options.Faults);
+        Admin = new LabAdminRouter();
+        DeniedActions = new ConcurrentDictionary<string, bool>(options.DeniedActions.Select(a => new KeyValuePair<string, bool>(a, true)), StringComparer.OrdinalIgnoreCase);
+    }
+
+    public LabOptions Options { get; }
+    public ScenarioWorld World { get; }
+    public LabCredentialStore Credentials { get; }
+    public TimeProvider Clock { get; }
+    public LabCounters Counters { get; }
+    public LabThrottle Throttle { get; }
+    public LabFaults Faults { get; }
+    public LabAdminRouter Admin { get; }
+    public string Region => World.Region;
+
+    /// <summary>"service:Action" entries answered with an authorization error (runtime-editable).</summary>
+    public ConcurrentDictionary<string, bool> DeniedActions { get; }
+
+    public bool IsDenied(string service, string action) => DeniedActions.ContainsKey(service + ":" + action);
+
+    public IReadOnlyList<ILabService> Services => _services;
+
+    internal void AddServices(IEnumerable<ILabService> services) => _services.AddRange(services);
+
+    /// <summary>Another service of the same Lab, for cross-service facts (e.g. S3 bucket contents for GuardDuty).</summary>
+    public T? GetService<T>() where T : class => _services.OfType<T>().FirstOrDefault();
+}
+
+/// <summary>A service that loads its initial state from the scenario's facts.</summary>
+public interface IScenarioSeeded
+{
+    void Seed(ScenarioWorld world);
+}
+
+/// <summary>A service that publishes unauthenticated /_lab/... endpoints for tests and out-of-process tools.</summary>
+public interface ILabAdminEndpoints
+{
+    void RegisterAdminEndpoints(LabAdminRouter router);
+}

@@ -1,0 +1,113 @@
+using GuardDutyIR.Lab.Ec2;
+using GuardDutyIR.Lab.Scenarios;
+
+namespace GuardDutyIR.Lab.Core;
+
+/// <summary>
+/// A running Lab: an AWS-compatible endpoint on 127.0.0.1 with the scenario's state. Start one per test (port 0)
+/// or share one; dispose to stop.
+/// </summary>
+public sealed class LabHost : IAsyncDisposable
+{
+    private readonly LabServer _server;
+
+    private LabHost(LabOptions options, LabContext context, IReadOnlyList<ILabService> services, LabServer server)
+    {
+        Options = options;
+        Context = context;
+        Services = services;
+        _server = server;
+    }
+
+    public static Task<LabHost> StartAsync(LabOptions options, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        var world = ScenarioWorld.Create(options.Scenario, options.Seed, options.ScaleOptions, options.Region);
+        var credentials = new LabCredentialStore(world.AccountId, world.MemberAccountId, options.Seed, options.Clock);
+        // Roles of the scenario (instance roles) can be assumed too, so a responder can act as them.
+        foreach (var role in world.Roles)
+            credentials.AddRole(new LabRole(role.AccountId, role.RoleName, role.RoleId, null));
+        var context = new LabContext(options, world, credentials);
+        var services = LabServiceCatalog.CreateServices(context);
+        context.AddServices(services);
+        foreach (var s in services.OfType<IScenarioSeeded>()) s.Seed(world);
+
+        var server = new LabServer(context, services, options.Port);
+        var host = new LabHost(options, context, services, server);
+        host.RegisterCoreAdmin();
+        foreach (var s in services.OfType<ILabAdminEndpoints>()) s.RegisterAdminEndpoints(context.Admin);
+        server.Start();
+        return Task.FromResult(host);
+    }
+
+    public LabOptions Options { get; }
+    public LabContext Context { get; }
+    public IReadOnlyList<ILabService> Services { get; }
+
+    public int Port => _server.Port;
+    /// <summary>http://127.0.0.1:port (no trailing slash), for ServiceURL / AWS_ENDPOINT_URL.</summary>
+    public string Endpoint => $"http://127.0.0.1:{Port}";
+    public string Region => Context.Region;
+    public string AccountId => Context.World.AccountId;
+    public string MemberAccountId => Context.World.MemberAccountId;
+    /// <summary>The Lab's default principal (an IAM user of the main account).</summary>
+    public string AccessKeyId => Context.Credentials.Main.AccessKeyId;
+    public string SecretAccessKey => Context.Credentials.Main.SecretAccessKey;
+    public ScenarioWorld World => Context.World;
+    public LabCredentialStore Credentials => Context.Credentials;
+    public LabCounters Counters => Context.Counters;
+    public LabThrottle Throttle => Context.Throttle;
+    public LabFaults Faults => Context.Faults;
+
+    public Ec2Service Ec2 => GetService<Ec2Service>() ?? throw new InvalidOperationException("EC2 is not registered");
+
+    public T? GetService<T>() where T : class => Context.GetService<T>();
+
+    /// <summary>Denies an action (e.g. "ec2", "ModifyInstanceAttribute") with the protocol's authorization error until allowed again.</summary>
+    public void Deny(string service, string action) => Context.DeniedActions[service + ":" + action] = true;
+    public void Allow(string service, string action) => Context.DeniedActions.TryRemove(service + ":" + action, out _);
+
+    private void RegisterCoreAdmin()
+    {
+        Context.Admin.Map("/_lab/info", _ => new
+        {
+            endpoint = Endpoint,
+            region = Region,
+            accountId = AccountId,
+            memberAccountId = MemberAccountId,
+            accessKeyId = AccessKeyId,
+            secretAccessKey = SecretAccessKey,
+            scenario = World.Scenario,
+            seed = World.Seed,
+            baseTime = World.BaseTime,
+            services = Services.Select(s => s.SigningName).ToArray(),
+            throttling = Throttle.Enabled,
+            admin = Context.Admin.Paths,
+        });
+        Context.Admin.Map("/_lab/counters", r =>
+        {
+            if (r.Method is "POST" or "DELETE" || r.Query["reset"] == "true")
+            {
+                var before = Counters.Snapshot();
+                Counters.Reset();
+                return before;
+            }
+            return Counters.Snapshot();
+        });
+        Context.Admin.Map("/_lab/counters/reset", _ => { Counters.Reset(); return new { reset = true }; });
+        Context.Admin.Map("/_lab/throttling", r =>
+        {
+            if (r.Query["enabled"] is { } e) { Throttle.Enabled = e == "true"; Throttle.Reset(); }
+            return new { enabled = Throttle.Enabled, capacityScale = Throttle.CapacityScale, refillScale = Throttle.RefillScale };
+        });
+        Context.Admin.Map("/_lab/faults", r =>
+        {
+            if (r.Query["errorRate"] is { } er) Faults.ErrorRate = double.Parse(er, System.Globalization.CultureInfo.InvariantCulture);
+            if (r.Query["dropRate"] is { } dr) Faults.DropRate = double.Parse(dr, System.Globalization.CultureInfo.InvariantCulture);
+            if (r.Query["latencyMs"] is { } l) Faults.LatencyMs = int.Parse(l, System.Globalization.CultureInfo.InvariantCulture);
+            return new { errorRate = Faults.ErrorRate, dropRate = Faults.DropRate, latencyMs = Faults.LatencyMs };
+        });
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+}
