@@ -19,6 +19,7 @@
         'Get-GdDefault'
         'Get-GdDetector'
         'Get-GdFinding'
+        'Get-GdLab'
         'Get-GdThreatList'
         'New-GdSampleFinding'
         'New-GdThreatList'
@@ -27,6 +28,8 @@
         'Set-GdDefault'
         'Set-GdFinding'
         'Set-GdThreatList'
+        'Start-GdLab'
+        'Stop-GdLab'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

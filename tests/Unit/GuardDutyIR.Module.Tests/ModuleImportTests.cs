@@ -22,6 +22,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Get-GdDefault",
         "Get-GdDetector",
         "Get-GdFinding",
+        "Get-GdLab",
         "Get-GdThreatList",
         "New-GdSampleFinding",
         "New-GdThreatList",
@@ -30,6 +31,8 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Set-GdDefault",
         "Set-GdFinding",
         "Set-GdThreatList",
+        "Start-GdLab",
+        "Stop-GdLab",
     };
 
     [Fact]
