@@ -1,4 +1,9 @@
+using GuardDutyIR.Lab.Athena;
+using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Ec2;
+using GuardDutyIR.Lab.GuardDuty;
+using GuardDutyIR.Lab.S3;
+using GuardDutyIR.Lab.Sns;
 using GuardDutyIR.Lab.Sts;
 
 namespace GuardDutyIR.Lab.Core;
@@ -14,6 +19,11 @@ public static class LabServiceCatalog
         new Ec2Service(context),
         new AutoScalingService(context),
         new StsService(context),
-        // Other helper: GuardDuty, SNS, S3, CloudTrail, Athena go here.
+        // S3 first: GuardDuty validates list locations against it and CloudTrail/Athena deliver results to it.
+        new S3Service(context),
+        new GuardDutyService(context),
+        new SnsService(context),
+        new CloudTrailService(context),
+        new AthenaService(context),
     };
 }

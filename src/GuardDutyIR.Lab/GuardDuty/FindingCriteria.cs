@@ -1,0 +1,163 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace GuardDutyIR.Lab.GuardDuty;
+
+/// <summary>A rejected criterion; the message is GuardDuty's BadRequestException text.</summary>
+public sealed class FindingCriteriaException : Exception
+{
+    public FindingCriteriaException(string message) : base(message) { }
+}
+
+/// <summary>
+/// findingCriteria.criterion evaluated over stored finding JSON: each key is a dotted path into the finding (arrays
+/// are searched element-wise, so resource.instanceDetails.networkInterfaces.vpcId matches any interface), each value
+/// a Condition. Timestamps (ISO strings in findings) compare as epoch milliseconds, as GuardDuty's criteria take them.
+/// </summary>
+public sealed class FindingCriteria
+{
+    private static readonly HashSet<string> TopLevel = new(StringComparer.Ordinal)
+    {
+        "accountId", "arn", "confidence", "createdAt", "description", "id", "partition", "region", "resource", "schemaVersion",
+        "service", "severity", "title", "type", "updatedAt", "associatedAttackSequenceArn",
+    };
+
+    private static readonly HashSet<string> Operators = new(StringComparer.Ordinal)
+    {
+        "eq", "neq", "gt", "gte", "lt", "lte", "equals", "notEquals", "greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual", "matches", "notMatches",
+    };
+
+    private readonly List<(string Path, string Op, JsonNode Value)> _conditions = new();
+
+    public static FindingCriteria Empty { get; } = new();
+
+    public static FindingCriteria Parse(JsonNode? findingCriteria)
+    {
+        var c = new FindingCriteria();
+        if (findingCriteria is null) return c;
+        if (findingCriteria is not JsonObject fc) throw new FindingCriteriaException("The request is rejected because the input findingCriteria has an invalid value.");
+        if (fc["criterion"] is null) return c;
+        if (fc["criterion"] is not JsonObject criterion) throw new FindingCriteriaException("The request is rejected because the input criterion has an invalid value.");
+        foreach (var (path, condition) in criterion)
+        {
+            if (path.Length == 0 || !TopLevel.Contains(path.Split('.')[0]))
+                throw new FindingCriteriaException($"The request is rejected because the criterion field {path} is invalid.");
+            if (condition is not JsonObject ops || ops.Count == 0)
+                throw new FindingCriteriaException($"The request is rejected because the condition for {path} is empty or invalid.");
+            foreach (var (op, value) in ops)
+            {
+                if (!Operators.Contains(op))
+                    throw new FindingCriteriaException($"The request is rejected because the operator {op} is invalid.");
+                if (value is null) continue;
+                bool listOp = op is "eq" or "neq" or "equals" or "notEquals" or "matches" or "notMatches";
+                if (listOp)
+                {
+                    if (value is not JsonArray arr || arr.Any(v => v is not JsonValue jv || jv.GetValueKind() != JsonValueKind.String))
+                        throw new FindingCriteriaException($"The request is rejected because the value of {op} for {path} must be a list of strings.");
+                    int max = op is "matches" or "notMatches" ? 5 : 50;
+                    if (arr.Count > max)
+                        throw new FindingCriteriaException($"The request is rejected because {op} for {path} has more than {max} values.");
+                }
+                else if (value is not JsonValue num || num.GetValueKind() != JsonValueKind.Number)
+                    throw new FindingCriteriaException($"The request is rejected because the value of {op} for {path} must be a number.");
+                c._conditions.Add((path, op, value));
+            }
+        }
+        return c;
+    }
+
+    public bool Matches(JsonObject finding)
+    {
+        foreach (var (path, op, value) in _conditions)
+        {
+            var leaves = Leaves(finding, path).ToList();
+            bool ok = op switch
+            {
+                "eq" or "equals" => leaves.Any(l => ((JsonArray)value).Any(v => Equal(l, v!.GetValue<string>()))),
+                "neq" or "notEquals" => !leaves.Any(l => ((JsonArray)value).Any(v => Equal(l, v!.GetValue<string>()))),
+                "matches" => leaves.Any(l => ((JsonArray)value).Any(v => Glob(Text(l), v!.GetValue<string>()))),
+                "notMatches" => !leaves.Any(l => ((JsonArray)value).Any(v => Glob(Text(l), v!.GetValue<string>()))),
+                _ => leaves.Any(l => Compare(l, path, op, value.GetValue<double>())),
+            };
+            if (!ok) return false;
+        }
+        return true;
+    }
+
+    /// <summary>All values at a dotted path, descending into arrays at any level.</summary>
+    public static IEnumerable<JsonNode> Leaves(JsonNode? node, string path)
+    {
+        IEnumerable<JsonNode> current = node is null ? Array.Empty<JsonNode>() : new[] { node };
+        foreach (var part in path.Split('.'))
+            current = current.SelectMany(n => Expand(n is JsonObject o ? o[part] : null));
+        return current.SelectMany(Expand);
+    }
+
+    private static IEnumerable<JsonNode> Expand(JsonNode? n) => n switch
+    {
+        null => Array.Empty<JsonNode>(),
+        JsonArray a => a.SelectMany(Expand),
+        _ => new[] { n },
+    };
+
+    private static string Text(JsonNode leaf) => leaf is JsonValue v ? v.GetValueKind() switch
+    {
+        JsonValueKind.String => v.GetValue<string>(),
+        JsonValueKind.True => "true",
+        JsonValueKind.False => "false",
+        _ => v.ToJsonString(),
+    } : leaf.ToJsonString();
+
+    private static bool Equal(JsonNode leaf, string wanted)
+    {
+        if (leaf is JsonValue v && v.GetValueKind() == JsonValueKind.Number && double.TryParse(wanted, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
+            return v.GetValue<double>() == d;
+        return Text(leaf) == wanted;
+    }
+
+    private static bool Compare(JsonNode leaf, string path, string op, double bound)
+    {
+        double? x = null;
+        if (leaf is JsonValue v)
+        {
+            if (v.GetValueKind() == JsonValueKind.Number) x = v.GetValue<double>();
+            else if (v.GetValueKind() == JsonValueKind.String && DateTimeOffset.TryParse(v.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+                x = t.ToUnixTimeMilliseconds();
+            else if (v.GetValueKind() == JsonValueKind.String && double.TryParse(v.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var s))
+                x = s;
+        }
+        _ = path;
+        if (x is null) return false;
+        return op switch
+        {
+            "gt" or "greaterThan" => x > bound,
+            "gte" or "greaterThanOrEqual" => x >= bound,
+            "lt" or "lessThan" => x < bound,
+            "lte" or "lessThanOrEqual" => x <= bound,
+            _ => false,
+        };
+    }
+
+    private static bool Glob(string text, string pattern) =>
+        Regex.IsMatch(text, "^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$");
+
+    /// <summary>Orders findings by sortCriteria.attributeName (numbers numerically, strings ordinally; missing values last).</summary>
+    public static IEnumerable<JsonObject> Sort(IEnumerable<JsonObject> findings, string? attribute, bool descending)
+    {
+        if (string.IsNullOrEmpty(attribute)) return findings;
+        var keyed = findings.Select(f => (F: f, K: Leaves(f, attribute).FirstOrDefault())).ToList();
+        var comparer = Comparer<JsonNode?>.Create(CompareNodes);
+        var ordered = descending ? keyed.OrderByDescending(x => x.K, comparer) : keyed.OrderBy(x => x.K, comparer);
+        return ordered.ThenBy(x => (string?)x.F["id"], StringComparer.Ordinal).Select(x => x.F);
+    }
+
+    private static int CompareNodes(JsonNode? a, JsonNode? b)
+    {
+        if (a is null || b is null) return a is null ? (b is null ? 0 : 1) : -1;
+        if (a is JsonValue va && b is JsonValue vb && va.GetValueKind() == JsonValueKind.Number && vb.GetValueKind() == JsonValueKind.Number)
+            return va.GetValue<double>().CompareTo(vb.GetValue<double>());
+        return string.CompareOrdinal(Text(a), Text(b));
+    }
+}

@@ -1,0 +1,704 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using GuardDutyIR.Lab.CloudTrail;
+using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.S3;
+using GuardDutyIR.Lab.Scenarios;
+
+namespace GuardDutyIR.Lab.GuardDuty;
+
+/// <summary>A trusted IP list or threat list.</summary>
+public sealed class GuardDutyList
+{
+    public required string Id { get; init; }
+    public required string Name { get; set; }
+    public required string Format { get; init; }
+    public required string Location { get; set; }
+    public required string Status { get; set; }
+    public Dictionary<string, string> Tags { get; init; } = new(StringComparer.Ordinal);
+    public string? ExpectedBucketOwner { get; set; }
+}
+
+/// <summary>One account's detector in the Lab's region, with its findings and lists.</summary>
+public sealed class GuardDutyDetector
+{
+    public required string Id { get; init; }
+    public required string AccountId { get; init; }
+    public required string Region { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public string FindingPublishingFrequency { get; set; } = "SIX_HOURS";
+    /// <summary>Findings by ID, insertion-ordered. Lock the detector to read or change them.</summary>
+    public List<JsonObject> Findings { get; } = new();
+    public Dictionary<string, GuardDutyList> ThreatIntelSets { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, GuardDutyList> IpSets { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> ClientTokens { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> FeedbackComments { get; } = new(StringComparer.Ordinal);
+
+    public JsonObject? Finding(string id) => Findings.FirstOrDefault(f => (string?)f["id"] == id);
+}
+
+/// <summary>
+/// GuardDuty (restJson1, camelCase wire names). The main account is the administrator; the member account has its own
+/// detector but may not manage threat/IP lists, as GuardDuty restricts list management to the administrator.
+/// </summary>
+public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
+{
+    private readonly LabContext _context;
+    private readonly Dictionary<string, GuardDutyDetector> _detectors = new(StringComparer.Ordinal);
+    private ScenarioWorld? _world;
+
+    public GuardDutyService(LabContext context) => _context = context;
+
+    public string SigningName => "guardduty";
+
+    /// <summary>The compromised-instance finding of the scenario (null when the scenario has none).</summary>
+    public string? ScenarioFindingId { get; private set; }
+    public string? ScenarioThreatIntelSetId { get; private set; }
+
+    public GuardDutyDetector? DetectorOf(string accountId)
+    {
+        lock (_detectors) return _detectors.TryGetValue(accountId, out var d) ? d : null;
+    }
+
+    /// <summary>A copy of every finding of an account's detector.</summary>
+    public IReadOnlyList<JsonObject> FindingsOf(string accountId)
+    {
+        var d = DetectorOf(accountId);
+        if (d is null) return Array.Empty<JsonObject>();
+        lock (d) return d.Findings.Select(f => (JsonObject)f.DeepClone()).ToArray();
+    }
+
+    /// <summary>Adds (or replaces by id) a finding for tests and demos.</summary>
+    public void AddFinding(string accountId, JsonObject finding)
+    {
+        var d = DetectorOf(accountId) ?? throw new InvalidOperationException($"Account {accountId} has no detector");
+        lock (d)
+        {
+            d.Findings.RemoveAll(f => (string?)f["id"] == (string?)finding["id"]);
+            d.Findings.Add(finding);
+        }
+    }
+
+    // ---------------------------------------------------------------- seeding
+
+    public void Seed(ScenarioWorld world)
+    {
+        _world = world;
+        if (world.Scenario == ScenarioNames.Empty) return;
+        var main = AddDetector(world.AccountId, world.Region, GuardDutyIds.DetectorId(world), world.BaseTime.AddDays(-30));
+        main.FindingPublishingFrequency = "FIFTEEN_MINUTES";
+        var member = AddDetector(world.MemberAccountId, world.Region, GuardDutyIds.DetectorId(world.MemberAccountId, world.Region, world.Seed), world.BaseTime.AddDays(-30));
+        var rng = new Random(unchecked(world.Seed * 7727 + 5));
+        string NewId() => GuardDutyIds.HexOf("finding|" + rng.Next() + "|" + rng.Next(), 32);
+
+        if (world.ThreatListBucket is { } bucket && world.ThreatListKey is { } key)
+        {
+            var id = GuardDutyIds.ThreatIntelSetId(world);
+            main.ThreatIntelSets[id] = new GuardDutyList
+            {
+                Id = id,
+                Name = world.ThreatListName,
+                Format = "TXT",
+                Location = $"https://s3.amazonaws.com/{bucket}/{key}",
+                Status = "ACTIVE",
+                Tags = { ["Name"] = world.ThreatListName },
+            };
+            ScenarioThreatIntelSetId = id;
+        }
+
+        var specs = world.Scenario == ScenarioNames.Scale ? ScaleSpecs(world, rng, NewId) : ScenarioSpecs(world, rng, NewId);
+        foreach (var s in specs)
+        {
+            main.Findings.Add(FindingFactory.Build(s, world.AccountId, world.Region, main.Id, world));
+            if (s.Type == "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" && ScenarioFindingId is null) ScenarioFindingId = s.Id;
+        }
+        if (world.InstancesIn(world.MemberAccountId).FirstOrDefault() is { } mi)
+            member.Findings.Add(FindingFactory.Build(new FindingSpec
+            {
+                Id = NewId(), Type = "Recon:EC2/PortProbeUnprotectedPort", Severity = 2, CreatedAt = world.BaseTime.AddHours(-20), Instance = mi,
+                ActionType = "PORT_PROBE", RemoteIp = "203.0.113.80", LocalPort = 443, ResourceRole = "TARGET",
+                Title = $"Unprotected port on EC2 instance {mi.InstanceId} is being probed.",
+                Description = $"EC2 instance has an unprotected port which is being probed by a known malicious host.",
+            }, world.MemberAccountId, world.Region, member.Id, world));
+    }
+
+    private GuardDutyDetector AddDetector(string account, string region, string id, DateTimeOffset created)
+    {
+        var d = new GuardDutyDetector { Id = id, AccountId = account, Region = region, CreatedAt = created, UpdatedAt = created };
+        lock (_detectors) _detectors[account] = d;
+        return d;
+    }
+
+    private static IEnumerable<FindingSpec> ScenarioSpecs(ScenarioWorld w, Random rng, Func<string> newId)
+    {
+        var t = w.BaseTime;
+        if (w.CompromisedInstance is { } c && w.MaliciousEip is { } eip)
+        {
+            yield return new FindingSpec
+            {
+                Id = newId(),
+                Type = "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom",
+                Severity = 5,
+                CreatedAt = t.AddMinutes(-40),
+                UpdatedAt = t.AddMinutes(-10),
+                Instance = c,
+                Direction = "OUTBOUND",
+                Protocol = "ICMP",
+                RemoteIp = eip,
+                RemotePort = 0,
+                LocalPort = 0,
+                ThreatListName = w.ThreatListName,
+                Count = 12,
+                Geo = GeoInfo.Default,
+                Title = $"Unusual outbound communication seen from EC2 instance {c.InstanceId} on a custom threat list.",
+                Description = $"EC2 instance {c.InstanceId} is communicating with a disallowed IP address {eip} on the list {w.ThreatListName}.",
+            };
+        }
+        var bastion = w.BastionInstanceId is { } b ? w.Instance(b) : w.Instances.FirstOrDefault(i => i.AccountId == w.AccountId);
+        var any = w.Instances.Where(i => i.AccountId == w.AccountId).ToList();
+        WorldInstance Pick(int i) => any.Count == 0 ? bastion! : any[i % any.Count];
+        if (bastion is null) yield break;
+        yield return new FindingSpec
+        {
+            Id = newId(), Type = "UnauthorizedAccess:EC2/SSHBruteForce", Severity = 3.9, CreatedAt = t.AddHours(-30), Instance = bastion,
+            Direction = "INBOUND", RemoteIp = "203.0.113.45", RemotePort = 51234, LocalPort = 22, ResourceRole = "TARGET", Count = 40, Geo = GeoInfo.Outside,
+            Title = $"203.0.113.45 is performing SSH brute force attacks against {bastion.InstanceId}.",
+            Description = $"203.0.113.45 is performing SSH brute force attacks against {bastion.InstanceId}. Brute force attacks are used to gain unauthorized access to your instance by guessing the SSH password.",
+        };
+        yield return new FindingSpec
+        {
+            Id = newId(), Type = "UnauthorizedAccess:EC2/RDPBruteForce", Severity = 4.0, CreatedAt = t.AddHours(-28), Instance = Pick(1),
+            Direction = "INBOUND", RemoteIp = "203.0.113.46", RemotePort = 50001, LocalPort = 3389, ResourceRole = "TARGET", Geo = GeoInfo.Outside,
+            Title = $"203.0.113.46 is performing RDP brute force attacks against {Pick(1).InstanceId}.",
+            Description = "Brute force attacks are used to gain unauthorized access to your instance by guessing the RDP password.",
+        };
+        yield return new FindingSpec
+        {
+            Id = newId(), Type = "Behavior:EC2/NetworkPortUnusual", Severity = 6.9, CreatedAt = t.AddHours(-20), Instance = Pick(2),
+            Direction = "OUTBOUND", RemoteIp = "198.51.100.77", RemotePort = 6667, LocalPort = 40022, Geo = GeoInfo.Outside,
+            Title = $"Unusual outbound communication on port 6667 from EC2 instance {Pick(2).InstanceId}.",
+            Description = "EC2 instance is communicating with a remote host on an unusual server port 6667.",
+        };
+        yield return new FindingSpec
+        {
+            Id = newId(), Type = "CryptoCurrency:EC2/BitcoinTool.B!DNS", Severity = 7.0, CreatedAt = t.AddHours(-16), Instance = Pick(3),
+            ActionType = "DNS_REQUEST", Domain = "pool.minexmr.example",
+            Title = $"Bitcoin-related domain name queried by EC2 instance {Pick(3).InstanceId}.",
+            Description = "EC2 instance is querying a domain name that is associated with Bitcoin-related activity.",
+        };
+        if (w.InvestigatedInstance is { } inv && w.ExfilSourceIp is { } exfil)
+            yield return new FindingSpec
+            {
+                Id = newId(), Type = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", Severity = 8.9, CreatedAt = t.AddHours(-2), Instance = inv,
+                ActionType = "AWS_API_CALL", Api = "ListBuckets", RemoteIp = exfil, Geo = GeoInfo.Outside,
+                AccessKeyId = w.InvestigatedSessionAccessKeyId, PrincipalId = w.InvestigatedPrincipalId, UserName = w.InvestigatedRoleName, Count = 3,
+                Title = $"Credentials for instance role {w.InvestigatedRoleName} used from external IP address.",
+                Description = $"Credentials that were created exclusively for an EC2 instance using instance role {w.InvestigatedRoleName} have been used from external IP address {exfil}.",
+            };
+        else
+            yield return new FindingSpec
+            {
+                Id = newId(), Type = "Backdoor:EC2/C&CActivity.B", Severity = 8.9, CreatedAt = t.AddHours(-2), Instance = Pick(4),
+                RemoteIp = "198.51.100.99", RemotePort = 8443, Geo = GeoInfo.Outside,
+                Title = $"EC2 instance {Pick(4).InstanceId} is querying an IP address that is associated with a known command and control server.",
+                Description = "EC2 instance is communicating with a known command and control server.",
+            };
+        yield return new FindingSpec
+        {
+            Id = newId(), Type = "Backdoor:EC2/C&CActivity.B!DNS", Severity = 9.0, CreatedAt = t.AddHours(-1), Instance = Pick(5),
+            ActionType = "DNS_REQUEST", Domain = "c2.badhost.example",
+            Title = $"EC2 instance {Pick(5).InstanceId} is querying a domain name associated with a known command and control server.",
+            Description = "EC2 instance is querying a domain name that is associated with a known command and control server.",
+        };
+        yield return new FindingSpec
+        {
+            Id = newId(), Type = "Recon:EC2/PortProbeUnprotectedPort", Severity = 2, CreatedAt = t.AddDays(-5), Instance = bastion,
+            ActionType = "PORT_PROBE", RemoteIp = "203.0.113.9", LocalPort = 22, ResourceRole = "TARGET", Archived = true, Count = 7, Geo = GeoInfo.Outside,
+            Title = $"Unprotected port on EC2 instance {bastion.InstanceId} is being probed.",
+            Description = $"EC2 instance has an unprotected port which is being probed by a known malicious host.",
+        };
+        yield return SampleSpec("Recon:EC2/Portscan", newId(), t.AddDays(-3));
+    }
+
+    private static IEnumerable<FindingSpec> ScaleSpecs(ScenarioWorld w, Random rng, Func<string> newId)
+    {
+        var types = new (string Type, string Action, string Dir)[]
+        {
+            ("UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "NETWORK_CONNECTION", "OUTBOUND"),
+            ("Recon:EC2/PortProbeUnprotectedPort", "PORT_PROBE", "INBOUND"),
+            ("UnauthorizedAccess:EC2/SSHBruteForce", "NETWORK_CONNECTION", "INBOUND"),
+            ("Behavior:EC2/NetworkPortUnusual", "NETWORK_CONNECTION", "OUTBOUND"),
+            ("CryptoCurrency:EC2/BitcoinTool.B!DNS", "DNS_REQUEST", "OUTBOUND"),
+            ("Backdoor:EC2/C&CActivity.B", "NETWORK_CONNECTION", "OUTBOUND"),
+            ("Trojan:EC2/DNSDataExfiltration", "DNS_REQUEST", "OUTBOUND"),
+        };
+        var instances = w.Instances.Where(i => i.AccountId == w.AccountId).ToList();
+        for (int i = 0; i < w.Scale.Findings; i++)
+        {
+            var (type, action, dir) = types[rng.Next(types.Length)];
+            var inst = instances[rng.Next(instances.Count)];
+            var sev = Math.Round(1 + rng.Next(90) / 10.0, 1);
+            bool custom = type.EndsWith(".Custom", StringComparison.Ordinal);
+            var ip = custom && w.MaliciousEip is not null ? w.MaliciousEip : $"198.51.100.{rng.Next(1, 255)}";
+            yield return new FindingSpec
+            {
+                Id = newId(), Type = type, Severity = sev, CreatedAt = w.BaseTime.AddMinutes(-rng.Next(60 * 24 * 60)), Instance = inst,
+                ActionType = action, Direction = dir, RemoteIp = ip, Domain = action == "DNS_REQUEST" ? $"host{rng.Next(1000)}.example" : null,
+                ThreatListName = custom ? w.ThreatListName : null, Archived = rng.Next(10) == 0, Count = 1 + rng.Next(20),
+                ResourceRole = dir == "INBOUND" ? "TARGET" : "ACTOR", LocalPort = dir == "INBOUND" ? 22 : 40000 + rng.Next(20000),
+                Title = $"{type} on EC2 instance {inst.InstanceId}.",
+                Description = $"GuardDuty observed {type} activity involving EC2 instance {inst.InstanceId} and {ip}.",
+            };
+        }
+    }
+
+    private static FindingSpec SampleSpec(string type, string id, DateTimeOffset at) => new()
+    {
+        Id = id, Type = type, Severity = type.StartsWith("Recon", StringComparison.Ordinal) ? 2 : type.StartsWith("Backdoor", StringComparison.Ordinal) || type.StartsWith("Trojan", StringComparison.Ordinal) ? 8 : 5,
+        CreatedAt = at, Sample = true, RemoteIp = "198.51.100.0", Geo = GeoInfo.Sample,
+        ActionType = type.Contains("!DNS", StringComparison.Ordinal) || type.Contains("DNS", StringComparison.Ordinal) ? "DNS_REQUEST" : type.StartsWith("Recon:EC2/PortProbe", StringComparison.Ordinal) ? "PORT_PROBE" : "NETWORK_CONNECTION",
+        Domain = "GeneratedFindingDomainName",
+        Title = $"[SAMPLE] {type} finding generated for instance i-99999999.",
+        Description = $"This is a sample finding of type {type}. EC2 instance i-99999999 is involved in activity of this type.",
+    };
+
+    // ---------------------------------------------------------------- routing
+
+    public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
+    {
+        var segments = request.RawPath.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        var (op, handler) = Route(request.Method, segments);
+        request.Action = op;
+        request.Mutating = op is not ("ListDetectors" or "GetDetector" or "ListFindings" or "GetFindings" or "ListThreatIntelSets" or "GetThreatIntelSet" or "ListIPSets" or "GetIPSet");
+        if (handler is null)
+            return Task.FromResult(ProtocolErrors.RestJson(404, "ResourceNotFoundException", $"No GuardDuty operation for {request.Method} {request.RawPath}", request.RequestId));
+        if (_context.IsDenied("guardduty", op))
+            return Task.FromResult(ProtocolErrors.RestJson(403, "AccessDeniedException",
+                $"User: {request.Principal?.Arn} is not authorized to perform: guardduty:{op} because no identity-based policy allows the guardduty:{op} action", request.RequestId));
+        JsonObject body;
+        if (request.Body.Length == 0) body = new JsonObject();
+        else
+        {
+            try { body = JsonNode.Parse(request.Body) as JsonObject ?? throw new JsonException(); }
+            catch (JsonException) { return Task.FromResult(Bad(request, "The request is rejected because the JSON could not be processed.")); }
+        }
+        try { return Task.FromResult(handler(request, segments, body)); }
+        catch (FindingCriteriaException ex) { return Task.FromResult(Bad(request, ex.Message)); }
+    }
+
+    private delegate LabResponse Handler(LabRequest r, string[] seg, JsonObject body);
+
+    private (string Op, Handler? Handler) Route(string method, string[] s)
+    {
+        if (s.Length == 0 || s[0] != "detector") return ("Unknown", null);
+        return (method, s.Length) switch
+        {
+            ("GET", 1) => ("ListDetectors", ListDetectors),
+            ("POST", 1) => ("CreateDetector", CreateDetector),
+            ("GET", 2) => ("GetDetector", GetDetector),
+            ("POST", 3) when s[2] == "findings" => ("ListFindings", ListFindings),
+            ("POST", 4) when s[2] == "findings" && s[3] == "get" => ("GetFindings", GetFindings),
+            ("POST", 4) when s[2] == "findings" && s[3] == "archive" => ("ArchiveFindings", (r, seg, b) => SetArchived(r, seg, b, true)),
+            ("POST", 4) when s[2] == "findings" && s[3] == "unarchive" => ("UnarchiveFindings", (r, seg, b) => SetArchived(r, seg, b, false)),
+            ("POST", 4) when s[2] == "findings" && s[3] == "feedback" => ("UpdateFindingsFeedback", UpdateFeedback),
+            ("POST", 4) when s[2] == "findings" && s[3] == "create" => ("CreateSampleFindings", CreateSampleFindings),
+            ("GET", 3) when s[2] == "threatintelset" => ("ListThreatIntelSets", (r, seg, b) => ListLists(r, seg, true)),
+            ("POST", 3) when s[2] == "threatintelset" => ("CreateThreatIntelSet", (r, seg, b) => CreateList(r, seg, b, true)),
+            ("GET", 4) when s[2] == "threatintelset" => ("GetThreatIntelSet", (r, seg, b) => GetList(r, seg, true)),
+            ("POST", 4) when s[2] == "threatintelset" => ("UpdateThreatIntelSet", (r, seg, b) => UpdateList(r, seg, b, true)),
+            ("DELETE", 4) when s[2] == "threatintelset" => ("DeleteThreatIntelSet", (r, seg, b) => DeleteList(r, seg, true)),
+            ("GET", 3) when s[2] == "ipset" => ("ListIPSets", (r, seg, b) => ListLists(r, seg, false)),
+            ("POST", 3) when s[2] == "ipset" => ("CreateIPSet", (r, seg, b) => CreateList(r, seg, b, false)),
+            ("GET", 4) when s[2] == "ipset" => ("GetIPSet", (r, seg, b) => GetList(r, seg, false)),
+            ("POST", 4) when s[2] == "ipset" => ("UpdateIPSet", (r, seg, b) => UpdateList(r, seg, b, false)),
+            ("DELETE", 4) when s[2] == "ipset" => ("DeleteIPSet", (r, seg, b) => DeleteList(r, seg, false)),
+            _ => ("Unknown", null),
+        };
+    }
+
+    private static LabResponse Ok(LabRequest r, JsonObject body)
+    {
+        var resp = new LabResponse { StatusCode = 200, ContentType = "application/json", Body = Encoding.UTF8.GetBytes(body.ToJsonString()) };
+        resp.Headers["x-amzn-RequestId"] = r.RequestId;
+        return resp;
+    }
+
+    private static LabResponse Bad(LabRequest r, string message) => ProtocolErrors.RestJson(400, "BadRequestException", message, r.RequestId, "InvalidInputException");
+
+    /// <summary>
+    /// Real GuardDuty answers an unknown or foreign detector ID with BadRequestException (not ResourceNotFoundException);
+    /// the Lab follows that observed behaviour.
+    /// </summary>
+    private LabResponse? Detector(LabRequest r, string[] seg, out GuardDutyDetector detector)
+    {
+        detector = null!;
+        var d = DetectorOf(r.AccountId);
+        if (d is null || d.Id != seg[1] || d.Region != r.Region)
+            return Bad(r, "The request is rejected because the input detectorId is not owned by the current account.");
+        detector = d;
+        return null;
+    }
+
+    private static LabResponse? MaxResults(LabRequest r, string? raw, out int max)
+    {
+        max = 50;
+        if (raw is null) return null;
+        if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out max) || max < 1 || max > 50)
+            return Bad(r, "The request is rejected because the parameter maxResults has an invalid value.");
+        return null;
+    }
+
+    private static string Token(int offset, string context) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{offset.ToString(CultureInfo.InvariantCulture)}|{GuardDutyIds.HexOf(context, 12)}"));
+
+    private static bool ReadToken(string token, string context, out int offset)
+    {
+        offset = 0;
+        try
+        {
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(token)).Split('|');
+            return parts.Length == 2 && parts[1] == GuardDutyIds.HexOf(context, 12) && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out offset);
+        }
+        catch (FormatException) { return false; }
+    }
+
+    // ---------------------------------------------------------------- detectors
+
+    private LabResponse ListDetectors(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (MaxResults(r, r.Query["maxResults"], out _) is { } err) return err;
+        var d = DetectorOf(r.AccountId);
+        var ids = new JsonArray();
+        if (d is not null && d.Region == r.Region) ids.Add(d.Id);
+        return Ok(r, new JsonObject { ["detectorIds"] = ids });
+    }
+
+    private LabResponse CreateDetector(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (body["enable"] is not JsonValue en || en.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+            return Bad(r, "The request is rejected because the parameter enable is missing.");
+        if (DetectorOf(r.AccountId) is not null)
+            return Bad(r, "The request is rejected because a detector already exists for the current account.");
+        var now = _context.Clock.GetUtcNow();
+        var d = AddDetector(r.AccountId, r.Region, GuardDutyIds.HexOf($"detector|{r.AccountId}|{r.Region}|{now.Ticks}", 32), now);
+        if (Str(body, "findingPublishingFrequency") is { } f) d.FindingPublishingFrequency = f;
+        return Ok(r, new JsonObject { ["detectorId"] = d.Id });
+    }
+
+    private LabResponse GetDetector(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        var updated = FindingFactory.Iso(d.UpdatedAt);
+        var enabled = new JsonObject { ["status"] = "ENABLED" };
+        JsonObject Feature(string name) => new() { ["name"] = name, ["status"] = "ENABLED", ["updatedAt"] = Math.Round(d.UpdatedAt.ToUnixTimeMilliseconds() / 1000.0, 3) };
+        return Ok(r, new JsonObject
+        {
+            ["createdAt"] = FindingFactory.Iso(d.CreatedAt),
+            ["findingPublishingFrequency"] = d.FindingPublishingFrequency,
+            ["serviceRole"] = $"arn:aws:iam::{d.AccountId}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty",
+            ["status"] = "ENABLED",
+            ["updatedAt"] = updated,
+            ["dataSources"] = new JsonObject
+            {
+                ["cloudTrail"] = enabled.DeepClone(),
+                ["dnsLogs"] = enabled.DeepClone(),
+                ["flowLogs"] = enabled.DeepClone(),
+                ["s3Logs"] = enabled.DeepClone(),
+                ["kubernetes"] = new JsonObject { ["auditLogs"] = new JsonObject { ["status"] = "DISABLED" } },
+            },
+            ["tags"] = new JsonObject(),
+            ["features"] = new JsonArray(Feature("CLOUD_TRAIL"), Feature("DNS_LOGS"), Feature("FLOW_LOGS"), Feature("S3_DATA_EVENTS"), Feature("EBS_MALWARE_PROTECTION")),
+        });
+    }
+
+    // ---------------------------------------------------------------- findings
+
+    private static string? Str(JsonObject o, string name) => o[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
+
+    private static (string? Attribute, bool Descending, LabResponse? Error) Sort(LabRequest r, JsonObject body)
+    {
+        if (body["sortCriteria"] is not JsonObject sc) return (null, false, null);
+        var order = Str(sc, "orderBy") ?? "ASC";
+        if (order is not ("ASC" or "DESC")) return (null, false, Bad(r, "The request is rejected because the parameter orderBy has an invalid value."));
+        return (Str(sc, "attributeName"), order == "DESC", null);
+    }
+
+    private LabResponse ListFindings(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        var criteria = FindingCriteria.Parse(body["findingCriteria"]);
+        var (attr, desc, sortErr) = Sort(r, body);
+        if (sortErr is not null) return sortErr;
+        string? rawMax = body["maxResults"] is JsonValue mv ? mv.ToJsonString() : null;
+        if (MaxResults(r, rawMax, out var max) is { } maxErr) return maxErr;
+        var context = (body["findingCriteria"]?.ToJsonString() ?? "") + "|" + (body["sortCriteria"]?.ToJsonString() ?? "") + "|" + d.Id;
+        int offset = 0;
+        if (Str(body, "nextToken") is { Length: > 0 } token && !ReadToken(token, context, out offset))
+            return Bad(r, "The request is rejected because the parameter nextToken has an invalid value.");
+        List<string> ids;
+        lock (d)
+        {
+            var matched = d.Findings.Where(criteria.Matches);
+            // Without sortCriteria the Lab lists newest first, a stable order pagination can rely on.
+            var ordered = attr is null
+                ? matched.OrderByDescending(f => (string?)f["createdAt"], StringComparer.Ordinal).ThenBy(f => (string?)f["id"], StringComparer.Ordinal)
+                : FindingCriteria.Sort(matched, attr, desc);
+            ids = ordered.Select(f => (string)f["id"]!).ToList();
+        }
+        var page = ids.Skip(offset).Take(max).ToList();
+        var o = new JsonObject { ["findingIds"] = new JsonArray(page.Select(i => (JsonNode)i!).ToArray()) };
+        if (offset + page.Count < ids.Count) o["nextToken"] = Token(offset + page.Count, context);
+        return Ok(r, o);
+    }
+
+    private static LabResponse? FindingIds(LabRequest r, JsonObject body, out List<string> ids)
+    {
+        ids = new List<string>();
+        if (body["findingIds"] is not JsonArray arr)
+            return Bad(r, "The request is rejected because the parameter findingIds is missing.");
+        if (arr.Count > 50)
+            return Bad(r, "The request is rejected because the number of findingIds exceeds the maximum of 50.");
+        foreach (var v in arr)
+        {
+            if (v is not JsonValue jv || jv.GetValueKind() != JsonValueKind.String || jv.GetValue<string>().Length is 0 or > 300)
+                return Bad(r, "The request is rejected because the parameter findingIds has an invalid value.");
+            ids.Add(jv.GetValue<string>());
+        }
+        return null;
+    }
+
+    private LabResponse GetFindings(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        if (FindingIds(r, body, out var ids) is { } idErr) return idErr;
+        var (attr, desc, sortErr) = Sort(r, body);
+        if (sortErr is not null) return sortErr;
+        List<JsonObject> found;
+        lock (d)
+        {
+            var wanted = new HashSet<string>(ids, StringComparer.Ordinal);
+            // Unknown IDs are simply absent from the answer.
+            found = d.Findings.Where(f => wanted.Contains((string)f["id"]!)).Select(f => (JsonObject)f.DeepClone()).ToList();
+        }
+        if (attr is not null) found = FindingCriteria.Sort(found, attr, desc).ToList();
+        else found = found.OrderBy(f => ids.IndexOf((string)f["id"]!)).ToList();
+        return Ok(r, new JsonObject { ["findings"] = new JsonArray(found.Select(f => (JsonNode)f).ToArray()) });
+    }
+
+    private LabResponse SetArchived(LabRequest r, string[] seg, JsonObject body, bool archived)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        if (FindingIds(r, body, out var ids) is { } idErr) return idErr;
+        var now = FindingFactory.Iso(_context.Clock.GetUtcNow());
+        lock (d)
+            foreach (var id in ids)
+                if (d.Finding(id) is { } f && f["service"] is JsonObject svc && (bool?)svc["archived"] != archived)
+                {
+                    svc["archived"] = archived;
+                    f["updatedAt"] = now;
+                }
+        return Ok(r, new JsonObject());
+    }
+
+    private LabResponse UpdateFeedback(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        if (FindingIds(r, body, out var ids) is { } idErr) return idErr;
+        var feedback = Str(body, "feedback");
+        if (feedback is not ("USEFUL" or "NOT_USEFUL"))
+            return Bad(r, "The request is rejected because the parameter feedback has an invalid value.");
+        var comments = Str(body, "comments");
+        lock (d)
+            foreach (var id in ids)
+                if (d.Finding(id) is { } f && f["service"] is JsonObject svc)
+                {
+                    svc["userFeedback"] = feedback;
+                    if (comments is not null) d.FeedbackComments[id] = comments;
+                }
+        return Ok(r, new JsonObject());
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9]+:[A-Za-z0-9]+/[A-Za-z0-9.!&_\-]+$")]
+    private static partial Regex FindingTypePattern();
+
+    /// <summary>Types created when findingTypes is empty ("all supported types"); the Lab's list is the EC2 subset.</summary>
+    public static readonly IReadOnlyList<string> SampleTypes = new[]
+    {
+        "Backdoor:EC2/C&CActivity.B", "Backdoor:EC2/C&CActivity.B!DNS", "Backdoor:EC2/DenialOfService.Tcp", "Behavior:EC2/NetworkPortUnusual",
+        "Behavior:EC2/TrafficVolumeUnusual", "CryptoCurrency:EC2/BitcoinTool.B", "CryptoCurrency:EC2/BitcoinTool.B!DNS", "Recon:EC2/PortProbeUnprotectedPort",
+        "Recon:EC2/Portscan", "Trojan:EC2/DNSDataExfiltration", "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom", "UnauthorizedAccess:EC2/RDPBruteForce",
+        "UnauthorizedAccess:EC2/SSHBruteForce", "UnauthorizedAccess:EC2/TorClient",
+    };
+
+    private LabResponse CreateSampleFindings(LabRequest r, string[] seg, JsonObject body)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        var types = new List<string>();
+        if (body["findingTypes"] is JsonArray arr)
+        {
+            if (arr.Count > 50) return Bad(r, "The request is rejected because the number of findingTypes exceeds the maximum of 50.");
+            foreach (var v in arr)
+            {
+                var t = v is JsonValue jv && jv.GetValueKind() == JsonValueKind.String ? jv.GetValue<string>() : "";
+                if (t.Length is 0 or > 100 || !FindingTypePattern().IsMatch(t))
+                    return Bad(r, "The request is rejected because the input findingType is invalid.");
+                types.Add(t);
+            }
+        }
+        if (types.Count == 0) types.AddRange(SampleTypes);
+        var now = _context.Clock.GetUtcNow();
+        lock (d)
+            foreach (var type in types.Distinct(StringComparer.Ordinal))
+            {
+                // Samples of a type keep one ID per detector: generating again bumps count and updatedAt, as repeated activity would.
+                var id = GuardDutyIds.HexOf($"sample|{d.Id}|{type}", 32);
+                if (d.Finding(id) is { } existing && existing["service"] is JsonObject svc)
+                {
+                    svc["count"] = ((int?)svc["count"] ?? 1) + 1;
+                    svc["eventLastSeen"] = FindingFactory.Iso(now);
+                    existing["updatedAt"] = FindingFactory.Iso(now);
+                }
+                else d.Findings.Add(FindingFactory.Build(SampleSpec(type, id, now), d.AccountId, d.Region, d.Id, _world));
+            }
+        return Ok(r, new JsonObject());
+    }
+
+    // ---------------------------------------------------------------- threat intel sets and IP sets
+
+    private static readonly HashSet<string> Formats = new(StringComparer.Ordinal) { "TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POINT", "FIRE_EYE" };
+
+    private bool IsAdministrator(LabRequest r) => _world is null || r.AccountId == _world.AccountId;
+
+    /// <summary>
+    /// GuardDuty lets only the administrator account manage lists in an organization; a member gets AccessDeniedException
+    /// (the error CreateThreatIntelSet/CreateIPSet model for this case). The message wording is the Lab's.
+    /// </summary>
+    private static LabResponse MemberDenied(LabRequest r, bool threat) => ProtocolErrors.RestJson(403, "AccessDeniedException",
+        $"The request is rejected because the current account is a GuardDuty member account. Only the administrator account can manage {(threat ? "ThreatIntelSets" : "IPSets")}.",
+        r.RequestId, "AccessDeniedException");
+
+    private LabResponse? ValidateLocation(LabRequest r, string location, string? expectedOwner)
+    {
+        if (location.Length is 0 or > 300 || !S3Store.TryParseLocation(location, out var bucket, out var key))
+            return Bad(r, "The request is rejected because the input location is invalid.");
+        var store = _context.GetService<S3Service>()?.Store;
+        var b = store?.Bucket(bucket);
+        if (b is null || store!.Get(bucket, key) is null)
+            return Bad(r, $"The request is rejected because GuardDuty cannot access the object at {location}. Make sure the file exists and GuardDuty is allowed to read it.");
+        if (expectedOwner is not null && expectedOwner != b.OwnerAccountId)
+            return Bad(r, "The request is rejected because the expectedBucketOwner does not own the bucket.");
+        return null;
+    }
+
+    private static Dictionary<string, GuardDutyList> Lists(GuardDutyDetector d, bool threat) => threat ? d.ThreatIntelSets : d.IpSets;
+
+    private LabResponse ListLists(LabRequest r, string[] seg, bool threat)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        if (MaxResults(r, r.Query["maxResults"], out var max) is { } maxErr) return maxErr;
+        List<string> ids;
+        lock (d) ids = Lists(d, threat).Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var context = (threat ? "tis|" : "ip|") + d.Id;
+        int offset = 0;
+        if (r.Query["nextToken"] is { Length: > 0 } token && !ReadToken(token, context, out offset))
+            return Bad(r, "The request is rejected because the parameter nextToken has an invalid value.");
+        var page = ids.Skip(offset).Take(max).ToList();
+        var o = new JsonObject { [threat ? "threatIntelSetIds" : "ipSetIds"] = new JsonArray(page.Select(i => (JsonNode)i!).ToArray()) };
+        if (offset + page.Count < ids.Count) o["nextToken"] = Token(offset + page.Count, context);
+        return Ok(r, o);
+    }
+
+    private LabResponse CreateList(LabRequest r, string[] seg, JsonObject body, bool threat)
+    {
+        if (Detector(r, seg, out var d) is { } err) return err;
+        if (!IsAdministrator(r)) return MemberDenied(r, threat);
+        var name = Str(body, "name");
+        var format = Str(body, "format");
+        var location = Str(body, "location");
+        if (string.IsNullOrEmpty(name) || name.Length > 300) return Bad(r, "The request is rejected because the parameter name has an invalid value.");
+        if (format is null || !Formats.Contains(format)) return Bad(r, "The request is rejected because the parameter format has an invalid value.");
+        if (location is null) return Bad(r, "The request is rejected because the parameter location is missing.");
+        if (body["activate"] is not JsonValue act || act.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
+            return Bad(r, "The request is rejected because the parameter activate is missing.");
+        var token = Str(body, "clientToken");
+        if (token is { Length: > 64 }) return Bad(r, "The request is rejected because the parameter clientToken has an invalid value.");
+        var owner = Str(body, "expectedBucketOwner");
+        if (owner is not null && !Regex.IsMatch(owner, @"^\d{12}$")) return Bad(r, "The request is rejected because the parameter expectedBucketOwner has an invalid value.");
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (body["tags"] is JsonObject t)
+            foreach (var (k, v) in t)
+                tags[k] = v is JsonValue tv && tv.GetValueKind() == JsonValueKind.String ? tv.GetValue<string>() : "";
+        lock (d)
+        {
+            var tokenKey = (threat ? "tis|" : "ip|") + token;
+            if (token is { Length: > 0 } && d.ClientTokens.TryGetValue(tokenKey, out var existingId) && Lists(d, threat).ContainsKey(existingId))
+                return Ok(r, new JsonObject { [threat ? "threatIntelSetId" : "ipSetId"] = existingId });
+            // Quotas: 6 threat intel sets and 1 trusted IP set per account per Region (GuardDuty quotas page).
+            if (Lists(d, threat).Count >= (threat ? 6 : 1))
+                return Bad(r, $"The request is rejected because the current account cannot create more than {(threat ? 6 : 1)} {(threat ? "ThreatIntelSets" : "IPSets")}.");
+        }
+        if (ValidateLocation(r, location, owner) is { } locErr) return locErr;
+        var id = GuardDutyIds.HexOf($"{(threat ? "tis" : "ip")}|{d.Id}|{name}|{Guid.NewGuid()}", 32);
+        lock (d)
+        {
+            Lists(d, threat)[id] = new GuardDutyList
+            {
+                Id = id, Name = name, Format = format, Location = location, Tags = tags, ExpectedBucketOwner = owner,
+                // Activation is instant in the Lab (ACTIVATING → ACTIVE happens before anyone can look).
+                Status = act.GetValue<bool>() ? "ACTIVE" : "INACTIVE",
+            };
+            if (token is { Length: > 0 }) d.ClientTokens[(threat ? "tis|" : "ip|") + token] = id;
+        }
+        return Ok(r, new JsonObject { [threat ? "threatIntelSetId" : "ipSetId"] = id });
+    }
+
+    private LabResponse? FindList(LabRequest r, string[] seg, bool threat, out GuardDutyDetector d, out GuardDutyList list)
+    {
+        list = null!;
+        if (Detector(r, seg, out d) is { } err) return err;
+        lock (d)
+            if (Lists(d, threat).TryGetValue(seg[3], out var l)) { list = l; return null; }
+        return Bad(r, $"The request is rejected because the input {(threat ? "threatIntelSetId" : "ipSetId")} {seg[3]} is not owned by the current account.");
+    }
+
+    private LabResponse GetList(LabRequest r, string[] seg, bool threat)
+    {
+        if (FindList(r, seg, threat, out _, out var l) is { } err) return err;
+        var o = new JsonObject { ["name"] = l.Name, ["format"] = l.Format, ["location"] = l.Location, ["status"] = l.Status };
+        if (l.Tags.Count > 0) o["tags"] = new JsonObject(l.Tags.Select(t => new KeyValuePair<string, JsonNode?>(t.Key, t.Value)));
+        if (l.ExpectedBucketOwner is not null) o["expectedBucketOwner"] = l.ExpectedBucketOwner;
+        return Ok(r, o);
+    }
+
+    private LabResponse UpdateList(LabRequest r, string[] seg, JsonObject body, bool threat)
+    {
+        if (FindList(r, seg, threat, out var d, out var l) is { } err) return err;
+        if (!IsAdministrator(r)) return MemberDenied(r, threat);
+        var name = Str(body, "name");
+        if (name is not null && name.Length is 0 or > 300) return Bad(r, "The request is rejected because the parameter name has an invalid value.");
+        var location = Str(body, "location");
+        var owner = Str(body, "expectedBucketOwner") ?? l.ExpectedBucketOwner;
+        if (location is not null && ValidateLocation(r, location, owner) is { } locErr) return locErr;
+        lock (d)
+        {
+            if (name is not null) l.Name = name;
+            if (location is not null) l.Location = location;
+            if (Str(body, "expectedBucketOwner") is { } eo) l.ExpectedBucketOwner = eo;
+            if (body["activate"] is JsonValue act && act.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+                l.Status = act.GetValue<bool>() ? "ACTIVE" : "INACTIVE";
+        }
+        return Ok(r, new JsonObject());
+    }
+
+    private LabResponse DeleteList(LabRequest r, string[] seg, bool threat)
+    {
+        if (FindList(r, seg, threat, out var d, out var l) is { } err) return err;
+        if (!IsAdministrator(r)) return MemberDenied(r, threat);
+        lock (d) Lists(d, threat).Remove(l.Id);
+        return Ok(r, new JsonObject());
+    }
+}
