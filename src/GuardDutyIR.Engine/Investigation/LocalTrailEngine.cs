@@ -1,0 +1,164 @@
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
+using DuckDB.NET.Data;
+
+namespace GuardDutyIR.Engine.Investigation;
+
+/// <summary>
+/// Runs CloudTrail Lake SQL over local trail log files with the embedded DuckDB engine. The files are read in place
+/// (gzip or plain, each a {"Records":[...]} object) through a view with the Lake schema's column names and types, so
+/// the workshop's queries run unchanged. DuckDB streams and aggregates without loading every event, which keeps
+/// memory bounded on large inputs. This class is the only one that touches DuckDB, so nothing loads it until a
+/// local query runs.
+/// </summary>
+public static partial class LocalTrailEngine
+{
+    public const string TableName = "cloudtrail";
+
+    // Keys as CloudTrail writes them (JSON matching is case-sensitive); DuckDB resolves struct fields
+    // case-insensitively, so useridentity.principalid finds principalId.
+    private const string RecordType =
+        "STRUCT(" +
+        "eventVersion VARCHAR, " +
+        "userIdentity STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR, identityProvider VARCHAR, " +
+        "sessionContext STRUCT(attributes STRUCT(creationDate VARCHAR, mfaAuthenticated VARCHAR), " +
+        "sessionIssuer STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, userName VARCHAR), ec2RoleDelivery VARCHAR, sourceIdentity VARCHAR)), " +
+        "eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, awsRegion VARCHAR, sourceIPAddress VARCHAR, userAgent VARCHAR, " +
+        "errorCode VARCHAR, errorMessage VARCHAR, requestParameters JSON, responseElements JSON, additionalEventData JSON, " +
+        "requestID VARCHAR, eventID VARCHAR, readOnly BOOLEAN, resources STRUCT(ARN VARCHAR, accountId VARCHAR, type VARCHAR)[], " +
+        "eventType VARCHAR, apiVersion VARCHAR, managementEvent BOOLEAN, recipientAccountId VARCHAR, sharedEventID VARCHAR, " +
+        "vpcEndpointId VARCHAR, vpcEndpointAccountId VARCHAR, serviceEventDetails JSON, eventCategory VARCHAR, " +
+        "tlsDetails STRUCT(tlsVersion VARCHAR, cipherSuite VARCHAR, clientProvidedHostHeader VARCHAR), sessionCredentialFromConsole VARCHAR, " +
+        "addendum JSON, edgeDeviceDetails JSON, insightDetails JSON)[]";
+
+    // Lake columns, lower-case as the Lake schema names them; maps as map<string,string> with nested values as JSON text.
+    private const string ViewColumns =
+        "r.eventVersion AS eventversion, r.userIdentity AS useridentity, " +
+        "try_cast(try_cast(r.eventTime AS TIMESTAMPTZ) AS TIMESTAMP) AS eventtime, " +
+        "r.eventSource AS eventsource, r.eventName AS eventname, r.awsRegion AS awsregion, r.sourceIPAddress AS sourceipaddress, " +
+        "r.userAgent AS useragent, r.errorCode AS errorcode, r.errorMessage AS errormessage, " +
+        "gdir_json_to_map(r.requestParameters) AS requestparameters, gdir_json_to_map(r.responseElements) AS responseelements, " +
+        "gdir_json_to_map(r.additionalEventData) AS additionaleventdata, r.requestID AS requestid, r.eventID AS eventid, " +
+        "r.readOnly AS readonly, r.resources AS resources, r.eventType AS eventtype, r.apiVersion AS apiversion, " +
+        "r.managementEvent AS managementevent, r.recipientAccountId AS recipientaccountid, r.sharedEventID AS sharedeventid, " +
+        "r.vpcEndpointId AS vpcendpointid, r.vpcEndpointAccountId AS vpcendpointaccountid, r.serviceEventDetails::VARCHAR AS serviceeventdetails, " +
+        "r.eventCategory AS eventcategory, r.tlsDetails AS tlsdetails, r.sessionCredentialFromConsole AS sessioncredentialfromconsole, " +
+        "r.addendum::VARCHAR AS addendum, r.edgeDeviceDetails::VARCHAR AS edgedevicedetails, r.insightDetails::VARCHAR AS insightdetails";
+
+    private static readonly string[] Setup =
+    {
+        "SET TimeZone = 'UTC'",
+        // Trino functions the workshop and AWS's query samples use, under their Trino names.
+        "CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)",
+        "CREATE MACRO from_iso8601_timestamp(s) AS try_cast(try_cast(s AS TIMESTAMPTZ) AS TIMESTAMP)",
+        "CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)",
+        "CREATE MACRO gdir_json_to_map(j) AS CASE WHEN j IS NULL OR json_type(j) <> 'OBJECT' THEN NULL ELSE " +
+        "map_from_entries(list_transform(json_keys(j), k -> {'k': k, 'v': CASE WHEN json_type(j, '$.\"' || k || '\"') = 'VARCHAR' " +
+        "THEN json_extract_string(j, '$.\"' || k || '\"') ELSE json_extract(j, '$.\"' || k || '\"')::VARCHAR END})) END",
+    };
+
+    [GeneratedRegex("in file \"([^\"]+)\"")]
+    private static partial Regex FileInError();
+
+    /// <summary>
+    /// Runs one query. Malformed files are reported through <paramref name="notice"/> and left out; the rest still
+    /// answers. Rows are yielded as DuckDB produces them.
+    /// </summary>
+    public static async IAsyncEnumerable<QueryRow> RunAsync(string lakeSql, IReadOnlyList<string> files, bool raw, Action<QueryNotice> notice,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var sql = QueryTranslator.Translate(lakeSql, QueryBackend.Local, TableName);
+        var included = files.ToList();
+        using var connection = new DuckDBConnection("DataSource=:memory:");
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var statement in Setup) Execute(connection, statement);
+
+        while (true)
+        {
+            if (included.Count == 0)
+                throw new GuardDutyIRException("NoReadableTrailFiles", ErrorKind.InvalidData, "None of the trail files could be read.", string.Join(", ", files.Take(5)));
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            DuckDBDataReader reader;
+            try
+            {
+                // Creating the view already samples the files, so a malformed one can surface here too.
+                CreateView(connection, included);
+                reader = (DuckDBDataReader)await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (DuckDBException e) when (FileInError().Match(e.Message) is { Success: true } m && included.Contains(m.Groups[1].Value))
+            {
+                // One bad file must not sink the investigation: leave it out, say so, and run again.
+                var bad = m.Groups[1].Value;
+                included.Remove(bad);
+                notice(new QueryNotice("TrailFileMalformed", $"Skipped '{bad}': {e.Message.Split('\n')[0]}", bad));
+                continue;
+            }
+            catch (DuckDBException e)
+            {
+                throw new GuardDutyIRException("QueryFailed", ErrorKind.InvalidArgument, "The query failed: " + e.Message.Split('\n')[0], lakeSql, e);
+            }
+            using (reader)
+            {
+                var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+                using var registration = cancellationToken.Register(() => { try { connection.Close(); } catch (ObjectDisposedException) { } });
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = reader.Read();
+                    }
+                    catch (DuckDBException e) when (FileInError().Match(e.Message) is { Success: true } m && included.Contains(m.Groups[1].Value))
+                    {
+                        throw new GuardDutyIRException("TrailFileMalformed", ErrorKind.InvalidData,
+                            $"'{m.Groups[1].Value}' could not be read while results were streaming: {e.Message.Split('\n')[0]}. Remove it and run again.", m.Groups[1].Value, e);
+                    }
+                    catch (Exception) when (cancellationToken.IsCancellationRequested)
+                    {
+                        throw new OperationCanceledException(cancellationToken);
+                    }
+                    if (!more) break;
+                    var values = new object?[columns.Count];
+                    for (var i = 0; i < values.Length; i++)
+                        values[i] = reader.IsDBNull(i) ? null : raw ? Text(reader.GetValue(i)) : Convert(reader.GetValue(i));
+                    yield return new QueryRow(columns, values);
+                }
+            }
+            yield break;
+        }
+    }
+
+    private static void CreateView(DuckDBConnection connection, IReadOnlyList<string> files)
+    {
+        var list = "[" + string.Join(", ", files.Select(SqlTokenizer.Literal)) + "]";
+        Execute(connection,
+            $"CREATE OR REPLACE VIEW {TableName} AS SELECT {ViewColumns} FROM (SELECT unnest(Records) AS r FROM read_json({list}, " +
+            $"columns = {{Records: '{RecordType}'}}, format = 'auto', maximum_object_size = 1073741824, union_by_name = false))");
+    }
+
+    private static void Execute(DuckDBConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    // DuckDB hands back BIGINT as long, HUGEINT as BigInteger, DECIMAL as decimal, TIMESTAMP as DateTime, MAP as
+    // Dictionary, LIST as List, STRUCT as Dictionary<string, object>.
+    private static object? Convert(object value) => value switch
+    {
+        System.Numerics.BigInteger big => big >= long.MinValue && big <= long.MaxValue ? (long)big : (object)(decimal)big,
+        DateTime t => DateTime.SpecifyKind(t, DateTimeKind.Utc),
+        _ => value,
+    };
+
+    private static string Text(object value) => value switch
+    {
+        DateTime t => t.ToString("yyyy-MM-dd HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        System.Collections.IDictionary d => "{" + string.Join(", ", d.Keys.Cast<object>().Select(k => $"{k}={d[k]}")) + "}",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}
