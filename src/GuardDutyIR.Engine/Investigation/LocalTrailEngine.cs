@@ -79,6 +79,8 @@ public static partial class LocalTrailEngine
                 throw new GuardDutyIRException("NoReadableTrailFiles", ErrorKind.InvalidData, "None of the trail files could be read.", string.Join(", ", files.Take(5)));
             using var command = connection.CreateCommand();
             command.CommandText = sql;
+            // Ctrl+C interrupts DuckDB mid-scan (duckdb_interrupt), not only between rows.
+            using var registration = cancellationToken.Register(command.Cancel);
             DuckDBDataReader reader;
             try
             {
@@ -94,6 +96,10 @@ public static partial class LocalTrailEngine
                 notice(new QueryNotice("TrailFileMalformed", $"Skipped '{bad}': {e.Message.Split('\n')[0]}", bad));
                 continue;
             }
+            catch (DuckDBException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
             catch (DuckDBException e)
             {
                 throw new GuardDutyIRException("QueryFailed", ErrorKind.InvalidArgument, "The query failed: " + e.Message.Split('\n')[0], lakeSql, e);
@@ -101,7 +107,6 @@ public static partial class LocalTrailEngine
             using (reader)
             {
                 var columns = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
-                using var registration = cancellationToken.Register(() => { try { connection.Close(); } catch (ObjectDisposedException) { } });
                 while (true)
                 {
                     bool more;
