@@ -15,35 +15,71 @@ public static partial class LocalTrailEngine
 {
     public const string TableName = "cloudtrail";
 
-    // Keys as CloudTrail writes them (JSON matching is case-sensitive); DuckDB resolves struct fields
+    // One Lake column: its name, the CloudTrail record field(s) it is read from (typed for read_json; keys as CloudTrail
+    // writes them, since JSON matching is case-sensitive) and its expression in the view. DuckDB resolves struct fields
     // case-insensitively, so useridentity.principalid finds principalId.
-    private const string RecordType =
-        "STRUCT(" +
-        "eventVersion VARCHAR, " +
-        "userIdentity STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR, identityProvider VARCHAR, " +
-        "sessionContext STRUCT(attributes STRUCT(creationDate VARCHAR, mfaAuthenticated VARCHAR), " +
-        "sessionIssuer STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, userName VARCHAR), ec2RoleDelivery VARCHAR, sourceIdentity VARCHAR)), " +
-        "eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, awsRegion VARCHAR, sourceIPAddress VARCHAR, userAgent VARCHAR, " +
-        "errorCode VARCHAR, errorMessage VARCHAR, requestParameters JSON, responseElements JSON, additionalEventData JSON, " +
-        "requestID VARCHAR, eventID VARCHAR, readOnly BOOLEAN, resources STRUCT(ARN VARCHAR, accountId VARCHAR, type VARCHAR)[], " +
-        "eventType VARCHAR, apiVersion VARCHAR, managementEvent BOOLEAN, recipientAccountId VARCHAR, sharedEventID VARCHAR, " +
-        "vpcEndpointId VARCHAR, vpcEndpointAccountId VARCHAR, serviceEventDetails JSON, eventCategory VARCHAR, " +
-        "tlsDetails STRUCT(tlsVersion VARCHAR, cipherSuite VARCHAR, clientProvidedHostHeader VARCHAR), sessionCredentialFromConsole VARCHAR, " +
-        "addendum JSON, edgeDeviceDetails JSON, insightDetails JSON)[]";
+    private sealed record Column(string Name, string Fields, string Expression);
 
-    // Lake columns, lower-case as the Lake schema names them; maps as map<string,string> with nested values as JSON text.
-    private const string ViewColumns =
-        "r.eventVersion AS eventversion, r.userIdentity AS useridentity, " +
-        "try_cast(try_cast(r.eventTime AS TIMESTAMPTZ) AS TIMESTAMP) AS eventtime, " +
-        "r.eventSource AS eventsource, r.eventName AS eventname, r.awsRegion AS awsregion, r.sourceIPAddress AS sourceipaddress, " +
-        "r.userAgent AS useragent, r.errorCode AS errorcode, r.errorMessage AS errormessage, " +
-        "gdir_json_to_map(r.requestParameters) AS requestparameters, gdir_json_to_map(r.responseElements) AS responseelements, " +
-        "gdir_json_to_map(r.additionalEventData) AS additionaleventdata, r.requestID AS requestid, r.eventID AS eventid, " +
-        "r.readOnly AS readonly, r.resources AS resources, r.eventType AS eventtype, r.apiVersion AS apiversion, " +
-        "r.managementEvent AS managementevent, r.recipientAccountId AS recipientaccountid, r.sharedEventID AS sharedeventid, " +
-        "r.vpcEndpointId AS vpcendpointid, r.vpcEndpointAccountId AS vpcendpointaccountid, r.serviceEventDetails::VARCHAR AS serviceeventdetails, " +
-        "r.eventCategory AS eventcategory, r.tlsDetails AS tlsdetails, r.sessionCredentialFromConsole AS sessioncredentialfromconsole, " +
-        "r.addendum::VARCHAR AS addendum, r.edgeDeviceDetails::VARCHAR AS edgedevicedetails, r.insightDetails::VARCHAR AS insightdetails";
+    private const string UserIdentityType =
+        "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR, identityProvider VARCHAR, " +
+        "sessionContext STRUCT(attributes STRUCT(creationDate VARCHAR, mfaAuthenticated VARCHAR), " +
+        "sessionIssuer STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, userName VARCHAR), ec2RoleDelivery VARCHAR, sourceIdentity VARCHAR))";
+
+    private static readonly Column[] Columns =
+    {
+        new("eventversion", "eventVersion VARCHAR", "r.eventVersion"),
+        new("useridentity", "userIdentity " + UserIdentityType, "r.userIdentity"),
+        new("eventtime", "eventTime VARCHAR", "try_cast(try_cast(r.eventTime AS TIMESTAMPTZ) AS TIMESTAMP)"),
+        new("eventsource", "eventSource VARCHAR", "r.eventSource"),
+        new("eventname", "eventName VARCHAR", "r.eventName"),
+        new("awsregion", "awsRegion VARCHAR", "r.awsRegion"),
+        new("sourceipaddress", "sourceIPAddress VARCHAR", "r.sourceIPAddress"),
+        new("useragent", "userAgent VARCHAR", "r.userAgent"),
+        new("errorcode", "errorCode VARCHAR", "r.errorCode"),
+        new("errormessage", "errorMessage VARCHAR", "r.errorMessage"),
+        new("requestparameters", "requestParameters JSON", "gdir_json_to_map(r.requestParameters)"),
+        new("responseelements", "responseElements JSON", "gdir_json_to_map(r.responseElements)"),
+        new("additionaleventdata", "additionalEventData JSON", "gdir_json_to_map(r.additionalEventData)"),
+        new("requestid", "requestID VARCHAR", "r.requestID"),
+        new("eventid", "eventID VARCHAR", "r.eventID"),
+        new("readonly", "readOnly BOOLEAN", "r.readOnly"),
+        new("resources", "resources STRUCT(ARN VARCHAR, accountId VARCHAR, type VARCHAR)[]", "r.resources"),
+        new("eventtype", "eventType VARCHAR", "r.eventType"),
+        new("apiversion", "apiVersion VARCHAR", "r.apiVersion"),
+        new("managementevent", "managementEvent BOOLEAN", "r.managementEvent"),
+        new("recipientaccountid", "recipientAccountId VARCHAR", "r.recipientAccountId"),
+        new("sharedeventid", "sharedEventID VARCHAR", "r.sharedEventID"),
+        new("vpcendpointid", "vpcEndpointId VARCHAR", "r.vpcEndpointId"),
+        new("vpcendpointaccountid", "vpcEndpointAccountId VARCHAR", "r.vpcEndpointAccountId"),
+        new("serviceeventdetails", "serviceEventDetails JSON", "r.serviceEventDetails::VARCHAR"),
+        new("eventcategory", "eventCategory VARCHAR", "r.eventCategory"),
+        new("tlsdetails", "tlsDetails STRUCT(tlsVersion VARCHAR, cipherSuite VARCHAR, clientProvidedHostHeader VARCHAR)", "r.tlsDetails"),
+        new("sessioncredentialfromconsole", "sessionCredentialFromConsole VARCHAR", "r.sessionCredentialFromConsole"),
+        new("addendum", "addendum JSON", "r.addendum::VARCHAR"),
+        new("edgedevicedetails", "edgeDeviceDetails JSON", "r.edgeDeviceDetails::VARCHAR"),
+        new("insightdetails", "insightDetails JSON", "r.insightDetails::VARCHAR"),
+    };
+
+    /// <summary>
+    /// The Lake columns a query mentions. Parsing a JSON field costs time even when no one reads it, so the view
+    /// reads only these (all of them for "*" or an unknown reference).
+    /// </summary>
+    private static IReadOnlyList<Column> ColumnsUsedBy(string sql)
+    {
+        var tokens = SqlTokenizer.Tokenize(sql);
+        if (tokens.Any(t => t.IsSymbol("*") && IsSelectStar(tokens, t))) return Columns;
+        var words = new HashSet<string>(tokens.Where(t => t.Kind == SqlTokenKind.Identifier).Select(t => t.Text.Split('.')[0]), StringComparer.OrdinalIgnoreCase);
+        var used = Columns.Where(c => words.Contains(c.Name)).ToList();
+        return used.Count == 0 ? new[] { Columns[0] } : used;
+    }
+
+    // count(*) reads no column; "select *" or "t.*" needs all of them.
+    private static bool IsSelectStar(List<SqlToken> tokens, SqlToken star)
+    {
+        var i = tokens.IndexOf(star);
+        var previous = tokens.Take(i).LastOrDefault(t => !t.IsTrivia);
+        return !previous.IsSymbol("(");
+    }
 
     private static readonly string[] Setup =
     {
@@ -85,7 +121,7 @@ public static partial class LocalTrailEngine
             try
             {
                 // Creating the view already samples the files, so a malformed one can surface here too.
-                CreateView(connection, included);
+                CreateView(connection, included, ColumnsUsedBy(sql));
                 reader = (DuckDBDataReader)await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (DuckDBException e) when (FileInError().Match(e.Message) is { Success: true } m && included.Contains(m.Groups[1].Value))
@@ -134,12 +170,14 @@ public static partial class LocalTrailEngine
         }
     }
 
-    private static void CreateView(DuckDBConnection connection, IReadOnlyList<string> files)
+    private static void CreateView(DuckDBConnection connection, IReadOnlyList<string> files, IReadOnlyList<Column> columns)
     {
         var list = "[" + string.Join(", ", files.Select(SqlTokenizer.Literal)) + "]";
+        var recordType = "STRUCT(" + string.Join(", ", columns.Select(c => c.Fields)) + ")[]";
+        var select = string.Join(", ", columns.Select(c => $"{c.Expression} AS {c.Name}"));
         Execute(connection,
-            $"CREATE OR REPLACE VIEW {TableName} AS SELECT {ViewColumns} FROM (SELECT unnest(Records) AS r FROM read_json({list}, " +
-            $"columns = {{Records: '{RecordType}'}}, format = 'auto', maximum_object_size = 1073741824, union_by_name = false))");
+            $"CREATE OR REPLACE VIEW {TableName} AS SELECT {select} FROM (SELECT unnest(Records) AS r FROM read_json({list}, " +
+            $"columns = {{Records: '{recordType}'}}, format = 'auto', maximum_object_size = 1073741824))");
     }
 
     private static void Execute(DuckDBConnection connection, string sql)
