@@ -119,6 +119,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
         try
         {
             sql = ParameterSetName == TemplateSet ? RenderTemplate(since, until) : Query;
+            QueryTranslator.Validate(sql);
         }
         catch (GuardDutyIRException e)
         {

@@ -39,6 +39,9 @@ public static class QueryTranslator
         return Rewrite(tokens, backend, table, names);
     }
 
+    /// <summary>Checks that the text is one read-only SELECT, before anything runs.</summary>
+    public static void Validate(string sql) => CheckReadOnly(SqlTokenizer.Tokenize(sql), sql);
+
     private static string Fragment(List<SqlToken> tokens, QueryBackend backend, string table, HashSet<string> names) =>
         Rewrite(tokens, backend, table, names);
 
