@@ -18,11 +18,30 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
 
     protected override void StopProcessing() => _stopping.Cancel();
 
+    private ProgressRecord? _pendingProgress;
+
+    /// <summary>
+    /// Records progress from any thread; it is written on the pipeline thread while the cmdlet waits (PowerShell
+    /// accepts WriteProgress only there), the latest record winning, so fast engines cannot flood the host.
+    /// </summary>
+    protected void ReportProgress(ProgressRecord record) => Interlocked.Exchange(ref _pendingProgress, record);
+
+    private void FlushProgress()
+    {
+        if (Interlocked.Exchange(ref _pendingProgress, null) is { } record) WriteProgress(record);
+    }
+
     /// <summary>Waits for engine work on the pipeline thread; a cancelled wait becomes a pipeline stop.</summary>
     protected T Await<T>(Task<T> task)
     {
         try
         {
+            while (!task.IsCompleted)
+            {
+                ((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
+                FlushProgress();
+            }
+            FlushProgress();
             return task.GetAwaiter().GetResult();
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)

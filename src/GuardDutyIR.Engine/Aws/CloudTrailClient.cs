@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 
 namespace GuardDutyIR.Engine.Aws;
@@ -8,7 +9,7 @@ public sealed class CloudTrailClient : ServiceClientBase
     internal CloudTrailClient(AwsProtocolClient client, string region) : base(client, region) { }
 
     /// <summary>Every event data store of the region, each as the raw JSON object of ListEventDataStores.</summary>
-    public async IAsyncEnumerable<JsonObject> ListEventDataStoresAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<JsonObject> ListEventDataStoresAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         string? nextToken = null;
         do
@@ -20,5 +21,47 @@ public sealed class CloudTrailClient : ServiceClientBase
                 if (store is JsonObject o) yield return o;
             nextToken = page["NextToken"]?.GetValue<string>();
         } while (!string.IsNullOrEmpty(nextToken));
+    }
+
+    /// <summary>GetEventDataStore: status, retention, selectors of one store (by ID or ARN).</summary>
+    public Task<JsonObject> GetEventDataStoreAsync(string eventDataStore, CancellationToken cancellationToken = default) =>
+        CallJson11Async("GetEventDataStore", new JsonObject { ["EventDataStore"] = eventDataStore }, cancellationToken);
+
+    /// <summary>StartQuery: the store goes in the SQL's FROM; returns the query ID.</summary>
+    public async Task<(string QueryId, string? RequestId)> StartQueryAsync(string sql, CancellationToken cancellationToken = default)
+    {
+        var response = await CallJson11WithIdAsync("StartQuery", new JsonObject { ["QueryStatement"] = sql }, cancellationToken).ConfigureAwait(false);
+        return (response.Body["QueryId"]?.GetValue<string>()
+            ?? throw new GuardDutyIRException("MalformedServiceResponse", ErrorKind.InvalidData, "StartQuery answered without a QueryId.", sql), response.RequestId);
+    }
+
+    /// <summary>DescribeQuery: QueryStatus (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED, TIMED_OUT), statistics and error message.</summary>
+    public Task<JsonObject> DescribeQueryAsync(string queryId, CancellationToken cancellationToken = default) =>
+        CallJson11Async("DescribeQuery", new JsonObject { ["QueryId"] = queryId }, cancellationToken);
+
+    /// <summary>One page of GetQueryResults (rows are lists of one-key objects, every value a string).</summary>
+    public Task<JsonObject> GetQueryResultsPageAsync(string queryId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
+    {
+        var body = new JsonObject { ["QueryId"] = queryId, ["MaxQueryResults"] = Math.Clamp(maxResults, 1, 1000) };
+        if (nextToken is not null) body["NextToken"] = nextToken;
+        return CallJson11Async("GetQueryResults", body, cancellationToken);
+    }
+
+    public Task<JsonObject> CancelQueryAsync(string queryId, CancellationToken cancellationToken = default) =>
+        CallJson11Async("CancelQuery", new JsonObject { ["QueryId"] = queryId }, cancellationToken);
+
+    /// <summary>One page of LookupEvents: management events of the last 90 days, one lookup attribute.</summary>
+    public Task<JsonObject> LookupEventsPageAsync(string attributeKey, string attributeValue, DateTime? start, DateTime? end, string? nextToken,
+        CancellationToken cancellationToken = default)
+    {
+        var body = new JsonObject
+        {
+            ["LookupAttributes"] = new JsonArray(new JsonObject { ["AttributeKey"] = attributeKey, ["AttributeValue"] = attributeValue }),
+            ["MaxResults"] = 50,
+        };
+        if (start is { } s) body["StartTime"] = new DateTimeOffset(s.ToUniversalTime()).ToUnixTimeSeconds();
+        if (end is { } e) body["EndTime"] = new DateTimeOffset(e.ToUniversalTime()).ToUnixTimeSeconds();
+        if (nextToken is not null) body["NextToken"] = nextToken;
+        return CallJson11Async("LookupEvents", body, cancellationToken);
     }
 }

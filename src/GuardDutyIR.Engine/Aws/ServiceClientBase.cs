@@ -22,7 +22,11 @@ public abstract class ServiceClientBase
         _client.SendAsync(request, cancellationToken);
 
     /// <summary>json-1.1: POST / with X-Amz-Target and a PascalCase JSON body.</summary>
-    internal async Task<JsonObject> CallJson11Async(string operation, JsonObject body, CancellationToken cancellationToken)
+    internal async Task<JsonObject> CallJson11Async(string operation, JsonObject body, CancellationToken cancellationToken) =>
+        (await CallJson11WithIdAsync(operation, body, cancellationToken).ConfigureAwait(false)).Body;
+
+    /// <summary>json-1.1 call that also returns the request ID, for calls the case journal records.</summary>
+    internal async Task<(JsonObject Body, string? RequestId)> CallJson11WithIdAsync(string operation, JsonObject body, CancellationToken cancellationToken)
     {
         var request = new AwsRawRequest
         {
@@ -32,7 +36,7 @@ public abstract class ServiceClientBase
         };
         request.Headers["X-Amz-Target"] = $"{Service.TargetPrefix}.{operation}";
         var response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
-        return ParseObject(response.Body);
+        return (ParseObject(response.Body), response.RequestId);
     }
 
     /// <summary>awsQuery: form-encoded Action/Version plus parameters; returns the XML body.</summary>

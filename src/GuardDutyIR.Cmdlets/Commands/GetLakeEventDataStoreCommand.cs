@@ -1,0 +1,35 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Investigation;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Lists the CloudTrail Lake event data stores of a region, with their status and retention.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "LakeEventDataStore")]
+[OutputType(typeof(LakeEventDataStore))]
+public sealed class GetLakeEventDataStoreCommand : GdAwsCmdlet
+{
+    /// <summary>Only stores whose name matches; wildcards allowed.</summary>
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    public string Name { get; set; } = "*";
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        var pattern = new WildcardPattern(Name, WildcardOptions.IgnoreCase);
+        try
+        {
+            foreach (var store in Stream(new LakeQueryService(Session).GetEventDataStoresAsync(region, pattern.IsMatch, CancellationToken))) WriteObject(store);
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, region);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, e.Target ?? region);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using GuardDutyIR.Engine.Investigation;
+using GuardDutyIR.TestSupport;
+
+namespace GuardDutyIR.Engine.Tests;
+
+/// <summary>The workshop's SQL over local trail files through DuckDB, with the files' real-world variety.</summary>
+public sealed class LocalTrailEngineTests : IDisposable
+{
+    private const string Instance = "i-0123456789abcdef0";
+    private readonly string _root = Directory.CreateTempSubdirectory("gdir-trail-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private void WriteScenario() => TrailLogWriter.WriteInvestigation(_root, Instance);
+
+    private async Task<List<QueryRow>> Run(string template, params (string, object?)[] parameters)
+    {
+        var sql = QueryTemplates.Render(QueryTemplates.Get(template), parameters.ToDictionary(p => p.Item1, p => p.Item2), null, null);
+        return await RunSql(sql, new List<QueryNotice>());
+    }
+
+    private async Task<List<QueryRow>> RunSql(string sql, List<QueryNotice> notices, bool raw = false)
+    {
+        var rows = new List<QueryRow>();
+        await foreach (var row in LocalTrailEngine.RunAsync(sql, LocalTrailFiles.Resolve(new[] { _root }), raw, notices.Add, CancellationToken.None)) rows.Add(row);
+        return rows;
+    }
+
+    [Fact]
+    public async Task The_five_workshop_queries_answer_over_gz_and_plain_files_in_nested_folders()
+    {
+        WriteScenario();
+
+        var q1 = await Run("InstancesListingBuckets");
+        Assert.Equal(new[] { "principalid", "eventsource", "eventname", "total" }, q1[0].Columns);
+        Assert.Equal(("AROAEXAMPLEROLEID:" + Instance, 3L), ((string)q1[0].Values[0]!, (long)q1[0].Values[3]!));
+        Assert.Equal(2, q1.Count);
+
+        var q2 = await Run("InstanceActivity", ("InstanceId", Instance));
+        Assert.Equal(new Dictionary<string, long> { ["ListBuckets"] = 3, ["PutObject"] = 2, ["DescribeInstances"] = 1, ["GetCallerIdentity"] = 1 },
+            q2.ToDictionary(r => (string)r.Values[0]!, r => (long)r.Values[1]!));
+
+        var q3 = await Run("InstanceReadOnlyCalls", ("InstanceId", Instance));
+        Assert.Equal(5L, q3.Sum(r => (long)r.Values[3]!));
+
+        var q4 = await Run("InstanceS3Uploads", ("InstanceId", Instance));
+        Assert.Equal(new[] { ("loot", "a/secrets.txt"), ("loot", "b/db.dump") }, q4.Select(r => ((string)r.Values[3]!, (string)r.Values[4]!)).ToArray());
+        Assert.IsType<DateTime>(q4[0].Values[5]);
+
+        var q5 = await Run("InstanceActivitySummary", ("InstanceId", Instance));
+        Assert.Contains(q5, r => (string)r.Values[0]! == "DescribeInstances" && (string)r.Values[3]! == "us-west-2");
+
+        var exfil = await Run("InstanceCredentialExfiltration", ("InstanceId", Instance), ("KnownIp", "54.1.2.3"));
+        Assert.Equal("45.9.9.9", Assert.Single(exfil).Values[0]);
+    }
+
+    [Fact]
+    public async Task The_workshop_sql_runs_verbatim_and_maps_come_back_as_dictionaries()
+    {
+        WriteScenario();
+        var rows = await RunSql($"""
+            select useridentity.principalid, eventname, eventsource, requestparameters
+                from EDS_ID
+                where useridentity.principalid like '%:{Instance}'
+                and eventsource = 's3.amazonaws.com'
+                and eventname = 'PutObject'
+            """, new List<QueryNotice>());
+        Assert.Equal(2, rows.Count);
+        var map = Assert.IsAssignableFrom<System.Collections.IDictionary>(rows[1].Values[3]);
+        Assert.Equal("b/db.dump", map["key"]);
+        Assert.Equal("{\"n\":1}", map["nested"]);
+
+        var raw = await RunSql("select count(*) as total, max(eventtime) as last, bool_or(readonly) as anyread from EDS_ID", new List<QueryNotice>(), raw: true);
+        Assert.Equal(new object?[] { "10", "2026-11-02 10:00:00.000", "true" }, raw[0].Values);
+    }
+
+    [Fact]
+    public async Task A_malformed_file_is_reported_and_skipped_and_the_rest_answers()
+    {
+        WriteScenario();
+        File.WriteAllText(Path.Combine(_root, "broken.json"), "{\"Records\":[{\"eventVersion\":");
+        var notices = new List<QueryNotice>();
+        var rows = await RunSql("select count(*) from EDS_ID", notices);
+        Assert.Equal(10L, rows.Single().Values[0]);
+        var notice = Assert.Single(notices);
+        Assert.Equal("TrailFileMalformed", notice.Id);
+        Assert.EndsWith("broken.json", notice.Target);
+    }
+
+    [Fact]
+    public async Task Records_without_a_principal_and_old_event_versions_are_kept()
+    {
+        WriteScenario();
+        var rows = await RunSql("select eventversion, count(*) from EDS_ID where useridentity.principalid is null group by eventversion", new List<QueryNotice>());
+        Assert.Equal("1.06", Assert.Single(rows).Values[0]);
+        var versions = await RunSql("select distinct eventversion from EDS_ID order by 1", new List<QueryNotice>());
+        Assert.Equal(new[] { "1.05", "1.06", "1.08", "1.09", "1.10", "1.11" }, versions.Select(r => (string)r.Values[0]!).ToArray());
+    }
+
+    [Fact]
+    public async Task A_failing_query_says_why()
+    {
+        WriteScenario();
+        var e = await Assert.ThrowsAsync<GuardDutyIRException>(() => RunSql("select nosuchcolumn from EDS_ID", new List<QueryNotice>()));
+        Assert.Equal("QueryFailed", e.ErrorId);
+        Assert.Contains("nosuchcolumn", e.Message);
+    }
+}
