@@ -29,8 +29,7 @@ public sealed class RemoveGdThreatListCommand : GdAwsCmdlet
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
-        if (!ShouldProcess($"{ListType} list {ListId} in {region}", "Delete")) return;
-        if (!Force && !ShouldContinue($"Delete {ListType.ToString().ToLowerInvariant()} list {ListId}? GuardDuty stops using it at once.", "Remove-GdThreatList")) return;
+        if (!ShouldProcessUnlessForced(Force, $"{ListType} list {ListId} in {region}", "Delete (GuardDuty stops using it at once)")) return;
         try
         {
             Await(new ThreatListService(Session).DeleteAsync(region, DetectorId, ListType, ListId, CancellationToken));

@@ -26,6 +26,10 @@ public sealed class SetGdDefaultCommand : GdCmdlet
     [Parameter]
     public string? EndpointUrl { get; set; }
 
+    /// <summary>Keys for later cmdlets: a PSCredential (access key / secret key), a hashtable or an AWSCredentials object.</summary>
+    [Parameter]
+    public object? Credential { get; set; }
+
     /// <summary>Return the resulting defaults.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -44,8 +48,12 @@ public sealed class SetGdDefaultCommand : GdCmdlet
                 throw new GuardDutyIRException("ProfileNotFound", ErrorKind.ObjectNotFound,
                     $"No AWS profile named '{ProfileName}' was found.", ProfileName);
 
+            var keys = Credential is null ? ((string, string, string?)?)null
+                : AwsSession.KeysOf(Credential is PSObject wrapped ? wrapped.BaseObject is PSCredential c ? c.GetNetworkCredential() : wrapped.BaseObject
+                    : Credential is PSCredential pc ? pc.GetNetworkCredential() : Credential);
             var description = string.Join(", ", new[]
             {
+                keys is { } k ? "Credential=" + k.Item1 : null,
                 region is null ? null : "Region=" + region,
                 ProfileName is null ? null : "ProfileName=" + ProfileName,
                 ProfileLocation is null ? null : "ProfileLocation=" + ProfileLocation,
@@ -58,6 +66,11 @@ public sealed class SetGdDefaultCommand : GdCmdlet
                 if (region is not null) d.Region = region;
                 if (ProfileLocation is not null) d.ProfileLocation = ProfileLocation;
                 if (EndpointUrl is not null) d.EndpointUrl = EndpointUrl;
+                if (keys is { } k)
+                {
+                    d.SetKeys(k.Item1, k.Item2, k.Item3);
+                    d.ProfileName = null;
+                }
                 if (ProfileName is not null)
                 {
                     // A profile replaces keys set earlier (for example by Start-GdLab).

@@ -73,6 +73,22 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// ShouldProcess for cmdlets with -Force: -Force skips the confirmation prompt of a high-impact change, but -WhatIf
+    /// always wins (AWS.Tools' rule, and PowerShell's design guidance).
+    /// </summary>
+    protected bool ShouldProcessUnlessForced(bool force, string target, string action)
+    {
+        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) ? w is SwitchParameter s && s.IsPresent
+            : SessionState.PSVariable.GetValue("WhatIfPreference") is { } pref && LanguagePrimitives.IsTrue(pref);
+        if (force && !whatIf)
+        {
+            WriteVerbose($"Performing the operation \"{action}\" on target \"{target}\" (-Force: not asking).");
+            return true;
+        }
+        return ShouldProcess(target, action);
+    }
+
     /// <summary>Engine control flow that must never be swallowed by a broad catch.</summary>
     protected static bool IsPipelineControl(Exception e) =>
         e is PipelineStoppedException or ActionPreferenceStopException or OperationCanceledException;

@@ -79,6 +79,13 @@ public sealed class AwsSession : IDisposable
         return (null, "");
     }
 
+    /// <summary>The keys of any credential object -Credential accepts, for session defaults.</summary>
+    public static (string AccessKeyId, string SecretAccessKey, string? SessionToken) KeysOf(object credential)
+    {
+        var keys = CredentialResolver.FromObject(credential).GetCredentials();
+        return (keys.AccessKey, keys.SecretKey, string.IsNullOrEmpty(keys.Token) ? null : keys.Token);
+    }
+
     /// <summary>The region for one call: the record's own region if it has one, else the session default.</summary>
     public string RegionFor(string? region)
     {

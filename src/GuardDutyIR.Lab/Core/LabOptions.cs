@@ -12,6 +12,12 @@ public sealed record LabOptions
     public int Seed { get; init; } = 42;
     public string Region { get; init; } = "us-east-1";
 
+    /// <summary>
+    /// Other regions GuardDuty answers in (without a detector, as where GuardDuty is not enabled), so multi-region
+    /// reads can be rehearsed. Only GuardDuty keeps its state per region in the Lab; other services stay single-region.
+    /// </summary>
+    public IReadOnlyCollection<string> AdditionalGuardDutyRegions { get; init; } = Array.Empty<string>();
+
     /// <summary>Scale scenario knobs (ignored by the other scenarios).</summary>
     public int Instances { get; init; } = 100;
     public int Vpcs { get; init; } = 4;

@@ -124,7 +124,8 @@ internal sealed class LabServer : IAsyncDisposable
 
         var action = "";
         var verdict = _verifier.Verify(req.HttpMethod, rawUrl, headers, body);
-        if (verdict.Ok && scope.Region != _context.Region && scope.Service is not ("sts" or "iam"))
+        if (verdict.Ok && scope.Region != _context.Region && scope.Service is not ("sts" or "iam")
+            && !(scope.Service == "guardduty" && _context.Options.AdditionalGuardDutyRegions.Contains(scope.Region)))
             verdict = verdict with { Failure = SigV4Failure.SignatureMismatch, Message = $"Credential should be scoped to a valid region, not '{scope.Region}'. " };
         if (!verdict.Ok)
         {
