@@ -185,7 +185,7 @@ public sealed class LakeQueryService(AwsSession session)
                 // A SELECT's first result row is the header: the column names again.
                 if (first && index == 0 && cells.SequenceEqual(columns)) continue;
                 rows++;
-                yield return new QueryRow(columns, cells.Select((v, i) => request.Raw ? v : ValueTyping.FromAthena(i < info.Count ? info[i].Type : "varchar", v)).ToArray());
+                yield return new QueryRow(columns, cells.Select((v, i) => request.Raw ? v : ValueTyping.FromAthena(i < info.Count ? info[i].Name : "", i < info.Count ? info[i].Type : "varchar", v)).ToArray());
             }
             first = false;
             next = FindingParser.String(page["NextToken"]);

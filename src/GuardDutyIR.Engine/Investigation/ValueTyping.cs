@@ -39,10 +39,17 @@ public static partial class ValueTyping
         return value;
     }
 
-    /// <summary>Athena's ColumnInfo.Type names (Presto/Trino types).</summary>
-    public static object? FromAthena(string type, string? value)
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")]
+    private static partial Regex IsoUtc();
+
+    /// <summary>
+    /// Athena's ColumnInfo.Type names (Presto/Trino types). AWS's CloudTrail table keeps eventtime as ISO-8601 text,
+    /// so a text column holding CloudTrail's time format is a time too, as it is on Lake and locally.
+    /// </summary>
+    public static object? FromAthena(string column, string type, string? value)
     {
         if (value is null) return null;
+        if (type.Equals("varchar", StringComparison.OrdinalIgnoreCase) && IsoUtc().IsMatch(value) && ParseTime(value) is { } iso) return iso;
         switch (type.ToLowerInvariant())
         {
             case "bigint" or "integer" or "int" or "smallint" or "tinyint":
