@@ -1,10 +1,10 @@
 <#
 .SYNOPSIS
-    The GuardDutyIR demo, run by `dotnet run --project tools/GuardDutyIR.Demo` (or ./build.ps1 -Task Demo).
+    The GuardDutyIR demo: both AWS GuardDuty workshop scenarios, end to end, against the embedded Lab.
 .DESCRIPTION
-    Runs in a hosted PowerShell 7.6 engine that has only the core cmdlets, so it uses the language and
-    $Host.UI for headings instead of Write-Host or Select-Object. Each section ends in Out-Default so its
-    table prints before the next heading.
+    Run by `dotnet run --project tools/GuardDutyIR.Demo` (or ./build.ps1 -Task Demo). The hosted PowerShell engine
+    has only the core cmdlets, so this script uses the language and $Host.UI instead of Write-Host, Select-Object or
+    Format-Table. Each section ends in Out-Default so its table prints before the next heading.
 #>
 $ErrorActionPreference = 'Stop'
 
@@ -13,11 +13,55 @@ function Show-Heading([string] $Text) {
     $Host.UI.WriteLine("== $Text ==")
 }
 
-Show-Heading 'GuardDutyIR cmdlets'
-Get-Command -Module GuardDutyIR |
-    ForEach-Object { [pscustomobject]@{ Name = $_.Name; Verb = $_.Verb; Noun = $_.Noun; OutputType = ($_.OutputType.Name -join ', ') } } |
-    Out-Default
+Show-Heading 'The Lab: a local AWS-compatible endpoint playing both workshop scenarios'
+$lab = Start-GdLab -Scenario Workshop -Seed 42
+$lab | Out-Default
+Get-GdCallerIdentity | Out-Default
 
-Show-Heading 'Session defaults'
-Set-GdDefault -Region us-east-1 -PassThru | Out-Default
-Clear-GdDefault
+# ---- Scenario 1: an instance talks to an address on a custom threat list ------------------------------------------
+Show-Heading 'Scenario 1: GuardDuty detectors'
+Get-GdDetector | Out-Default
+
+Show-Heading 'Scenario 1: the MaliciousIPCaller.Custom finding'
+$finding = Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom'
+$finding | Out-Default
+$Host.UI.WriteLine("Instance $($finding.InstanceId) talked $($finding.Direction) to $($finding.RemoteIpAddress), listed on '$($finding.ThreatListName)'.")
+
+Show-Heading 'Scenario 1: the threat list the finding came from'
+Get-GdThreatList -Name $finding.ThreatListName | Out-Default
+
+Show-Heading 'Scenario 1: every current finding, highest severity first'
+Get-GdFinding | Out-Default
+
+Show-Heading 'Scenario 1: tell the responders (SNS, the workshop e-mail)'
+$topic = "arn:aws:sns:$($lab.Region):$($lab.AccountId):$($lab.Facts.SnsTopicName)"
+$finding | Send-GdNotification -TopicArn $topic | Out-Default
+
+# ---- Scenario 2: an instance reaching for resources it should not -------------------------------------------------
+Show-Heading 'Scenario 2: the CloudTrail Lake event data store'
+$eds = Get-LakeEventDataStore
+$eds | Out-Default
+
+Show-Heading 'Scenario 2, query 1: instances whose role listed S3 buckets (CloudTrail Lake)'
+$listing = @(Invoke-LakeQuery -Template InstancesListingBuckets -EventDataStore $eds.EventDataStore)
+$listing | Out-Default
+$instance = ($listing[0].principalid -split ':')[-1]
+$Host.UI.WriteLine("Investigating $instance.")
+
+foreach ($template in 'InstanceActivity', 'InstanceReadOnlyCalls', 'InstanceS3Uploads', 'InstanceActivitySummary', 'InstanceCredentialExfiltration') {
+    Show-Heading "Scenario 2, $template (CloudTrail Lake)"
+    Invoke-LakeQuery -Template $template -Parameter @{ InstanceId = $instance } -EventDataStore $eds.EventDataStore | Out-Default
+}
+
+Show-Heading 'Scenario 2 without CloudTrail Lake: the same question on the trail log files in S3 (embedded engine)'
+$cache = [System.IO.Path]::Combine([System.IO.Path]::GetTempPath(), "GuardDutyIR-demo-$($lab.Port)")
+Invoke-LakeQuery -Template InstanceS3Uploads -Parameter @{ InstanceId = $instance } `
+    -S3Uri "s3://$($lab.Facts.TrailBucket)/AWSLogs/" -CacheDirectory $cache | Out-Default
+
+Show-Heading 'Scenario 2 on Athena over the CloudTrail table'
+Invoke-LakeQuery -Template InstanceActivitySummary -Parameter @{ InstanceId = $instance } -Athena `
+    -OutputLocation "s3://$($lab.Facts.EvidenceBucket)/athena-results/" | Out-Default
+
+Show-Heading 'Done'
+$lab | Stop-GdLab
+$Host.UI.WriteLine('The Lab is stopped.')

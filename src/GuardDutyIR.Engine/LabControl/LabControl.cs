@@ -90,6 +90,9 @@ public static class LabControl
             ["InvestigatedRoleName"] = w.InvestigatedRoleName,
             ["ExfilSourceIp"] = w.ExfilSourceIp,
             ["ExfilBucket"] = w.ExfilBucket,
+            ["TrailBucket"] = host.GetService<GuardDutyIR.Lab.S3.S3Service>()?.TrailBucket,
+            ["EvidenceBucket"] = host.GetService<GuardDutyIR.Lab.S3.S3Service>()?.EvidenceBucket,
+            ["EventDataStoreId"] = host.GetService<GuardDutyIR.Lab.CloudTrail.CloudTrailService>()?.EventDataStoreId,
         };
         return new GdLab
         {
