@@ -21,7 +21,7 @@ var query = new FindingQuery { IncludeSample = true, Archived = ArchivedFilter.I
 Console.WriteLine($"Lab: {findings:N0} findings, {latency} ms added to every call");
 
 var sequential = await Run("one page at a time (List, Get, List, Get...)", new FindingQuery { IncludeSample = true, Archived = ArchivedFilter.Include, Pipelined = false });
-var pipelined = await Run("pipelined (next List overlaps this Get)", query);
+var pipelined = await Run("pipelined (List chain runs ahead of the Gets)", query);
 if (sequential.Count != pipelined.Count) throw new InvalidOperationException("The two runs returned different numbers of findings.");
 Console.WriteLine($"speed-up: {sequential.Seconds / pipelined.Seconds:0.00}x (target >= 1.8x)");
 Console.WriteLine($"first finding written before the second page was requested: {pipelined.FirstBeforeSecondPage} (ListFindings calls when the first finding arrived: {pipelined.ListCallsAtFirst})");

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using System.Text.Json.Nodes;
 using GuardDutyIR.Engine.Aws;
 using GuardDutyIR.Engine.Context;
@@ -44,32 +45,81 @@ public sealed class FindingService(AwsSession session)
 
         var criterion = BuildCriterion(query);
         var matches = ClientSideFilter(query);
-        Task<(IReadOnlyList<string> Ids, string? NextToken)> ListPage(string? token) =>
-            client.ListFindingsPageAsync(detectorId, criterion, query.SortBy, !query.Ascending, 50, token, cancellationToken);
-
-        var pending = ListPage(null);
-        var firstPage = true;
-        while (pending is not null)
-        {
-            var (ids, nextToken) = await pending.ConfigureAwait(false);
-            pending = null;
-            var details = FetchAsync(client, detectorId, region, ids, cancellationToken);
-            // From the second page on, the next ListFindings runs while this page's GetFindings does. The first
-            // page is fetched alone, so its first finding reaches the pipeline before any second page is requested.
-            if (nextToken is not null && query.Pipelined && !firstPage) pending = ListPage(nextToken);
-            var batch = await details.ConfigureAwait(false);
-            var yielded = false;
+        var pages = query.Pipelined
+            ? PipelinedPagesAsync(client, detectorId, region, criterion, query, cancellationToken)
+            : SequentialPagesAsync(client, detectorId, region, criterion, query, cancellationToken);
+        await foreach (var batch in pages.ConfigureAwait(false))
             foreach (var finding in batch)
+                if (matches(finding)) yield return finding;
+    }
+
+    /// <summary>One call after another: ListFindings, GetFindings, ListFindings... (the benchmark's baseline).</summary>
+    private static async IAsyncEnumerable<IReadOnlyList<GdFinding>> SequentialPagesAsync(GuardDutyClient client, string detectorId, string region,
+        JsonObject criterion, FindingQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? token = null;
+        do
+        {
+            var (ids, next) = await client.ListFindingsPageAsync(detectorId, criterion, query.SortBy, !query.Ascending, 50, token, cancellationToken).ConfigureAwait(false);
+            yield return await FetchAsync(client, detectorId, region, ids, cancellationToken).ConfigureAwait(false);
+            token = next;
+        } while (token is not null);
+    }
+
+    /// <summary>
+    /// The ListFindings chain runs ahead on its own, starting each page's GetFindings (and its parsing) as soon as the
+    /// page's IDs are known, up to <see cref="MaxPagesAhead"/> pages ahead of the pipeline; batches are handed over in
+    /// order. The first page is the exception: the second ListFindings waits until the pipeline has taken the first
+    /// batch, so the first finding reaches the pipeline before a second page is requested.
+    /// </summary>
+    private static async IAsyncEnumerable<IReadOnlyList<GdFinding>> PipelinedPagesAsync(GuardDutyClient client, string detectorId, string region,
+        JsonObject criterion, FindingQuery query, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = stop.Token;
+        var batches = Channel.CreateBounded<Task<IReadOnlyList<GdFinding>>>(new BoundedChannelOptions(MaxPagesAhead) { SingleReader = true, SingleWriter = true });
+        var firstHandedOver = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var producer = Task.Run(async () =>
+        {
+            try
             {
-                if (!matches(finding)) continue;
-                yield return finding;
-                if (!yielded && nextToken is not null && pending is null && query.Pipelined) pending = ListPage(nextToken);
-                yielded = true;
+                string? next = null;
+                var first = true;
+                do
+                {
+                    var (ids, following) = await client.ListFindingsPageAsync(detectorId, criterion, query.SortBy, !query.Ascending, 50, next, token).ConfigureAwait(false);
+                    await batches.Writer.WriteAsync(FetchAsync(client, detectorId, region, ids, token), token).ConfigureAwait(false);
+                    if (first && following is not null) await firstHandedOver.Task.WaitAsync(token).ConfigureAwait(false);
+                    first = false;
+                    next = following;
+                } while (next is not null);
+                batches.Writer.Complete();
             }
-            if (nextToken is not null && pending is null) pending = ListPage(nextToken);
-            firstPage = false;
+            catch (Exception e)
+            {
+                batches.Writer.Complete(e);
+            }
+        }, token);
+
+        try
+        {
+            await foreach (var pending in batches.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                yield return await pending.ConfigureAwait(false);
+                // Resumed only once the pipeline has taken the whole first batch: now the read-ahead may start.
+                firstHandedOver.TrySetResult();
+            }
+        }
+        finally
+        {
+            // The pipeline may stop early (Select-Object -First, Ctrl+C): stop the read-ahead too.
+            stop.Cancel();
+            try { await producer.ConfigureAwait(false); } catch (OperationCanceledException) { }
         }
     }
+
+    /// <summary>How many pages the ListFindings chain may run ahead of the pipeline.</summary>
+    private const int MaxPagesAhead = 4;
 
     /// <summary>Archives or unarchives findings, 50 per call; returns the request IDs.</summary>
     public async Task<IReadOnlyList<string>> SetArchivedAsync(string region, string? detectorId, IReadOnlyCollection<string> ids, bool archive,
