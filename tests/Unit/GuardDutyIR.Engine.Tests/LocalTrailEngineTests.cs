@@ -37,11 +37,11 @@ public sealed class LocalTrailEngineTests : IDisposable
         Assert.Equal(2, q1.Count);
 
         var q2 = await Run("InstanceActivity", ("InstanceId", Instance));
-        Assert.Equal(new Dictionary<string, long> { ["ListBuckets"] = 3, ["PutObject"] = 2, ["DescribeInstances"] = 1, ["GetCallerIdentity"] = 1 },
+        Assert.Equal(new Dictionary<string, long> { ["ListBuckets"] = 3, ["PutObject"] = 2, ["DescribeInstances"] = 1, ["DescribeSecurityGroups"] = 1, ["GetCallerIdentity"] = 1 },
             q2.ToDictionary(r => (string)r.Values[0]!, r => (long)r.Values[1]!));
 
         var q3 = await Run("InstanceReadOnlyCalls", ("InstanceId", Instance));
-        Assert.Equal(5L, q3.Sum(r => (long)r.Values[3]!));
+        Assert.Equal(6L, q3.Sum(r => (long)r.Values[3]!));
 
         var q4 = await Run("InstanceS3Uploads", ("InstanceId", Instance));
         Assert.Equal(new[] { ("loot", "a/secrets.txt"), ("loot", "b/db.dump") }, q4.Select(r => ((string)r.Values[3]!, (string)r.Values[4]!)).ToArray());
@@ -71,7 +71,7 @@ public sealed class LocalTrailEngineTests : IDisposable
         Assert.Equal("{\"n\":1}", map["nested"]);
 
         var raw = await RunSql("select count(*) as total, max(eventtime) as last, bool_or(readonly) as anyread from EDS_ID", new List<QueryNotice>(), raw: true);
-        Assert.Equal(new object?[] { "10", "2026-11-02 10:00:00.000", "true" }, raw[0].Values);
+        Assert.Equal(new object?[] { "11", "2026-11-02 10:00:00.000", "true" }, raw[0].Values);
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class LocalTrailEngineTests : IDisposable
         File.WriteAllText(Path.Combine(_root, "broken.json"), "{\"Records\":[{\"eventVersion\":");
         var notices = new List<QueryNotice>();
         var rows = await RunSql("select count(*) from EDS_ID", notices);
-        Assert.Equal(10L, rows.Single().Values[0]);
+        Assert.Equal(11L, rows.Single().Values[0]);
         var notice = Assert.Single(notices);
         Assert.Equal("TrailFileMalformed", notice.Id);
         Assert.EndsWith("broken.json", notice.Target);
@@ -94,7 +94,7 @@ public sealed class LocalTrailEngineTests : IDisposable
         var rows = await RunSql("select eventversion, count(*) from EDS_ID where useridentity.principalid is null group by eventversion", new List<QueryNotice>());
         Assert.Equal("1.06", Assert.Single(rows).Values[0]);
         var versions = await RunSql("select distinct eventversion from EDS_ID order by 1", new List<QueryNotice>());
-        Assert.Equal(new[] { "1.05", "1.06", "1.08", "1.09", "1.10", "1.11" }, versions.Select(r => (string)r.Values[0]!).ToArray());
+        Assert.Equal(new[] { "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11" }, versions.Select(r => (string)r.Values[0]!).ToArray());
     }
 
     [Fact]

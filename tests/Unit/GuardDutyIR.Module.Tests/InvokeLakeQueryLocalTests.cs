@@ -57,7 +57,7 @@ public sealed class InvokeLakeQueryLocalTests : IDisposable
         File.WriteAllText(Path.Combine(_root, "broken.json"), "{\"Records\":[");
         var result = _host.Run($"Invoke-LakeQuery -Query 'select count(*) as total from EDS_ID' -Path $args[0] -Raw {Keys}", _root);
         Assert.Empty(result.Errors);
-        Assert.Equal("10", result.Output.Single().Properties["total"].Value);
+        Assert.Equal("11", result.Output.Single().Properties["total"].Value);
         Assert.Contains(result.Warnings, w => w.Message.Contains("broken.json"));
     }
 

@@ -63,6 +63,7 @@ public static class TrailLogWriter
             Record("1.08", role, "s3.amazonaws.com", "PutObject", false, requestParameters: new { bucketName = "loot", key = "a/secrets.txt", Host = "loot.s3.amazonaws.com" }),
             Record("1.08", role, "s3.amazonaws.com", "PutObject", false, requestParameters: new { bucketName = "loot", key = "b/db.dump", nested = new { n = 1 } }),
             Record("1.05", role, "ec2.amazonaws.com", "DescribeInstances", true, region: "us-west-2"),
+            Record("1.07", role, "ec2.amazonaws.com", "DescribeSecurityGroups", true, region: "us-west-2"),
             Record("1.10", role, "sts.amazonaws.com", "GetCallerIdentity", true, ip: "45.9.9.9"),
         }, gzip: true);
         Write(Path.Combine(root, $"AWSLogs/{Account}/CloudTrail/us-east-1/2026/11/02/b.json"), new[]

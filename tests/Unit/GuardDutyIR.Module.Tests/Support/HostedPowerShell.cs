@@ -124,4 +124,6 @@ public static class ModuleLayout
     public static string Directory => Metadata("ModuleLayoutDir");
     public static string Version => Metadata("ModuleVersion");
     public static string ManifestPath => Path.Combine(Directory, "GuardDutyIR.psd1");
+    /// <summary>The console host that runs a script in a fresh process with the module imported.</summary>
+    public static string DemoHostDll => Metadata("DemoHostDll");
 }
