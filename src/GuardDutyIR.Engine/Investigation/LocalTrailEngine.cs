@@ -121,9 +121,9 @@ public static class LocalTrailEngine
     };
 
     /// <summary>
-    /// Runs one query. The files are read in parallel (only the fields the query uses), appended into an in-memory
-    /// DuckDB table (which spills to a temp folder beyond its memory limit), and queried through a view with the Lake
-    /// schema. Malformed files are reported through <paramref name="notice"/> and left out; the rest still answers.
+    /// Runs one query. The files are parsed in parallel for only the fields the query uses and staged as CSV, which
+    /// DuckDB reads in parallel through a view with the Lake schema. Malformed files are reported through
+    /// <paramref name="notice"/> and left out; the rest still answers.
     /// </summary>
     public static async IAsyncEnumerable<QueryRow> RunAsync(string lakeSql, IReadOnlyList<string> files, bool raw, Action<QueryNotice> notice,
         [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -139,10 +139,14 @@ public static class LocalTrailEngine
         Execute(connection, "SET memory_limit = '1GB'");
 
         var flat = columns.SelectMany(c => c.Flat).ToList();
-        Execute(connection, $"CREATE TABLE trail_events ({string.Join(", ", flat.Select(f => $"{f.Name} {f.DuckDbType}"))})");
-        var loaded = await LoadAsync(connection, files, flat, notice, cancellationToken).ConfigureAwait(false);
-        if (loaded < 0)
+        using var staging = new StagingFolder();
+        var parts = await StageAsync(files, flat, staging.Path, notice, cancellationToken).ConfigureAwait(false);
+        if (parts.Count == 0)
             throw new GuardDutyIRException("NoReadableTrailFiles", ErrorKind.InvalidData, "None of the trail files could be read.", string.Join(", ", files.Take(5)));
+        var csvColumns = string.Join(", ", flat.Select(f => $"'{f.Name}': '{f.DuckDbType}'"));
+        Execute(connection,
+            $"CREATE VIEW trail_events AS SELECT * FROM read_csv([{string.Join(", ", parts.Select(SqlTokenizer.Literal))}], columns = {{{csvColumns}}}, " +
+            "header = false, delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', allow_quoted_nulls = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')");
         Execute(connection, $"CREATE VIEW {TableName} AS SELECT {string.Join(", ", columns.Select(c => $"{c.Expression} AS {c.Name}"))} FROM trail_events");
 
         using var command = connection.CreateCommand();
@@ -186,68 +190,81 @@ public static class LocalTrailEngine
     }
 
     /// <summary>
-    /// Parses files on every core and appends their rows on this thread (a DuckDB appender is single-threaded). At most
-    /// a few parsed files wait at a time, which bounds memory whatever the input size. Returns the number of files
-    /// read, or -1 when none could be.
+    /// Parses the files on every core, writing the fields the query uses as one CSV part per file into a staging
+    /// folder that DuckDB then reads in parallel. Nothing but one file's rows is held in memory per core, whatever the
+    /// input size. Returns the parts written; malformed files are reported and left out.
     /// </summary>
-    private static async Task<long> LoadAsync(DuckDBConnection connection, IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat,
+    private static async Task<IReadOnlyList<string>> StageAsync(IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat, string folder,
         Action<QueryNotice> notice, CancellationToken cancellationToken)
     {
-        var parsed = System.Threading.Channels.Channel.CreateBounded<List<object?[]>>(Math.Max(2, Environment.ProcessorCount * 2));
-        var parser = Task.Run(async () =>
-        {
-            try
+        var parts = new string?[files.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
+            new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
+            async (i, ct) =>
             {
-                await Parallel.ForEachAsync(files, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
-                    async (file, ct) =>
-                    {
-                        List<object?[]> rows;
-                        try
-                        {
-                            rows = TrailFileReader.Read(file, flat);
-                        }
-                        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
-                        {
-                            // One bad file must not sink the investigation: leave it out and say so.
-                            notice(new QueryNotice("TrailFileMalformed", $"Skipped '{file}': {e.Message}", file));
-                            return;
-                        }
-                        await parsed.Writer.WriteAsync(rows, ct).ConfigureAwait(false);
-                    }).ConfigureAwait(false);
-                parsed.Writer.Complete();
-            }
-            catch (Exception e)
-            {
-                parsed.Writer.Complete(e);
-            }
-        }, cancellationToken);
-
-        long filesRead = 0;
-        using (var appender = connection.CreateAppender("trail_events"))
-        {
-            await foreach (var rows in parsed.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                filesRead++;
-                foreach (var values in rows)
+                List<object?[]> rows;
+                try
                 {
-                    var row = appender.CreateRow();
-                    foreach (var value in values)
-                    {
-                        switch (value)
-                        {
-                            case null: row.AppendNullValue(); break;
-                            case string s: row.AppendValue(s); break;
-                            case DateTime t: row.AppendValue((DateTime?)t); break;
-                            case bool b: row.AppendValue((bool?)b); break;
-                            default: row.AppendValue(value.ToString()); break;
-                        }
-                    }
-                    row.EndRow();
+                    rows = TrailFileReader.Read(files[i], flat);
                 }
+                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    // One bad file must not sink the investigation: leave it out and say so.
+                    notice(new QueryNotice("TrailFileMalformed", $"Skipped '{files[i]}': {e.Message}", files[i]));
+                    return;
+                }
+                var part = Path.Combine(folder, $"{i:D6}.csv");
+                await using (var writer = new StreamWriter(part, false, new System.Text.UTF8Encoding(false), 1 << 16))
+                {
+                    foreach (var row in rows) WriteCsvRow(writer, row);
+                }
+                parts[i] = part;
+            }).ConfigureAwait(false);
+        return parts.OfType<string>().ToList();
+    }
+
+    // Every value quoted (quotes doubled) and NULL as an unquoted \N, so text, JSON and empty strings survive as they are.
+    private static void WriteCsvRow(TextWriter writer, object?[] row)
+    {
+        for (var i = 0; i < row.Length; i++)
+        {
+            if (i > 0) writer.Write(',');
+            switch (row[i])
+            {
+                case null:
+                    writer.Write("\\N");
+                    break;
+                case DateTime t:
+                    writer.Write(t.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                case bool b:
+                    writer.Write(b ? "true" : "false");
+                    break;
+                case var value:
+                    var text = value.ToString() ?? "";
+                    writer.Write('"');
+                    if (text.Contains('"')) writer.Write(text.Replace("\"", "\"\"")); else writer.Write(text);
+                    writer.Write('"');
+                    break;
             }
         }
-        await parser.ConfigureAwait(false);
-        return filesRead == 0 ? -1 : filesRead;
+        writer.Write('\n');
+    }
+
+    /// <summary>A temporary folder for the CSV parts of one query, removed when the query ends.</summary>
+    private sealed class StagingFolder : IDisposable
+    {
+        public StagingFolder() =>
+            Path = Directory.CreateDirectory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "GuardDutyIR", "staging", Guid.NewGuid().ToString("N"))).FullName;
+
+        public string Path { get; }
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Path, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
     }
 
     private static void Execute(DuckDBConnection connection, string sql)
