@@ -29,21 +29,13 @@ public sealed class AddGdThreatListEntryCommand : GdAwsCmdlet
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
-        try
+        ForResource(ListId, () =>
         {
             var (entries, notPublic) = ThreatListEntries.Validate(Entry, ListType);
             if (notPublic.Count > 0)
                 WriteWarning($"GuardDuty applies lists only to publicly routable addresses; these entries will never match: {string.Join(", ", notPublic)}");
             if (!ShouldProcess($"{ListType} list {ListId} in {region}", $"Add {string.Join(", ", entries)} and re-activate the list")) return;
             WriteObject(Await(new ThreatListService(Session).AddEntriesAsync(region, DetectorId, ListType, ListId, entries, CancellationToken)));
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, ListId);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? ListId);
-        }
+        });
     }
 }

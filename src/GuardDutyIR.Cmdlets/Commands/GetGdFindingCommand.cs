@@ -100,18 +100,10 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
         };
         foreach (var region in CurrentRegions)
         {
-            try
+            ForResource(region, () =>
             {
                 foreach (var finding in Stream(_service!.GetFindingsAsync(region, query, CancellationToken))) WriteObject(finding);
-            }
-            catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-            {
-                ThrowEngineError(e, region);
-            }
-            catch (GuardDutyIRException e)
-            {
-                WriteEngineError(e, e.Target ?? region);
-            }
+            });
         }
     }
 

@@ -34,18 +34,10 @@ public sealed class GetGdThreatListCommand : GdAwsCmdlet
             ThrowEngineError(new GuardDutyIRException("ListTypeRequired", ErrorKind.InvalidArgument,
                 "-ListId needs -ListType (Threat or Trusted): GuardDuty keeps the two kinds apart.", ListId));
         var pattern = Name is null ? null : new WildcardPattern(Name, WildcardOptions.IgnoreCase);
-        try
+        ForResource(ListId ?? region, () =>
         {
             foreach (var list in Stream(new ThreatListService(Session).GetListsAsync(region, DetectorId, ListType, ListId, CancellationToken)))
                 if (pattern is null || pattern.IsMatch(list.Name)) WriteObject(list);
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, region);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? ListId ?? region);
-        }
+        });
     }
 }

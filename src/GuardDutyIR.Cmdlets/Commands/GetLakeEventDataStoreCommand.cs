@@ -19,17 +19,9 @@ public sealed class GetLakeEventDataStoreCommand : GdAwsCmdlet
     {
         var region = CurrentRegion;
         var pattern = new WildcardPattern(Name, WildcardOptions.IgnoreCase);
-        try
+        ForResource(region, () =>
         {
             foreach (var store in Stream(new LakeQueryService(Session).GetEventDataStoresAsync(region, pattern.IsMatch, CancellationToken))) WriteObject(store);
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, region);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? region);
-        }
+        });
     }
 }

@@ -29,7 +29,7 @@ public sealed class NewGdSampleFindingCommand : GdAwsCmdlet
         var what = Type.Length == 0 ? "sample findings of every type" : "sample findings of " + string.Join(", ", Type);
         if (!ShouldProcess($"GuardDuty detector in {region}", "Create " + what)) return;
         var service = new FindingService(Session);
-        try
+        ForResource(region, () =>
         {
             var started = DateTime.UtcNow.AddSeconds(-5);
             Await(service.CreateSamplesAsync(region, DetectorId, Type, CancellationToken));
@@ -37,14 +37,6 @@ public sealed class NewGdSampleFindingCommand : GdAwsCmdlet
             var query = new FindingQuery { DetectorId = DetectorId, Types = Type, IncludeSample = true, Since = started, Archived = ArchivedFilter.Include };
             foreach (var finding in Stream(service.GetFindingsAsync(region, query, CancellationToken)))
                 if (finding.IsSample) WriteObject(finding);
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, region);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? region);
-        }
+        });
     }
 }

@@ -30,17 +30,9 @@ public sealed class RemoveGdThreatListCommand : GdAwsCmdlet
     {
         var region = CurrentRegion;
         if (!ShouldProcessUnlessForced(Force, $"{ListType} list {ListId} in {region}", "Delete (GuardDuty stops using it at once)")) return;
-        try
+        ForResource(ListId, () =>
         {
             Await(new ThreatListService(Session).DeleteAsync(region, DetectorId, ListType, ListId, CancellationToken));
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, ListId);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? ListId);
-        }
+        });
     }
 }

@@ -67,7 +67,7 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
         if (!ShouldProcess(TopicArn, $"Publish notification for {target}: '{NotificationTemplate.SafeSubject(subject)}'")) return;
 
         var attributes = MessageAttribute?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
-        try
+        ForResource(TopicArn, () =>
         {
             var sent = Await(_service!.PublishAsync(TopicArn, subject, message, attributes, finding?.Id, finding?.InstanceId, CancellationToken));
             if (PassThru)
@@ -80,15 +80,7 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
             {
                 WriteObject(sent);
             }
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, TopicArn);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? TopicArn);
-        }
+        });
     }
 
     private static GdFinding? FindingOf(PSObject input) =>

@@ -70,7 +70,7 @@ public sealed class SetGdFindingCommand : GdAwsCmdlet
         var service = new FindingService(Session);
         foreach (var ((region, detector), ids) in _pending)
         {
-            try
+            ForResource(string.Join(",", ids), () =>
             {
                 var _ = ParameterSetName switch
                 {
@@ -81,15 +81,7 @@ public sealed class SetGdFindingCommand : GdAwsCmdlet
                 if (PassThru)
                     foreach (var finding in Stream(service.GetFindingsAsync(region, new FindingQuery { DetectorId = detector, Ids = ids }, CancellationToken)))
                         WriteObject(finding);
-            }
-            catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-            {
-                ThrowEngineError(e, region);
-            }
-            catch (GuardDutyIRException e)
-            {
-                WriteEngineError(e, e.Target ?? string.Join(",", ids));
-            }
+            });
         }
     }
 }

@@ -46,20 +46,12 @@ public sealed class SetGdThreatListCommand : GdAwsCmdlet
             ThrowEngineError(new GuardDutyIRException("ActivateConflict", ErrorKind.InvalidArgument, "-Activate and -Deactivate cannot be used together.", ListId));
         if (NewName is null && Location is null && !Activate && !Deactivate)
             ThrowEngineError(new GuardDutyIRException("NothingToChange", ErrorKind.InvalidArgument, "Give -NewName, -Location, -Activate or -Deactivate.", ListId));
-        try
+        ForResource(ListId, () =>
         {
             if (Location is not null) ThreatListService.ParseS3Url(Location);
             bool? activate = Activate ? true : Deactivate ? false : null;
             if (!ShouldProcess($"{ListType} list {ListId} in {region}", "Update")) return;
             WriteObject(Await(new ThreatListService(Session).UpdateAsync(region, DetectorId, ListType, ListId, NewName, Location, activate, CancellationToken)));
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, ListId);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, e.Target ?? ListId);
-        }
+        });
     }
 }

@@ -86,6 +86,27 @@ public abstract class GdAwsCmdletBase : GdCmdlet
         catch (GuardDutyIRException e) { ThrowEngineError(e); throw; }
     }
 
+    /// <summary>
+    /// Runs the work for one resource. Rejected credentials stop the command, since nothing else in it can succeed;
+    /// any other engine error is written for this resource (with the error's own target when it has one) and the
+    /// pipeline goes on.
+    /// </summary>
+    protected void ForResource(object? target, Action work)
+    {
+        try
+        {
+            work();
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, target);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, e.Target ?? target);
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing) _session?.Dispose();
