@@ -55,6 +55,10 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
 
     private const int ActivityId = 62;
 
+    private ForensicService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private ForensicService Service => _service ??= new ForensicService(Session);
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -66,7 +70,7 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
         };
         try
         {
-            var snapshots = Await(new ForensicService(Session).SnapshotAsync(InstanceId, region, CaseId, FindingId, Finding, options,
+            var snapshots = Await(Service.SnapshotAsync(InstanceId, region, CaseId, FindingId, Finding, options,
                 status => ReportProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", status)), CancellationToken));
             WriteProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(snapshots, enumerateCollection: true);

@@ -29,6 +29,10 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
 
     private protected abstract bool Terminate { get; }
 
+    private ForensicService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private ForensicService Service => _service ??= new ForensicService(Session);
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -37,7 +41,7 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
         if (!ShouldProcess($"{InstanceId} ({region})", $"{verb} after checking that every volume has a completed snapshot of case {CaseId ?? "(none)"}{(Force ? " (-Force: even if not)" : "")}")) return;
         try
         {
-            var result = Await(new ForensicService(Session).ShutdownAsync(InstanceId, region, CaseId, Terminate, Force,
+            var result = Await(Service.ShutdownAsync(InstanceId, region, CaseId, Terminate, Force,
                 TimeSpan.FromMinutes(TimeoutMinutes), TimeSpan.FromSeconds(PollIntervalSeconds),
                 s => ReportProgress(new ProgressRecord(63, $"{verb} {InstanceId}", s)), CancellationToken));
             WriteProgress(new ProgressRecord(63, $"{verb} {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });

@@ -30,6 +30,10 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public GdFinding? Finding { get; set; }
 
+    private ForensicService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private ForensicService Service => _service ??= new ForensicService(Session);
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -37,7 +41,7 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
         if (!ShouldProcess($"{InstanceId} ({region})", $"Save console output, screenshot and description to {folder}")) return;
         try
         {
-            var evidence = Await(new ForensicService(Session).CaptureAsync(InstanceId, region, folder, CaseId, FindingId, Finding, CancellationToken));
+            var evidence = Await(Service.CaptureAsync(InstanceId, region, folder, CaseId, FindingId, Finding, CancellationToken));
             foreach (var missing in evidence.Missing) WriteWarning($"{InstanceId}: not captured: {missing}");
             WriteObject(evidence);
         }

@@ -26,13 +26,17 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
     /// <summary>Name of the isolation group expected per VPC (found by its tag).</summary>
     [Parameter] public string IsolationGroupName { get; set; } = "GuardDutyIR-Isolation";
 
+    private QuarantineService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private QuarantineService Service => _service ??= new QuarantineService(Session);
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
         try
         {
             var options = new QuarantineOptions { ReplacementInstanceProfileArn = ReplacementInstanceProfileArn, IsolationGroupName = IsolationGroupName };
-            WriteObject(Await(new QuarantineService(Session).TestAsync(InstanceId, region, options, ExpectInstanceProfileRemoved, ExpectElasticIpRemoved, CancellationToken)));
+            WriteObject(Await(Service.TestAsync(InstanceId, region, options, ExpectInstanceProfileRemoved, ExpectElasticIpRemoved, CancellationToken)));
         }
         catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
         {

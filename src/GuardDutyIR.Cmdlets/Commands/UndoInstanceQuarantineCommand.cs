@@ -14,10 +14,14 @@ public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     public string InstanceId { get; set; } = "";
 
+    private QuarantineService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private QuarantineService Service => _service ??= new QuarantineService(Session);
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
-        var service = new QuarantineService(Session);
+        var service = Service;
         try
         {
             var (plan, _) = Await(service.PlanUndoAsync(InstanceId, region, CancellationToken));

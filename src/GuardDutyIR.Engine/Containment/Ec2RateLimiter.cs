@@ -72,6 +72,20 @@ public sealed class Ec2RateLimiter
         _refillScale = refillScale * headroom;
     }
 
+    /// <summary>The environment variable that scales the buckets: a number (an account with raised limits, or a Lab), or "off".</summary>
+    public const string ScaleVariable = "GUARDDUTYIR_EC2_RATE_SCALE";
+
+    /// <summary>EC2's documented buckets, scaled by <see cref="ScaleVariable"/> when it is set.</summary>
+    public static Ec2RateLimiter FromEnvironment()
+    {
+        var text = Environment.GetEnvironmentVariable(ScaleVariable);
+        if (string.IsNullOrWhiteSpace(text)) return new Ec2RateLimiter();
+        if (text.Trim().Equals("off", StringComparison.OrdinalIgnoreCase)) return Unlimited;
+        return double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var scale) && scale > 0
+            ? new Ec2RateLimiter(scale, scale)
+            : throw new GuardDutyIRException("InvalidRateScale", ErrorKind.InvalidArgument, $"{ScaleVariable} must be a positive number or 'off', not '{text}'.", text);
+    }
+
     /// <summary>No pacing at all (tests of other behaviour, or a caller that paces itself).</summary>
     public static Ec2RateLimiter Unlimited { get; } = new(double.PositiveInfinity, double.PositiveInfinity, 1);
 

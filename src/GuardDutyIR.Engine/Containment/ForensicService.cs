@@ -33,7 +33,17 @@ public sealed class ForensicService
 
     public ForensicService(AwsSession session) => _session = session;
 
-    private Ec2Gateway Gateway(string region) => new(_session.Ec2(region), region, new Ec2RateLimiter(), dryRun: false);
+    private readonly Dictionary<string, Ec2Gateway> _gateways = new(StringComparer.Ordinal);
+
+    // One gateway (and so one set of buckets) per region for the service's lifetime.
+    private Ec2Gateway Gateway(string region)
+    {
+        lock (_gateways)
+        {
+            if (!_gateways.TryGetValue(region, out var g)) _gateways[region] = g = new Ec2Gateway(_session.Ec2(region), region, Ec2RateLimiter.FromEnvironment(), dryRun: false);
+            return g;
+        }
+    }
 
     private static async Task<InstanceFacts> DescribeOneAsync(Ec2Gateway ec2, string instanceId, CancellationToken ct)
     {

@@ -32,7 +32,7 @@ public sealed class QuarantineService
 
     internal RegionContext Region(string region, QuarantineOptions options) => _regions.GetOrAdd(region, r =>
     {
-        var ec2 = new Ec2Gateway(_session.Ec2(r), r, options.RateLimiter ?? new Ec2RateLimiter(), options.DryRun);
+        var ec2 = new Ec2Gateway(_session.Ec2(r), r, options.RateLimiter ?? Ec2RateLimiter.FromEnvironment(), options.DryRun);
         return new RegionContext { Ec2 = ec2, AutoScaling = _session.AutoScaling(r), Groups = new ContainmentGroups(ec2, options) };
     });
 
