@@ -21,3 +21,37 @@ Get-Command -Module GuardDutyIR |
 Show-Heading 'Session defaults'
 Set-GdDefault -Region us-east-1 -PassThru | Out-Default
 Clear-GdDefault
+
+Show-Heading 'Containment (scenario 1): a local Lab plays the compromised instance'
+$lab = Start-GdLab -Scenario CompromisedInstance
+$lab | Out-Default
+$instanceId = (Get-GdLab).Facts.CompromisedInstanceId
+if (-not $instanceId) { $instanceId = $lab.Facts.CompromisedInstanceId }
+
+Show-Heading "Set-InstanceQuarantine $instanceId (-WhatIf: the plan, ENI by ENI, with no change)"
+Set-InstanceQuarantine -InstanceId $instanceId -CaseId IR-42 -WhatIf
+
+Show-Heading "Set-InstanceQuarantine $instanceId"
+$quarantine = Set-InstanceQuarantine -InstanceId $instanceId -CaseId IR-42 -ConversionWaitSeconds 2
+$quarantine | Out-Default
+$quarantine.Steps | Out-Default
+foreach ($eni in $quarantine.NetworkInterfaces) {
+    $Host.UI.WriteLine("  $($eni.NetworkInterfaceId): [$($eni.OriginalGroups -join ', ')] -> [$($eni.NewGroups -join ', ')]")
+}
+$Host.UI.WriteLine("  $($quarantine.Caveat)")
+
+Show-Heading 'Test-InstanceQuarantine'
+$test = $quarantine | Test-InstanceQuarantine
+$test | Out-Default
+$test.Checks | Out-Default
+
+Show-Heading 'New-ForensicSnapshot -Wait (every volume, crash-consistent)'
+$snapshots = $quarantine | New-ForensicSnapshot -Wait -PollIntervalSeconds 1
+$snapshots | Out-Default
+
+Show-Heading 'The guarded terminate: refused for a case without snapshots, then done for IR-42'
+Remove-CompromisedInstance -InstanceId $instanceId -CaseId IR-0 -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable refused
+$Host.UI.WriteLine("  refused: $($refused[0].FullyQualifiedErrorId.Split(',')[0]): $($refused[0].Exception.Message)")
+Remove-CompromisedInstance -InstanceId $instanceId -CaseId IR-42 -Confirm:$false -PollIntervalSeconds 1 | Out-Default
+
+$lab | Stop-GdLab

@@ -205,7 +205,8 @@ internal sealed class ContainmentGroups
                 if (permission.Ipv4Ranges is not null || permission.Ipv6Ranges is not null)
                 {
                     var action = egress ? "AuthorizeSecurityGroupEgress" : "AuthorizeSecurityGroupIngress";
-                    steps.Add(await StepAsync(action, groupId, $"allowed all {(egress ? "outbound" : "inbound")} traffic (IPv4 and IPv6) on {groupId}",
+                    var families = string.Join(" and ", new[] { permission.Ipv4Ranges is null ? null : "0.0.0.0/0", permission.Ipv6Ranges is null ? null : "::/0" }.OfType<string>());
+                    steps.Add(await StepAsync(action, groupId, $"allowed all {(egress ? "outbound" : "inbound")} traffic for {families} on {groupId}",
                         (c, dry, t) => egress
                             ? Up(c.AuthorizeSecurityGroupEgressAsync(new AuthorizeSecurityGroupEgressRequest { GroupId = groupId, IpPermissions = new List<IpPermission> { permission }, DryRun = dry }, t))
                             : Up(c.AuthorizeSecurityGroupIngressAsync(new AuthorizeSecurityGroupIngressRequest { GroupId = groupId, IpPermissions = new List<IpPermission> { permission }, DryRun = dry }, t)),

@@ -187,6 +187,18 @@ public sealed class ContainmentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_concurrent_snapshot_limit_is_waited_out_not_reported_as_success()
+    {
+        await using var lab = await Start(new LabOptions { Scenario = ScenarioNames.CompromisedInstance, SnapshotCompletionSeconds = 1, MaxPendingSnapshots = 1 });
+        var id = lab.World.CompromisedInstanceId!;
+        var result = Run($"New-ForensicSnapshot $args[0] -CaseId IR-8 -PerVolume -Wait -PollIntervalSeconds 0.3 {Aws(lab)}", id);
+        Assert.Empty(result.Errors);
+        Assert.Equal(2, result.Output.Count);
+        Assert.All(result.Output, s => Assert.Equal("completed", s.Properties["State"].Value));
+        Assert.True(lab.Counters.Snapshot().Errors.GetValueOrDefault("ec2:CreateSnapshot") >= 1);
+    }
+
+    [Fact]
     public void Evidence_files_carry_their_SHA256()
     {
         var dir = Path.Combine(Path.GetTempPath(), "gdir-evidence-" + Guid.NewGuid().ToString("N"));
