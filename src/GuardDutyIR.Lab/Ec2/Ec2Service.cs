@@ -436,6 +436,12 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         lock (_gate) return _groups.Values.Where(g => g.GroupName == name).Select(g => (g.GroupId, g.VpcId, g.Rules.Count)).ToList();
     }
 
+    /// <summary>The tags of any resource, as the Lab holds them.</summary>
+    public IReadOnlyDictionary<string, string> ResourceTags(string resourceId)
+    {
+        lock (_gate) return new Dictionary<string, string>(TagsOf(resourceId), StringComparer.Ordinal);
+    }
+
     /// <summary>ENIs currently using a group.</summary>
     public IReadOnlyList<string> NetworkInterfacesUsing(string groupId)
     {

@@ -199,6 +199,58 @@ public sealed class ContainmentTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_piped_finding_travels_on_the_result_and_its_actions_feed_the_notification_template()
+    {
+        var id = _lab.World.CompromisedInstanceId!;
+        var ev = File.ReadAllText(Path.Combine(GuardDutyIR.TestSupport.TestPaths.Samples, "eventbridge-GuardDutyFinding-MaliciousIPCaller.Custom.SYNTHESIZED.json"))
+            .Replace("i-0abc1234def567890", id).Replace("eu-west-1", _lab.Region);
+        var result = Run($"$args[0] | ConvertFrom-GdFindingEvent | Set-InstanceQuarantine -CaseId IR-9 -ConversionWaitSeconds 0 {Aws(_lab)}", ev);
+        Assert.Empty(result.Errors);
+        var q = result.Output.Single();
+        Assert.Equal(id, q.Properties["InstanceId"].Value);
+        Assert.Equal("5ec7a3a0f1b2c3d4e5f6a7b8c9d0e1f2", q.Properties["FindingId"].Value);
+        Assert.Equal("GuardDutyIR.GdFinding", PSObject.AsPSObject(q.Properties["Finding"].Value).BaseObject.GetType().FullName);
+        var actions = ((System.Collections.IEnumerable)Prop<object>(q, "Actions")).Cast<object>().Select(a => a.ToString()!).ToList();
+        Assert.Contains("enabled termination protection", actions);
+        Assert.Contains(actions, a => a.StartsWith("moved " + _lab.World.Instance(id).PrimaryNetworkInterface.NetworkInterfaceId + " to GuardDutyIR-Isolation", StringComparison.Ordinal));
+        var tags = _lab.Ec2.ResourceTags(id);
+        Assert.Equal("5ec7a3a0f1b2c3d4e5f6a7b8c9d0e1f2", tags["ir:finding"]);
+        Assert.Equal("IR-9", tags["ir:case"]);
+        Assert.Equal("Quarantined", tags["ir:state"]);
+    }
+
+    [Fact]
+    public void Snapshots_are_copied_re_encrypted_and_shared_with_named_accounts_only()
+    {
+        var id = _lab.World.BastionInstanceId!;
+        var member = _lab.MemberAccountId;
+        var result = Run($"New-ForensicSnapshot $args[0] -CaseId IR-10 -PollIntervalSeconds 0.3 -CopyToRegion {_lab.Region} -KmsKeyId alias/forensics -ShareWithAccountId $args[1] {Aws(_lab)}", id, member);
+        Assert.Empty(result.Errors);
+        var s = Assert.Single(result.Output);
+        Assert.Equal("completed", s.Properties["State"].Value);
+        Assert.StartsWith("snap-", (string)s.Properties["CopySnapshotId"].Value);
+        Assert.NotEqual(s.Properties["SnapshotId"].Value, s.Properties["CopySnapshotId"].Value);
+        Assert.Equal(new[] { member }, ((System.Collections.IEnumerable)Prop<object>(s, "SharedWith")).Cast<object>().Select(x => x.ToString()));
+    }
+
+    [Fact]
+    public void The_guarded_stop_lifts_stop_protection_only_when_it_stops()
+    {
+        var id = _lab.World.BastionInstanceId!;
+        Run($"Set-InstanceQuarantine $args[0] -CaseId IR-11 -ConversionWaitSeconds 0 {Aws(_lab)}", id);
+        Assert.True(_lab.Ec2.ViewInstance(id).DisableApiStop);
+        var refused = Run($"Stop-CompromisedInstance $args[0] -CaseId IR-11 -Confirm:$false {Aws(_lab)}", id);
+        Assert.Equal("EvidenceIncomplete", Assert.Single(refused.Errors).FullyQualifiedErrorId.Split(',')[0]);
+        Assert.True(_lab.Ec2.ViewInstance(id).DisableApiStop);
+        var stopped = Run($"Stop-CompromisedInstance $args[0] -CaseId IR-11 -Force -Confirm:$false -PollIntervalSeconds 0.2 {Aws(_lab)}", id);
+        Assert.Empty(stopped.Errors);
+        Assert.Equal("stopped", stopped.Output.Single().Properties["State"].Value);
+        Assert.True((bool)stopped.Output.Single().Properties["Forced"].Value);
+        Assert.False(_lab.Ec2.ViewInstance(id).DisableApiStop);
+        Assert.True(_lab.Ec2.ViewInstance(id).DisableApiTermination);
+    }
+
+    [Fact]
     public void Evidence_files_carry_their_SHA256()
     {
         var dir = Path.Combine(Path.GetTempPath(), "gdir-evidence-" + Guid.NewGuid().ToString("N"));
