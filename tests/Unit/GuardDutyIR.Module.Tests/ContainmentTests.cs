@@ -251,6 +251,39 @@ public sealed class ContainmentTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Elastic_IPs_profiles_and_tracking_timeouts_are_recorded_removed_and_restored()
+    {
+        var withEip = _lab.World.MaliciousInstanceId!;
+        var withProfile = _lab.World.InvestigatedInstanceId!;
+        var before = new[] { withEip, withProfile }.ToDictionary(i => i, i => _lab.Ec2.ViewInstance(i));
+        Assert.NotEmpty(before[withEip].ElasticIps);
+        Assert.NotNull(before[withProfile].ProfileArn);
+
+        var result = Run($"$args[0] | Set-InstanceQuarantine -CaseId IR-12 -ConversionWaitSeconds 0 -DisassociateElasticIp -DisassociateInstanceProfile -LowerConnectionTracking {Aws(_lab)}",
+            (object)new[] { withEip, withProfile });
+        Assert.Empty(result.Errors);
+        Assert.Equal(2, result.Output.Count);
+        Assert.Empty(_lab.Ec2.ViewInstance(withEip).ElasticIps);
+        Assert.Null(_lab.Ec2.ViewInstance(withProfile).ProfileArn);
+        var tests = Run($"$args[0] | Test-InstanceQuarantine -ExpectElasticIpRemoved -ExpectInstanceProfileRemoved {Aws(_lab)}", (object)new[] { withEip, withProfile });
+        Assert.All(tests.Output, t => Assert.True((bool)t.Properties["Passed"].Value));
+        var eip = (System.Collections.IDictionary)Prop<object>(PSObject.AsPSObject(Prop<object>(result.Output.Single(o => (string)o.Properties["InstanceId"].Value == withEip), "Original")), "ElasticIpAddresses");
+        Assert.Contains(_lab.World.MaliciousEip, eip.Values.Cast<string>());
+
+        var undo = Run($"$args[0] | Undo-InstanceQuarantine {Aws(_lab)}", (object)new[] { withEip, withProfile });
+        Assert.Empty(undo.Errors);
+        foreach (var (id, view) in before)
+        {
+            var after = _lab.Ec2.ViewInstance(id);
+            Assert.Equal(view.ElasticIps, after.ElasticIps);
+            Assert.Equal(view.ProfileArn, after.ProfileArn);
+            Assert.Equal(view.EniGroups, after.EniGroups);
+            Assert.Equal(view.DeleteOnTermination, after.DeleteOnTermination);
+            Assert.Equal((view.DisableApiTermination, view.DisableApiStop, view.ShutdownBehavior), (after.DisableApiTermination, after.DisableApiStop, after.ShutdownBehavior));
+        }
+    }
+
+    [Fact]
     public void Evidence_files_carry_their_SHA256()
     {
         var dir = Path.Combine(Path.GetTempPath(), "gdir-evidence-" + Guid.NewGuid().ToString("N"));
