@@ -85,8 +85,10 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
             MaxConcurrency = ThrottleLimit,
             IsolationGroupName = IsolationGroupName,
         };
-        // -DryRun asks EC2 rather than the user: its plans are not put to ShouldProcess.
-        _run = new QuarantineService(Session).Start(options, askApproval: !DryRun, CancellationToken);
+        // -DryRun asks EC2 rather than the user, so its plans are not put to ShouldProcess, unless -WhatIf is given
+        // too: then nothing at all is sent beyond the describes.
+        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter { IsPresent: true };
+        _run = new QuarantineService(Session).Start(options, askApproval: !DryRun || whatIf, CancellationToken);
     }
 
     protected override void ProcessRecord()

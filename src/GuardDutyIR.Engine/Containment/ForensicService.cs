@@ -319,6 +319,20 @@ public sealed class ForensicService
         return (covered, f.Volumes.Select(v => v.Ebs.VolumeId).Where(v => !covered.ContainsKey(v)).ToList(), f);
     }
 
+    private static async Task<string> WaitForStateAsync(Ec2Gateway ec2, string instanceId, string want, TimeSpan timeout, TimeSpan pollInterval, Action<string>? progress, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var state = (await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false)).StateName;
+            progress?.Invoke($"{instanceId}: {state}");
+            if (state == want) return state;
+            if (DateTime.UtcNow >= deadline)
+                throw new GuardDutyIRException("InstanceStateWaitTimedOut", ErrorKind.OperationTimeout, $"{instanceId} is {state}, not {want}, after {timeout}.", instanceId);
+            await Task.Delay(pollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Stops or terminates after the gate: lifts the protections only now, then waits for the final state.</summary>
     public async Task<InstanceShutdown> ShutdownAsync(string instanceId, string region, string? caseId, bool terminate, bool force, TimeSpan timeout, TimeSpan pollInterval,
         Action<string>? progress, CancellationToken ct)
@@ -329,6 +343,17 @@ public sealed class ForensicService
             throw new GuardDutyIRException("EvidenceIncomplete", ErrorKind.InvalidOperation,
                 $"Refusing to {(terminate ? "terminate" : "stop")} {instanceId}: no completed snapshot of case {caseId ?? "(none given)"} for volume(s) {string.Join(", ", missing)}. " +
                 "Run New-ForensicSnapshot -Wait first, or pass -Force.", instanceId);
+        var want = terminate ? "terminated" : "stopped";
+        if (f.StateName == want || (terminate && f.StateName == "shutting-down") || (!terminate && f.StateName == "stopping"))
+        {
+            // Already there (several snapshots of one instance piped in): no call, just wait for the final state.
+            var state0 = await WaitForStateAsync(ec2, instanceId, want, timeout, pollInterval, progress, ct).ConfigureAwait(false);
+            return new InstanceShutdown
+            {
+                InstanceId = instanceId, Region = region, CaseId = caseId, Action = terminate ? "Terminate" : "Stop", PreviousState = f.StateName, State = state0,
+                EvidenceSnapshots = covered, Forced = false, Steps = new List<QuarantineStep> { new() { Name = terminate ? "TerminateInstance" : "StopInstance", Target = instanceId, Status = StepStatus.Skipped, Detail = $"already {f.StateName}" } },
+            };
+        }
         await Ec2Facts.ReadAttributesAsync(ec2, f, ct).ConfigureAwait(false);
         var steps = new List<QuarantineStep>();
         async Task Step<T>(string name, string detail, string action, Func<IAmazonEC2, bool, CancellationToken, Task<T>> call) where T : Amazon.Runtime.AmazonWebServiceResponse
@@ -353,18 +378,7 @@ public sealed class ForensicService
         else
             await Step("StopInstance", "stopped the instance", "StopInstances",
                 (c, dry, t) => c.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { instanceId } }, t)).ConfigureAwait(false);
-        var want = terminate ? "terminated" : "stopped";
-        var deadline = DateTime.UtcNow + timeout;
-        string state;
-        while (true)
-        {
-            state = (await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false)).StateName;
-            progress?.Invoke($"{instanceId}: {state}");
-            if (state == want) break;
-            if (DateTime.UtcNow >= deadline)
-                throw new GuardDutyIRException("InstanceStateWaitTimedOut", ErrorKind.OperationTimeout, $"{instanceId} is {state}, not {want}, after {timeout}.", instanceId);
-            await Task.Delay(pollInterval, ct).ConfigureAwait(false);
-        }
+        var state = await WaitForStateAsync(ec2, instanceId, want, timeout, pollInterval, progress, ct).ConfigureAwait(false);
         return new InstanceShutdown
         {
             InstanceId = instanceId, Region = region, CaseId = caseId, Action = terminate ? "Terminate" : "Stop", PreviousState = previous, State = state,
