@@ -133,6 +133,25 @@ internal sealed class ContainmentGroups
                 step.Status = StepStatus.Skipped;
                 step.Detail = $"{name} already existed ({groupId})";
                 if (groupId is null) return new GroupState(null, steps, e);
+                // A group of that name without our tag (made by hand, or by a run that failed before tagging): tag it,
+                // so the next run finds it by tag instead of failing a create first. Its rules are fixed below either way.
+                var id = groupId;
+                var tag = new QuarantineStep { Name = "Tag" + purpose + "Group", Target = id, Detail = $"tagged {id} {QuarantineTags.Purpose}={purpose}" };
+                steps.Add(tag);
+                try
+                {
+                    var m = await _ec2.MutateAsync("CreateTags", id, (c, dry, t) => c.CreateTagsAsync(new CreateTagsRequest
+                    {
+                        Resources = new List<string> { id }, Tags = new List<Tag> { new(QuarantineTags.Purpose, purpose.ToString()), new(QuarantineTags.ManagedBy, "GuardDutyIR") }, DryRun = dry,
+                    }, t), ct).ConfigureAwait(false);
+                    tag.Status = m.Status;
+                    if (m.RequestId is not null) ((List<string>)tag.RequestIds).Add(m.RequestId);
+                }
+                catch (GuardDutyIRException te)
+                {
+                    tag.Status = StepStatus.Failed;
+                    tag.Error = te.Message;
+                }
             }
             catch (GuardDutyIRException e)
             {
