@@ -199,7 +199,7 @@ public sealed class ContainmentTests : IAsyncLifetime
     }
 
     [Fact]
-    public void A_piped_finding_travels_on_the_result_and_its_actions_feed_the_notification_template()
+    public void A_piped_finding_travels_on_the_result_with_the_actions_taken_and_tags_the_instance()
     {
         var id = _lab.World.CompromisedInstanceId!;
         var ev = File.ReadAllText(Path.Combine(GuardDutyIR.TestSupport.TestPaths.Samples, "eventbridge-GuardDutyFinding-MaliciousIPCaller.Custom.SYNTHESIZED.json"))
