@@ -33,9 +33,36 @@ Get-GdThreatList -Name $finding.ThreatListName | Out-Default
 Show-Heading 'Scenario 1: every current finding, highest severity first'
 Get-GdFinding | Out-Default
 
-Show-Heading 'Scenario 1: tell the responders (SNS, the workshop e-mail)'
+Show-Heading "Scenario 1: Set-InstanceQuarantine -WhatIf (the plan, ENI by ENI, with no change)"
+$finding | Set-InstanceQuarantine -CaseId IR-42 -WhatIf
+
+Show-Heading 'Scenario 1: Set-InstanceQuarantine (record, protect, untrack, isolate every ENI)'
+$quarantine = $finding | Set-InstanceQuarantine -CaseId IR-42 -ConversionWaitSeconds 2
+$quarantine | Out-Default
+$quarantine.Steps | Out-Default
+foreach ($eni in $quarantine.NetworkInterfaces) {
+    $Host.UI.WriteLine("  $($eni.NetworkInterfaceId): [$($eni.OriginalGroups -join ', ')] -> [$($eni.NewGroups -join ', ')]")
+}
+$Host.UI.WriteLine("  $($quarantine.Caveat)")
+
+Show-Heading 'Scenario 1: Test-InstanceQuarantine'
+$test = $quarantine | Test-InstanceQuarantine
+$test | Out-Default
+$test.Checks | Out-Default
+
+Show-Heading 'Scenario 1: New-ForensicSnapshot -Wait (every volume, crash-consistent)'
+$snapshots = $quarantine | New-ForensicSnapshot -Wait -PollIntervalSeconds 1
+$snapshots | Out-Default
+
+Show-Heading 'Scenario 1: tell the responders (SNS, the workshop e-mail, with what was done)'
 $topic = "arn:aws:sns:$($lab.Region):$($lab.AccountId):$($lab.Facts.SnsTopicName)"
-$finding | Send-GdNotification -TopicArn $topic | Out-Default
+$quarantine | Send-GdNotification -TopicArn $topic | Out-Default
+
+Show-Heading 'Scenario 1: the guarded terminate, allowed because every volume has a completed snapshot of IR-42'
+# Without them it would refuse with EvidenceIncomplete (a non-terminating error; see the tests), unless -Force.
+$ended = Remove-CompromisedInstance -InstanceId $finding.InstanceId -CaseId IR-42 -Confirm:$false -PollIntervalSeconds 1
+$ended | Out-Default
+foreach ($pair in $ended.EvidenceSnapshots.GetEnumerator()) { $Host.UI.WriteLine("  evidence: $($pair.Key) -> $($pair.Value)") }
 
 # ---- Scenario 2: an instance reaching for resources it should not -------------------------------------------------
 Show-Heading 'Scenario 2: the CloudTrail Lake event data store'

@@ -126,7 +126,15 @@ public sealed class AwsSession : IDisposable
     private bool _assumed;
 
     internal IAmazonEC2 Ec2(string? region) => GetOrCreate("ec2", region, r =>
-        new AmazonEC2Client(_credentials, Configure(new AmazonEC2Config(), r, "EC2")));
+    {
+        var config = Configure(new AmazonEC2Config(), r, "EC2");
+        // Bulk containment makes hundreds of calls: more attempts than the default 3 (RequestLimitExceeded and 5xx
+        // are retried with the SDK's backoff), and no client-wide retry quota, because our own token buckets already
+        // pace the calls and one noisy minute must not make every later retry fail fast (research-anchors P20).
+        config.MaxErrorRetry = 8;
+        config.ThrottleRetries = false;
+        return new AmazonEC2Client(_credentials, config);
+    });
 
     internal IAmazonS3 S3(string? region) => GetOrCreate("s3", region, r =>
     {
@@ -145,6 +153,7 @@ public sealed class AwsSession : IDisposable
     public CloudTrailClient CloudTrail(string? region = null) => new(Protocol(AwsServiceDescriptor.CloudTrail, region), RegionFor(region));
     public AthenaClient Athena(string? region = null) => new(Protocol(AwsServiceDescriptor.Athena, region), RegionFor(region));
     public SnsClient Sns(string? region = null) => new(Protocol(AwsServiceDescriptor.Sns, region), RegionFor(region));
+    public AutoScalingClient AutoScaling(string? region = null) => new(Protocol(AwsServiceDescriptor.AutoScaling, region), RegionFor(region));
 
     /// <summary>STS GetCallerIdentity: who these credentials are. Needs no permission, so it is a safe probe.</summary>
     public async Task<CallerIdentity> GetCallerIdentityAsync(string? region, CancellationToken cancellationToken)

@@ -34,6 +34,8 @@ public sealed record LabOptions
 
     /// <summary>Time a new EBS snapshot takes from pending to completed (progress grows linearly).</summary>
     public double SnapshotCompletionSeconds { get; init; } = 3;
+    /// <summary>Snapshots that may be pending at once in the account; more fail with ConcurrentSnapshotLimitExceeded (0 = no limit).</summary>
+    public int MaxPendingSnapshots { get; init; }
     /// <summary>Time of stopping→stopped, shutting-down→terminated and pending→running transitions.</summary>
     public double InstanceTransitionSeconds { get; init; } = 2;
 

@@ -59,12 +59,23 @@ public sealed partial class Ec2Service
         return s;
     }
 
+    /// <summary>The account's limit on snapshots in progress at once (LabOptions.MaxPendingSnapshots; 0 = none).</summary>
+    private void CheckSnapshotLimit(Ec2Call c, int adding)
+    {
+        var max = _ctx.Options.MaxPendingSnapshots;
+        if (max <= 0) return;
+        var pending = _snapshots.Values.Count(s => s.AccountId == c.Account && s.State(c.Now) == "pending");
+        if (pending + adding > max)
+            throw new Ec2Exception("ConcurrentSnapshotLimitExceeded", $"Maximum number of active snapshots ({max}) has been reached.");
+    }
+
     private IEnumerable<object?> CreateSnapshot(Ec2Call c)
     {
         var v = GetVolume(c, c.P.Required("VolumeId"));
         var description = c.P["Description"] ?? "";
         if (description.Length > 255) throw new Ec2Exception("InvalidParameterValue", "Description exceeds 255 characters");
         var tags = c.P.TagSpecifications("snapshot");
+        CheckSnapshotLimit(c, 1);
         c.CommitPoint();
         var s = NewSnapshot(c, v, description, c.Now);
         if (tags.Count > 0) SetTags(s.SnapshotId, tags);
@@ -100,6 +111,7 @@ public sealed partial class Ec2Service
         if (volumes.Count == 0) throw new Ec2Exception("InvalidParameterValue", "No volumes to snapshot after exclusions");
         var tags = c.P.TagSpecifications("snapshot");
         var description = c.P["Description"] ?? "";
+        CheckSnapshotLimit(c, volumes.Count);
         c.CommitPoint();
         var items = new List<XElement>();
         foreach (var v in volumes)

@@ -411,6 +411,52 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         }
     }
 
+    /// <summary>What containment changes on an instance, as the Lab holds it (tests compare it before and after a restore).</summary>
+    public sealed record InstanceView(string State, bool DisableApiTermination, bool DisableApiStop, string ShutdownBehavior,
+        IReadOnlyDictionary<string, bool> DeleteOnTermination, string? ProfileArn, IReadOnlyList<string> ElasticIps,
+        IReadOnlyDictionary<string, string> EniGroups);
+
+    public InstanceView ViewInstance(string instanceId)
+    {
+        lock (_gate)
+        {
+            Advance(_ctx.Clock.GetUtcNow());
+            var i = _instances[instanceId];
+            return new InstanceView(i.State, i.DisableApiTermination, i.DisableApiStop, i.ShutdownBehavior,
+                new SortedDictionary<string, bool>(VolumesOf(i).ToDictionary(v => v.Device!, v => v.DeleteOnTermination), StringComparer.Ordinal),
+                _iam.Values.FirstOrDefault(a => a.InstanceId == instanceId)?.ProfileArn,
+                EnisOf(i).Where(e => e.AllocationId is not null).Select(e => e.AllocationId + "@" + e.NetworkInterfaceId).OrderBy(x => x, StringComparer.Ordinal).ToList(),
+                new SortedDictionary<string, string>(EnisOf(i).ToDictionary(e => e.NetworkInterfaceId, e => string.Join(",", e.Groups)), StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>Security groups with this name, and their VPC (tests look for duplicates).</summary>
+    public IReadOnlyList<(string GroupId, string VpcId, int Rules)> GroupsNamed(string name)
+    {
+        lock (_gate) return _groups.Values.Where(g => g.GroupName == name).Select(g => (g.GroupId, g.VpcId, g.Rules.Count)).ToList();
+    }
+
+    /// <summary>The tags of any resource, as the Lab holds them.</summary>
+    public IReadOnlyDictionary<string, string> ResourceTags(string resourceId)
+    {
+        lock (_gate) return new Dictionary<string, string>(TagsOf(resourceId), StringComparer.Ordinal);
+    }
+
+    /// <summary>ENIs currently using a group.</summary>
+    public IReadOnlyList<string> NetworkInterfacesUsing(string groupId)
+    {
+        lock (_gate) return _enis.Values.Where(e => e.Groups.Contains(groupId)).Select(e => e.NetworkInterfaceId).ToList();
+    }
+
+    /// <summary>
+    /// A plain one-step group swap, exactly what ModifyNetworkInterfaceAttribute does to the ENI and its tracked flows,
+    /// for tests that contrast it with the two-step untracked conversion.
+    /// </summary>
+    public void SwapGroups(string networkInterfaceId, IReadOnlyList<string> groups)
+    {
+        lock (_gate) SetEniGroups(_enis[networkInterfaceId], groups.ToList());
+    }
+
     public bool InstanceExists(string accountId, string instanceId)
     {
         lock (_gate) return _instances.TryGetValue(instanceId, out var i) && i.AccountId == accountId && i.State != "terminated";

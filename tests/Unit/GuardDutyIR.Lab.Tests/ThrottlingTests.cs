@@ -76,7 +76,8 @@ public sealed class ThrottlingTests
         await using var lab = await TestLab.StartAsync(configure: o => o with { Throttling = true, ThrottleRefillScale = 10 });
         var eni = lab.World.CompromisedInstance!.NetworkInterfaces[0];
         using var ec2 = TestLab.Ec2(lab, maxErrorRetry: 12);
-        var gate = new SemaphoreSlim(8);
+        // Enough in flight to drain the 100-token bucket faster than it refills even on a loaded machine (8 was not, under a full-solution run).
+        var gate = new SemaphoreSlim(32);
         var tasks = Enumerable.Range(0, 200).Select(async i =>
         {
             await gate.WaitAsync();

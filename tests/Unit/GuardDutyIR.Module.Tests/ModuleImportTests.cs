@@ -27,15 +27,22 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Get-LakeEventDataStore",
         "Get-LakeQueryTemplate",
         "Invoke-LakeQuery",
+        "New-ForensicSnapshot",
         "New-GdSampleFinding",
         "New-GdThreatList",
+        "Remove-CompromisedInstance",
         "Remove-GdThreatList",
+        "Save-InstanceEvidence",
         "Send-GdNotification",
         "Set-GdDefault",
         "Set-GdFinding",
         "Set-GdThreatList",
+        "Set-InstanceQuarantine",
         "Start-GdLab",
+        "Stop-CompromisedInstance",
         "Stop-GdLab",
+        "Test-InstanceQuarantine",
+        "Undo-InstanceQuarantine",
     };
 
     [Fact]

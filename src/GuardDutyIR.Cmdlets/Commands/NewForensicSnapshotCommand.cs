@@ -1,0 +1,87 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Snapshots every EBS volume of an instance as evidence (crash-consistent), tags them with the case, and optionally waits, copies re-encrypted and shares.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.New, "ForensicSnapshot", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(ForensicSnapshot))]
+public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
+{
+    /// <summary>The instance; binds by property name from findings and quarantine results.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public string InstanceId { get; set; } = "";
+
+    /// <summary>The case ID, tagged as ir:case; binds from quarantine results; default the instance's ir:case tag.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? CaseId { get; set; }
+
+    /// <summary>The finding ID, tagged as ir:finding.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? FindingId { get; set; }
+
+    /// <summary>The finding, carried on each snapshot object.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public GdFinding? Finding { get; set; }
+
+    /// <summary>One CreateSnapshot per volume instead of one crash-consistent CreateSnapshots.</summary>
+    [Parameter] public SwitchParameter PerVolume { get; set; }
+
+    /// <summary>Wait until every snapshot is completed.</summary>
+    [Parameter] public SwitchParameter Wait { get; set; }
+
+    /// <summary>How long -Wait waits, in minutes; default 120.</summary>
+    [Parameter]
+    [ValidateRange(0.01, 1440)]
+    public double TimeoutMinutes { get; set; } = 120;
+
+    /// <summary>Seconds between DescribeSnapshots polls; default 5.</summary>
+    [Parameter]
+    [ValidateRange(0.1, 300)]
+    public double PollIntervalSeconds { get; set; } = 5;
+
+    /// <summary>Copy each completed snapshot to this region, encrypted.</summary>
+    [Parameter] public string? CopyToRegion { get; set; }
+
+    /// <summary>The customer-managed KMS key of the copy (snapshots under aws/ebs cannot be shared).</summary>
+    [Parameter] public string? KmsKeyId { get; set; }
+
+    /// <summary>Accounts to share the (copied) snapshots with; never public.</summary>
+    [Parameter]
+    [ValidatePattern(@"^\d{12}$")]
+    public string[] ShareWithAccountId { get; set; } = Array.Empty<string>();
+
+    private const int ActivityId = 62;
+
+    private ForensicService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private ForensicService Service => _service ??= new ForensicService(Session);
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        if (!ShouldProcess($"{InstanceId} ({region})", $"Snapshot every EBS volume for case {CaseId ?? "(from the instance's ir:case tag)"}")) return;
+        var options = new SnapshotOptions
+        {
+            PerVolume = PerVolume, Wait = Wait, Timeout = TimeSpan.FromMinutes(TimeoutMinutes), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
+            CopyToRegion = CopyToRegion, KmsKeyId = KmsKeyId, ShareWithAccountIds = ShareWithAccountId,
+        };
+        try
+        {
+            var snapshots = Await(Service.SnapshotAsync(InstanceId, region, CaseId, FindingId, Finding, options,
+                status => ReportProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", status)), CancellationToken));
+            WriteProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
+            WriteObject(snapshots, enumerateCollection: true);
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, InstanceId);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, InstanceId);
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>Shared by the guarded stop and terminate: the evidence gate, then the protections lifted, the call, the wait.</summary>
+public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
+{
+    /// <summary>The instance; binds by property name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public string InstanceId { get; set; } = "";
+
+    /// <summary>The case whose completed snapshots (tag ir:case) must cover every volume.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? CaseId { get; set; }
+
+    /// <summary>Go ahead even when a volume lacks a completed snapshot of the case. -WhatIf still wins.</summary>
+    [Parameter] public SwitchParameter Force { get; set; }
+
+    /// <summary>How long to wait for the final state, in minutes; default 10.</summary>
+    [Parameter]
+    [ValidateRange(0.01, 120)]
+    public double TimeoutMinutes { get; set; } = 10;
+
+    /// <summary>Seconds between state polls; default 5.</summary>
+    [Parameter]
+    [ValidateRange(0.1, 300)]
+    public double PollIntervalSeconds { get; set; } = 5;
+
+    private protected abstract bool Terminate { get; }
+
+    private ForensicService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private ForensicService Service => _service ??= new ForensicService(Session);
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        var verb = Terminate ? "Terminate" : "Stop";
+        // ShouldProcess first: -WhatIf wins over -Force and makes no call at all.
+        if (!ShouldProcess($"{InstanceId} ({region})", $"{verb} after checking that every volume has a completed snapshot of case {CaseId ?? "(none)"}{(Force ? " (-Force: even if not)" : "")}")) return;
+        try
+        {
+            var result = Await(Service.ShutdownAsync(InstanceId, region, CaseId, Terminate, Force,
+                TimeSpan.FromMinutes(TimeoutMinutes), TimeSpan.FromSeconds(PollIntervalSeconds),
+                s => ReportProgress(new ProgressRecord(63, $"{verb} {InstanceId}", s)), CancellationToken));
+            WriteProgress(new ProgressRecord(63, $"{verb} {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
+            WriteObject(result);
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, InstanceId);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, InstanceId);
+        }
+    }
+}
+
+/// <summary>
+/// <para type="synopsis">Terminates a compromised instance only when every volume has a completed snapshot of the case; lifts termination protection just before and waits for terminated.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "CompromisedInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(InstanceShutdown))]
+public sealed class RemoveCompromisedInstanceCommand : CompromisedInstanceShutdownCommand
+{
+    private protected override bool Terminate => true;
+}
+
+/// <summary>
+/// <para type="synopsis">Stops a compromised instance only when every volume has a completed snapshot of the case; lifts stop protection just before and waits for stopped.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Stop, "CompromisedInstance", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(InstanceShutdown))]
+public sealed class StopCompromisedInstanceCommand : CompromisedInstanceShutdownCommand
+{
+    private protected override bool Terminate => false;
+}

@@ -1,0 +1,61 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Saves an instance's console output, console screenshot and full description to files, each with its SHA-256.</para>
+/// </summary>
+[Cmdlet(VerbsData.Save, "InstanceEvidence", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(InstanceEvidence))]
+public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
+{
+    /// <summary>The instance; binds by property name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public string InstanceId { get; set; } = "";
+
+    /// <summary>The folder the files go to (created if missing).</summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    public string Path { get; set; } = "";
+
+    /// <summary>The case ID recorded on the evidence object.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? CaseId { get; set; }
+
+    /// <summary>The finding ID recorded on the evidence object.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? FindingId { get; set; }
+
+    /// <summary>The finding, carried on the evidence object.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public GdFinding? Finding { get; set; }
+
+    private ForensicService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private ForensicService Service => _service ??= new ForensicService(Session);
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        if (!ShouldProcess($"{InstanceId} ({region})", $"Save console output, screenshot and description to {folder}")) return;
+        try
+        {
+            var evidence = Await(Service.CaptureAsync(InstanceId, region, folder, CaseId, FindingId, Finding, CancellationToken));
+            foreach (var missing in evidence.Missing) WriteWarning($"{InstanceId}: not captured: {missing}");
+            WriteObject(evidence);
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, InstanceId);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, InstanceId);
+        }
+        catch (IOException e)
+        {
+            WriteError(ToErrorRecord(e, "EvidenceWriteFailed", ErrorCategory.WriteError, folder));
+        }
+    }
+}

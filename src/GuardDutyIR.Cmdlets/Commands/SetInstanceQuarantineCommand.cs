@@ -1,0 +1,163 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Isolates EC2 instances the way AWS's incident-response guidance says: record, protect, leave the Auto Scaling group, then per ENI the untracked conversion and a no-rule isolation group.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Set, "InstanceQuarantine", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(QuarantineResult))]
+public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
+{
+    /// <summary>The instance; binds by property name, so findings pipe in.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public string InstanceId { get; set; } = "";
+
+    /// <summary>The finding the instance came from (piped findings bind here); carried on the result.</summary>
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public GdFinding? Finding { get; set; }
+
+    /// <summary>The case (ticket) ID, tagged on the instance as ir:case.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? CaseId { get; set; }
+
+    /// <summary>The finding ID, tagged as ir:finding; binds from findings.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? FindingId { get; set; }
+
+    /// <summary>Leave the instance's termination protection as it is.</summary>
+    [Parameter] public SwitchParameter NoTerminationProtection { get; set; }
+    /// <summary>Leave the instance's stop protection as it is.</summary>
+    [Parameter] public SwitchParameter NoStopProtection { get; set; }
+    /// <summary>Leave the instance-initiated shutdown behaviour as it is.</summary>
+    [Parameter] public SwitchParameter NoShutdownBehaviorStop { get; set; }
+    /// <summary>Leave DeleteOnTermination of the volumes as it is.</summary>
+    [Parameter] public SwitchParameter NoVolumePreservation { get; set; }
+
+    /// <summary>Detach the instance from its Auto Scaling group instead of putting it in standby.</summary>
+    [Parameter] public SwitchParameter DetachFromAutoScalingGroup { get; set; }
+
+    /// <summary>Seconds the ENIs stay on the conversion group before isolation; default 5.</summary>
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public double ConversionWaitSeconds { get; set; } = 5;
+
+    /// <summary>Lower each ENI's connection-tracking idle timeouts to the minimum.</summary>
+    [Parameter] public SwitchParameter LowerConnectionTracking { get; set; }
+    /// <summary>Disassociate the instance's Elastic IPs (recorded first).</summary>
+    [Parameter] public SwitchParameter DisassociateElasticIp { get; set; }
+    /// <summary>Disassociate the instance profile (recorded first).</summary>
+    [Parameter] public SwitchParameter DisassociateInstanceProfile { get; set; }
+    /// <summary>Replace the instance profile with this one (for example a deny-all profile).</summary>
+    [Parameter] public string? ReplacementInstanceProfileArn { get; set; }
+
+    /// <summary>Send every mutating EC2 call with DryRun=true and report which would be allowed or denied.</summary>
+    [Parameter] public SwitchParameter DryRun { get; set; }
+
+    /// <summary>Instances worked on at once; default 16.</summary>
+    [Parameter]
+    [ValidateRange(1, 256)]
+    public int ThrottleLimit { get; set; } = 16;
+
+    /// <summary>Name of the isolation group created per VPC.</summary>
+    [Parameter] public string IsolationGroupName { get; set; } = "GuardDutyIR-Isolation";
+
+    private QuarantineRun? _run;
+    private const int ActivityId = 61;
+
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        var options = new QuarantineOptions
+        {
+            TerminationProtection = !NoTerminationProtection,
+            StopProtection = !NoStopProtection,
+            ShutdownBehaviorStop = !NoShutdownBehaviorStop,
+            PreserveVolumes = !NoVolumePreservation,
+            AutoScaling = DetachFromAutoScalingGroup ? AutoScalingAction.Detach : AutoScalingAction.Standby,
+            ConversionWait = TimeSpan.FromSeconds(ConversionWaitSeconds),
+            LowerConnectionTracking = LowerConnectionTracking,
+            DisassociateElasticIps = DisassociateElasticIp,
+            DisassociateInstanceProfile = DisassociateInstanceProfile,
+            ReplacementInstanceProfileArn = ReplacementInstanceProfileArn,
+            DryRun = DryRun,
+            MaxConcurrency = ThrottleLimit,
+            IsolationGroupName = IsolationGroupName,
+        };
+        // -DryRun asks EC2 rather than the user, so its plans are not put to ShouldProcess, unless -WhatIf is given
+        // too: then nothing at all is sent beyond the describes.
+        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w) && w is SwitchParameter { IsPresent: true };
+        _run = new QuarantineService(Session).Start(options, askApproval: !DryRun || whatIf, CancellationToken);
+    }
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        _run!.Add(new QuarantineRequest(InstanceId, region, CaseId, FindingId ?? Finding?.Id, Finding));
+        Pump(untilDone: false);
+    }
+
+    protected override void EndProcessing()
+    {
+        _run!.Complete();
+        Pump(untilDone: true);
+        WriteProgress(new ProgressRecord(ActivityId, "Quarantining instances", "Done") { RecordType = ProgressRecordType.Completed });
+    }
+
+    /// <summary>
+    /// Runs on the pipeline thread: answers plans with ShouldProcess (the only place it may be called), writes outcomes
+    /// as they finish, and reports progress. Without untilDone it only drains what is ready.
+    /// </summary>
+    private void Pump(bool untilDone)
+    {
+        var run = _run!;
+        try
+        {
+            while (true)
+            {
+                while (run.Approvals.TryRead(out var approval))
+                    approval.Answer(ShouldProcess(approval.Plan, $"{approval.InstanceId} ({approval.Region})", "Set-InstanceQuarantine"));
+                while (run.Outcomes.TryRead(out var outcome)) Write(outcome);
+                var p = run.Progress;
+                if (p.Received > 0)
+                    WriteProgress(new ProgressRecord(ActivityId, "Quarantining instances", $"{p.Finished} of {p.Received} done")
+                    { PercentComplete = Math.Min(100, p.Finished * 100 / p.Received), CurrentOperation = p.CurrentInstanceId });
+                if (!untilDone) return;
+                if (run.Completion.IsCompleted && !run.Approvals.TryPeek(out _) && !run.Outcomes.TryPeek(out _)) break;
+                Task.WhenAny(run.Outcomes.WaitToReadAsync(CancellationToken).AsTask(), run.Approvals.WaitToReadAsync(CancellationToken).AsTask(), run.Completion)
+                    .Wait(TimeSpan.FromMilliseconds(200));
+                if (CancellationToken.IsCancellationRequested)
+                {
+                    // Ctrl+C: let the run finish its roll-forward to the isolation group, then stop.
+                    try { run.Completion.Wait(TimeSpan.FromSeconds(150)); } catch (AggregateException) { }
+                    throw new PipelineStoppedException();
+                }
+            }
+            run.Completion.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    private void Write(QuarantineOutcome outcome)
+    {
+        if (outcome.Result is { } result)
+        {
+            foreach (var failed in result.Steps.Where(s => s.Status == StepStatus.Failed))
+                WriteWarning($"{result.InstanceId}: {failed.Name} {failed.Target} failed: {failed.Error}");
+            WriteObject(result);
+            if (result.Status is QuarantineStatus.Failed or QuarantineStatus.PartiallyQuarantined)
+                WriteError(ToErrorRecord(new GuardDutyIRException(result.Status == QuarantineStatus.Failed ? "QuarantineFailed" : "QuarantineIncomplete", ErrorKind.InvalidOperation,
+                    $"{result.InstanceId} is {result.Status}: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed).Select(s => s.ToString())) + ". Run Set-InstanceQuarantine again to finish.",
+                    result.InstanceId), result.InstanceId));
+        }
+        else if (outcome.Error is { } error)
+        {
+            if (error is AwsServiceException { Kind: ErrorKind.AuthenticationError }) ThrowEngineError(error, outcome.InstanceId);
+            WriteEngineError(error, outcome.InstanceId);
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Re-describes quarantined instances and reports, check by check, whether each containment guarantee holds.</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "InstanceQuarantine")]
+[OutputType(typeof(QuarantineTestResult))]
+public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
+{
+    /// <summary>The instance; binds by property name from findings and quarantine results.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public string InstanceId { get; set; } = "";
+
+    /// <summary>Fail the profile check unless no instance profile (or the replacement) is associated.</summary>
+    [Parameter] public SwitchParameter ExpectInstanceProfileRemoved { get; set; }
+
+    /// <summary>Fail the Elastic IP check unless no Elastic IP is associated.</summary>
+    [Parameter] public SwitchParameter ExpectElasticIpRemoved { get; set; }
+
+    /// <summary>The replacement profile that counts as removed.</summary>
+    [Parameter] public string? ReplacementInstanceProfileArn { get; set; }
+
+    /// <summary>Name of the isolation group expected per VPC (found by its tag).</summary>
+    [Parameter] public string IsolationGroupName { get; set; } = "GuardDutyIR-Isolation";
+
+    private QuarantineService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private QuarantineService Service => _service ??= new QuarantineService(Session);
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        try
+        {
+            var options = new QuarantineOptions { ReplacementInstanceProfileArn = ReplacementInstanceProfileArn, IsolationGroupName = IsolationGroupName };
+            WriteObject(Await(Service.TestAsync(InstanceId, region, options, ExpectInstanceProfileRemoved, ExpectElasticIpRemoved, CancellationToken)));
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, InstanceId);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, InstanceId);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Commands;
+
+/// <summary>
+/// <para type="synopsis">Puts a quarantined instance back as it was: every ENI's groups, Elastic IPs, instance profile, protections and Auto Scaling state, from the record on the instance.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Undo, "InstanceQuarantine", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(QuarantineResult))]
+public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
+{
+    /// <summary>The instance; binds by property name from quarantine results.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    public string InstanceId { get; set; } = "";
+
+    private QuarantineService? _service;
+    // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
+    private QuarantineService Service => _service ??= new QuarantineService(Session);
+
+    protected override void ProcessRecord()
+    {
+        var region = CurrentRegion;
+        var service = Service;
+        try
+        {
+            var (plan, _) = Await(service.PlanUndoAsync(InstanceId, region, CancellationToken));
+            if (!ShouldProcess(plan, $"{InstanceId} ({region})", "Undo-InstanceQuarantine")) return;
+            var result = Await(service.UndoAsync(InstanceId, region, CancellationToken));
+            WriteObject(result);
+            if (result.Status != QuarantineStatus.Released)
+                WriteError(ToErrorRecord(new GuardDutyIRException("RestoreIncomplete", ErrorKind.InvalidOperation,
+                    $"{InstanceId} was not fully restored: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed)) + ". The record is kept; run again.", InstanceId), InstanceId));
+        }
+        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        {
+            ThrowEngineError(e, InstanceId);
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e, InstanceId);
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using Amazon.EC2;
+using Amazon.EC2.Model;
+using GuardDutyIR.Engine.Aws;
+
+namespace GuardDutyIR.Engine.Containment;
+
+/// <summary>Everything containment reads about one instance before it decides anything.</summary>
+internal sealed class InstanceFacts
+{
+    public required Instance Instance { get; init; }
+    public required IReadOnlyDictionary<string, string> Tags { get; init; }
+    public IamInstanceProfileAssociation? ProfileAssociation { get; init; }
+    public IReadOnlyList<Address> ElasticIps { get; init; } = Array.Empty<Address>();
+    public AutoScalingMembership? AutoScaling { get; init; }
+    public bool DisableApiTermination { get; set; }
+    public bool DisableApiStop { get; set; }
+    public string ShutdownBehavior { get; set; } = "stop";
+
+    public string InstanceId => Instance.InstanceId;
+    public string StateName => Instance.State?.Name?.Value ?? "";
+
+    /// <summary>Attached ENIs in device order (every ENI, not just the primary one: research-anchors P1).</summary>
+    public IReadOnlyList<InstanceNetworkInterface> NetworkInterfaces =>
+        (Instance.NetworkInterfaces ?? new()).OrderBy(e => e.Attachment?.DeviceIndex ?? 0).ToList();
+
+    public IReadOnlyList<InstanceBlockDeviceMapping> Volumes => (Instance.BlockDeviceMappings ?? new()).Where(b => b.Ebs is not null).ToList();
+
+    public static IReadOnlyList<string> GroupsOf(InstanceNetworkInterface eni) => (eni.Groups ?? new()).Select(g => g.GroupId).ToList();
+}
+
+/// <summary>Batched reads: one DescribeInstances (instance-id filter, paginated) and one call per related API for many instances.</summary>
+internal static class Ec2Facts
+{
+    /// <summary>Filter values per call; DescribeInstances accepts up to 200, we keep batches modest.</summary>
+    public const int BatchSize = 50;
+
+    public static async Task<Dictionary<string, InstanceFacts>> DescribeAsync(Ec2Gateway ec2, AutoScalingClient? autoScaling,
+        IReadOnlyCollection<string> instanceIds, bool withAttributes, CancellationToken ct)
+    {
+        var instances = new Dictionary<string, Instance>(StringComparer.Ordinal);
+        foreach (var chunk in instanceIds.Distinct().Chunk(BatchSize))
+        {
+            string? next = null;
+            do
+            {
+                // A Filter and MaxResults, never InstanceId.N: EC2 rejects MaxResults with IDs, and unfiltered,
+                // unpaginated describes draw on the smaller 50/10 bucket (aws-wire.md §0.9).
+                var request = new DescribeInstancesRequest
+                {
+                    Filters = new List<Filter> { new("instance-id", chunk.ToList()) },
+                    MaxResults = 1000,
+                    NextToken = next,
+                };
+                var response = await ec2.ReadAsync("DescribeInstances", string.Join(",", chunk), (c, t) => c.DescribeInstancesAsync(request, t), ct).ConfigureAwait(false);
+                foreach (var i in (response.Reservations ?? new()).SelectMany(r => r.Instances ?? new()))
+                    instances[i.InstanceId] = i;
+                next = response.NextToken;
+            }
+            while (!string.IsNullOrEmpty(next));
+        }
+        if (instances.Count == 0) return new Dictionary<string, InstanceFacts>();
+
+        var ids = instances.Keys.ToList();
+        var associations = new Dictionary<string, IamInstanceProfileAssociation>(StringComparer.Ordinal);
+        var addresses = new List<Address>();
+        var asg = new Dictionary<string, AutoScalingMembership>(StringComparer.Ordinal);
+        foreach (var chunk in ids.Chunk(BatchSize))
+        {
+            string? next = null;
+            do
+            {
+                var request = new DescribeIamInstanceProfileAssociationsRequest
+                {
+                    Filters = new List<Filter> { new("instance-id", chunk.ToList()), new("state", new List<string> { "associating", "associated" }) },
+                    MaxResults = 1000,
+                    NextToken = next,
+                };
+                var response = await ec2.ReadAsync("DescribeIamInstanceProfileAssociations", null, (c, t) => c.DescribeIamInstanceProfileAssociationsAsync(request, t), ct).ConfigureAwait(false);
+                foreach (var a in response.IamInstanceProfileAssociations ?? new()) associations[a.InstanceId] = a;
+                next = response.NextToken;
+            }
+            while (!string.IsNullOrEmpty(next));
+
+            var enis = chunk.SelectMany(id => instances[id].NetworkInterfaces ?? new()).Select(e => e.NetworkInterfaceId).ToList();
+            if (enis.Count > 0)
+            {
+                var request = new DescribeAddressesRequest { Filters = new List<Filter> { new("network-interface-id", enis) } };
+                var response = await ec2.ReadAsync("DescribeAddresses", null, (c, t) => c.DescribeAddressesAsync(request, t), ct).ConfigureAwait(false);
+                addresses.AddRange(response.Addresses ?? new());
+            }
+            if (autoScaling is not null)
+                foreach (var m in await autoScaling.DescribeInstancesAsync(chunk, ct).ConfigureAwait(false)) asg[m.InstanceId] = m;
+        }
+
+        var facts = new Dictionary<string, InstanceFacts>(StringComparer.Ordinal);
+        foreach (var (id, instance) in instances)
+        {
+            var eniIds = (instance.NetworkInterfaces ?? new()).Select(e => e.NetworkInterfaceId).ToHashSet(StringComparer.Ordinal);
+            facts[id] = new InstanceFacts
+            {
+                Instance = instance,
+                Tags = (instance.Tags ?? new()).ToDictionary(t => t.Key, t => t.Value ?? "", StringComparer.Ordinal),
+                ProfileAssociation = associations.GetValueOrDefault(id),
+                ElasticIps = addresses.Where(a => a.NetworkInterfaceId is not null && eniIds.Contains(a.NetworkInterfaceId) && a.AllocationId is not null).ToList(),
+                AutoScaling = asg.GetValueOrDefault(id),
+            };
+        }
+        if (withAttributes)
+            await Task.WhenAll(facts.Values.Select(f => ReadAttributesAsync(ec2, f, ct))).ConfigureAwait(false);
+        return facts;
+    }
+
+    /// <summary>The three protection attributes DescribeInstances does not carry (one attribute per call).</summary>
+    public static async Task ReadAttributesAsync(Ec2Gateway ec2, InstanceFacts f, CancellationToken ct)
+    {
+        Task<InstanceAttribute> Read(InstanceAttributeName name) => ec2.ReadAsync("DescribeInstanceAttribute", f.InstanceId, async (c, t) =>
+            (await c.DescribeInstanceAttributeAsync(new DescribeInstanceAttributeRequest { InstanceId = f.InstanceId, Attribute = name }, t).ConfigureAwait(false)).InstanceAttribute, ct);
+        var dat = Read(InstanceAttributeName.DisableApiTermination);
+        var das = Read(InstanceAttributeName.DisableApiStop);
+        var sib = Read(InstanceAttributeName.InstanceInitiatedShutdownBehavior);
+        await Task.WhenAll(dat, das, sib).ConfigureAwait(false);
+        f.DisableApiTermination = (await dat.ConfigureAwait(false))?.DisableApiTermination ?? false;
+        f.DisableApiStop = (await das.ConfigureAwait(false))?.DisableApiStop ?? false;
+        f.ShutdownBehavior = (await sib.ConfigureAwait(false))?.InstanceInitiatedShutdownBehavior ?? "stop";
+    }
+
+    public static GuardDutyIRException NotFound(string instanceId, string region) =>
+        new("InstanceNotFound", ErrorKind.ObjectNotFound, $"Instance {instanceId} was not found in {region}.", instanceId);
+}

@@ -1,0 +1,388 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Amazon.EC2;
+using Amazon.EC2.Model;
+using GuardDutyIR.Engine.Aws;
+using GuardDutyIR.Engine.Context;
+
+namespace GuardDutyIR.Engine.Containment;
+
+/// <summary>Options of New-ForensicSnapshot.</summary>
+public sealed record SnapshotOptions
+{
+    public bool PerVolume { get; init; }
+    public bool Wait { get; init; }
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromHours(2);
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+    public string? CopyToRegion { get; init; }
+    public string? KmsKeyId { get; init; }
+    public IReadOnlyList<string> ShareWithAccountIds { get; init; } = Array.Empty<string>();
+    /// <summary>How long to keep retrying when the account's concurrent-snapshot limit is reached.</summary>
+    public TimeSpan LimitRetryFor { get; init; } = TimeSpan.FromMinutes(10);
+}
+
+/// <summary>
+/// Evidence: EBS snapshots of every volume (crash-consistent CreateSnapshots, never just the first volume), waited on
+/// until completed (never a sleep and a hope), copied re-encrypted and shared; console output and screenshot with
+/// SHA-256; and the guarded stop or terminate that refuses while any volume lacks a completed snapshot of the case.
+/// </summary>
+public sealed class ForensicService
+{
+    private readonly AwsSession _session;
+
+    public ForensicService(AwsSession session) => _session = session;
+
+    private readonly Dictionary<string, Ec2Gateway> _gateways = new(StringComparer.Ordinal);
+
+    // One gateway (and so one set of buckets) per region for the service's lifetime.
+    private Ec2Gateway Gateway(string region)
+    {
+        lock (_gateways)
+        {
+            if (!_gateways.TryGetValue(region, out var g)) _gateways[region] = g = new Ec2Gateway(_session.Ec2(region), region, Ec2RateLimiter.FromEnvironment(), dryRun: false);
+            return g;
+        }
+    }
+
+    private static async Task<InstanceFacts> DescribeOneAsync(Ec2Gateway ec2, string instanceId, CancellationToken ct)
+    {
+        var facts = await Ec2Facts.DescribeAsync(ec2, null, new[] { instanceId }, withAttributes: false, ct).ConfigureAwait(false);
+        return facts.TryGetValue(instanceId, out var f) ? f : throw Ec2Facts.NotFound(instanceId, ec2.Region);
+    }
+
+    private static bool IsSnapshotLimit(AwsServiceException e) =>
+        e.ErrorCode is "ConcurrentSnapshotLimitExceeded" or "SnapshotCreationPerVolumeRateExceeded" or "SnapshotLimitExceeded" || e.IsThrottling;
+
+    // ------------------------------------------------------------------ snapshots
+
+    /// <summary>Snapshots every EBS volume of the instance; snapshots this case already took are reused, not duplicated.</summary>
+    public async Task<IReadOnlyList<ForensicSnapshot>> SnapshotAsync(string instanceId, string region, string? caseId, string? findingId, GdFinding? finding,
+        SnapshotOptions o, Action<string>? progress, CancellationToken ct)
+    {
+        var ec2 = Gateway(region);
+        var f = await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false);
+        var volumes = f.Volumes.ToDictionary(v => v.Ebs.VolumeId, v => v.DeviceName, StringComparer.Ordinal);
+        if (volumes.Count == 0)
+            throw new GuardDutyIRException("NoVolumes", ErrorKind.InvalidOperation, $"{instanceId} has no attached EBS volume to snapshot.", instanceId);
+        var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var caseTag = caseId ?? f.Tags.GetValueOrDefault(QuarantineTags.Case);
+        var findingTag = findingId ?? finding?.Id ?? f.Tags.GetValueOrDefault(QuarantineTags.Finding);
+
+        // Already taken by this case (a re-run after a failure or a timeout): reuse, so evidence is never duplicated.
+        var existing = caseTag is null ? new List<Snapshot>() : await SnapshotsOfCaseAsync(ec2, caseTag, instanceId, ct).ConfigureAwait(false);
+        var byVolume = existing.Where(s => s.State?.Value != "error").GroupBy(s => s.VolumeId).ToDictionary(g => g.Key, g => g.OrderByDescending(s => s.StartTime).First(), StringComparer.Ordinal);
+        var results = new List<ForensicSnapshot>();
+        foreach (var (vol, snap) in byVolume.Where(kv => volumes.ContainsKey(kv.Key)))
+            results.Add(ToModel(snap, instanceId, volumes[vol], caseTag, findingTag, finding, region, reused: true, null));
+        var missing = volumes.Keys.Where(v => !byVolume.ContainsKey(v)).ToList();
+
+        List<Tag> BaseTags() => new()
+        {
+            new(QuarantineTags.Case, caseTag ?? ""), new(QuarantineTags.Finding, findingTag ?? ""), new("ir:instance", instanceId), new("ir:time", now),
+            new("Name", $"IR {caseTag} {instanceId}"),
+        };
+
+        if (missing.Count > 0)
+        {
+            if (!o.PerVolume && missing.Count == volumes.Count)
+            {
+                var request = new CreateSnapshotsRequest
+                {
+                    InstanceSpecification = new InstanceSpecification { InstanceId = instanceId, ExcludeBootVolume = false },
+                    Description = $"GuardDutyIR case {caseTag} finding {findingTag}: {instanceId} (crash-consistent)",
+                    TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = BaseTags() } },
+                };
+                var m = await WithLimitRetryAsync(() => ec2.MutateAsync("CreateSnapshots", instanceId, (c, dry, t) => c.CreateSnapshotsAsync(request, t), ct), o, progress, ct).ConfigureAwait(false);
+                foreach (var s in m.Response!.Snapshots ?? new())
+                {
+                    var device = volumes.GetValueOrDefault(s.VolumeId);
+                    // The per-volume tags CreateSnapshots cannot set (one TagSpecification for all of them).
+                    var tagged = await ec2.MutateAsync("CreateTags", s.SnapshotId, (c, dry, t) => c.CreateTagsAsync(new CreateTagsRequest
+                    { Resources = new List<string> { s.SnapshotId }, Tags = new List<Tag> { new("ir:volume", s.VolumeId), new("ir:device", device ?? "") } }, t), ct).ConfigureAwait(false);
+                    results.Add(new ForensicSnapshot
+                    {
+                        SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "pending",
+                        Progress = s.Progress, StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region,
+                        Encrypted = s.Encrypted ?? false, RequestIds = new List<string?> { m.RequestId, tagged.RequestId }.OfType<string>().ToList(),
+                        Actions = new List<string> { $"snapshot {s.SnapshotId} of {s.VolumeId} ({device})" },
+                    });
+                }
+            }
+            else
+            {
+                foreach (var vol in missing)
+                {
+                    var tags = BaseTags();
+                    tags.Add(new("ir:volume", vol));
+                    tags.Add(new("ir:device", volumes[vol]));
+                    var request = new CreateSnapshotRequest
+                    {
+                        VolumeId = vol, Description = $"GuardDutyIR case {caseTag} finding {findingTag}: {instanceId} {volumes[vol]}",
+                        TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = tags } },
+                    };
+                    var m = await WithLimitRetryAsync(() => ec2.MutateAsync("CreateSnapshot", vol, (c, dry, t) => c.CreateSnapshotAsync(request, t), ct), o, progress, ct).ConfigureAwait(false);
+                    var s = m.Response!.Snapshot;
+                    results.Add(new ForensicSnapshot
+                    {
+                        SnapshotId = s.SnapshotId, VolumeId = vol, InstanceId = instanceId, Device = volumes[vol], State = s.State?.Value ?? "pending", Progress = s.Progress,
+                        StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false,
+                        RequestIds = m.RequestId is null ? new List<string>() : new List<string> { m.RequestId },
+                        Actions = new List<string> { $"snapshot {s.SnapshotId} of {vol} ({volumes[vol]})" },
+                    });
+                }
+            }
+        }
+
+        if (o.Wait || o.CopyToRegion is not null || o.ShareWithAccountIds.Count > 0)
+            await WaitAsync(ec2, results, o, progress, ct).ConfigureAwait(false);
+        if (o.CopyToRegion is not null || o.ShareWithAccountIds.Count > 0)
+            foreach (var s in results) await CopyAndShareAsync(s, region, o, ct).ConfigureAwait(false);
+        return results;
+    }
+
+    private static async Task<Mutation<T>> WithLimitRetryAsync<T>(Func<Task<Mutation<T>>> call, SnapshotOptions o, Action<string>? progress, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + o.LimitRetryFor;
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (AwsServiceException e) when (IsSnapshotLimit(e) && DateTime.UtcNow + delay < deadline)
+            {
+                // The account's concurrent-snapshot limit is a wait, not a failure and never a success (research-anchors P12).
+                progress?.Invoke($"{e.ErrorCode}; retrying in {delay.TotalSeconds:0} s");
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+                delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
+            }
+        }
+    }
+
+    private static async Task<List<Snapshot>> SnapshotsOfCaseAsync(Ec2Gateway ec2, string caseId, string? instanceId, CancellationToken ct)
+    {
+        var filters = new List<Filter> { new("tag:" + QuarantineTags.Case, new List<string> { caseId }) };
+        if (instanceId is not null) filters.Add(new Filter("tag:ir:instance", new List<string> { instanceId }));
+        var list = new List<Snapshot>();
+        string? next = null;
+        do
+        {
+            var request = new DescribeSnapshotsRequest { OwnerIds = new List<string> { "self" }, Filters = filters, MaxResults = 1000, NextToken = next };
+            var response = await ec2.ReadAsync("DescribeSnapshots", caseId, (c, t) => c.DescribeSnapshotsAsync(request, t), ct).ConfigureAwait(false);
+            list.AddRange(response.Snapshots ?? new());
+            next = response.NextToken;
+        }
+        while (!string.IsNullOrEmpty(next));
+        return list;
+    }
+
+    private static ForensicSnapshot ToModel(Snapshot s, string instanceId, string? device, string? caseId, string? findingId, GdFinding? finding, string region, bool reused, string? requestId) => new()
+    {
+        SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "", Progress = s.Progress,
+        StartTime = s.StartTime, CaseId = caseId, FindingId = findingId, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false, Reused = reused,
+        RequestIds = requestId is null ? new List<string>() : new List<string> { requestId },
+        Actions = new List<string> { $"snapshot {s.SnapshotId} of {s.VolumeId} ({device}) already taken for this case" },
+    };
+
+    /// <summary>Polls until every snapshot is completed; an error state or the timeout is an error.</summary>
+    private static async Task WaitAsync(Ec2Gateway ec2, List<ForensicSnapshot> snapshots, SnapshotOptions o, Action<string>? progress, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + o.Timeout;
+        while (true)
+        {
+            var request = new DescribeSnapshotsRequest { SnapshotIds = snapshots.Select(s => s.SnapshotId).ToList() };
+            var response = await ec2.ReadAsync("DescribeSnapshots", snapshots[0].InstanceId, (c, t) => c.DescribeSnapshotsAsync(request, t), ct).ConfigureAwait(false);
+            foreach (var s in response.Snapshots ?? new())
+                if (snapshots.FirstOrDefault(x => x.SnapshotId == s.SnapshotId) is { } model)
+                {
+                    model.State = s.State?.Value ?? model.State;
+                    model.Progress = s.Progress;
+                }
+            if (snapshots.FirstOrDefault(s => s.State == "error") is { } bad)
+                throw new GuardDutyIRException("SnapshotFailed", ErrorKind.InvalidData, $"Snapshot {bad.SnapshotId} of {bad.VolumeId} ended in state error.", bad.SnapshotId);
+            progress?.Invoke(string.Join(", ", snapshots.Select(s => $"{s.SnapshotId} {s.State} {s.Progress}")));
+            if (snapshots.All(s => s.State == "completed")) return;
+            if (DateTime.UtcNow >= deadline)
+                throw new GuardDutyIRException("SnapshotWaitTimedOut", ErrorKind.OperationTimeout,
+                    $"Snapshots of {snapshots[0].InstanceId} not completed after {o.Timeout}: " + string.Join(", ", snapshots.Where(s => s.State != "completed").Select(s => $"{s.SnapshotId} {s.Progress}")), snapshots[0].InstanceId);
+            await Task.Delay(o.PollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CopyAndShareAsync(ForensicSnapshot s, string region, SnapshotOptions o, CancellationToken ct)
+    {
+        var target = s.SnapshotId;
+        var targetRegion = region;
+        var actions = s.Actions.ToList();
+        var ids = (List<string>)s.RequestIds;
+        if (o.CopyToRegion is not null)
+        {
+            var dest = Gateway(o.CopyToRegion);
+            var request = new CopySnapshotRequest
+            {
+                SourceSnapshotId = s.SnapshotId, SourceRegion = region, Encrypted = true, KmsKeyId = o.KmsKeyId,
+                Description = $"GuardDutyIR case {s.CaseId}: copy of {s.SnapshotId} ({s.InstanceId} {s.Device})",
+                TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = new List<Tag>
+                {
+                    new(QuarantineTags.Case, s.CaseId ?? ""), new(QuarantineTags.Finding, s.FindingId ?? ""), new("ir:instance", s.InstanceId),
+                    new("ir:volume", s.VolumeId), new("ir:device", s.Device ?? ""), new("ir:source-snapshot", s.SnapshotId),
+                } } },
+            };
+            var m = await dest.MutateAsync("CopySnapshot", s.SnapshotId, (c, dry, t) => c.CopySnapshotAsync(request, t), ct).ConfigureAwait(false);
+            s.CopySnapshotId = m.Response!.SnapshotId;
+            s.CopyRegion = o.CopyToRegion;
+            s.KmsKeyId = o.KmsKeyId;
+            if (m.RequestId is not null) ids.Add(m.RequestId);
+            actions.Add($"copied {s.SnapshotId} to {o.CopyToRegion} as {s.CopySnapshotId}, encrypted with {o.KmsKeyId ?? "the default EBS key"}");
+            target = s.CopySnapshotId;
+            targetRegion = o.CopyToRegion;
+        }
+        if (o.ShareWithAccountIds.Count > 0)
+        {
+            // Never public: only the named accounts (research-anchors P13).
+            var accounts = o.ShareWithAccountIds.ToList();
+            var gw = Gateway(targetRegion);
+            var m = await gw.MutateAsync("ModifySnapshotAttribute", target, (c, dry, t) => c.ModifySnapshotAttributeAsync(new ModifySnapshotAttributeRequest
+            {
+                SnapshotId = target, Attribute = SnapshotAttributeName.CreateVolumePermission, OperationType = OperationType.Add, UserIds = accounts,
+            }, t), ct).ConfigureAwait(false);
+            if (m.RequestId is not null) ids.Add(m.RequestId);
+            s.SharedWith = accounts;
+            actions.Add($"shared {target} with {string.Join(", ", accounts)}");
+        }
+        s.Actions = actions;
+    }
+
+    // ------------------------------------------------------------------ evidence capture
+
+    public async Task<InstanceEvidence> CaptureAsync(string instanceId, string region, string directory, string? caseId, string? findingId, GdFinding? finding, CancellationToken ct)
+    {
+        var ec2 = Gateway(region);
+        var f = await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false);
+        Directory.CreateDirectory(directory);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture);
+        var files = new List<EvidenceFile>();
+        var missing = new List<string>();
+
+        async Task Save(string kind, string extension, byte[] data)
+        {
+            var path = Path.Combine(directory, $"{instanceId}-{stamp}-{kind}.{extension}");
+            await File.WriteAllBytesAsync(path, data, ct).ConfigureAwait(false);
+            files.Add(new EvidenceFile { Kind = kind, Path = Path.GetFullPath(path), Length = data.Length, Sha256 = Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant() });
+        }
+
+        await Save("description", "json", Encoding.UTF8.GetBytes(Ec2Gateway.ToJson(f.Instance))).ConfigureAwait(false);
+        try
+        {
+            var console = await ec2.ReadAsync("GetConsoleOutput", instanceId, (c, t) => c.GetConsoleOutputAsync(new GetConsoleOutputRequest { InstanceId = instanceId, Latest = true }, t), ct).ConfigureAwait(false);
+            await Save("console", "txt", Decode(console.Output)).ConfigureAwait(false);
+        }
+        catch (GuardDutyIRException e) { missing.Add("console output: " + e.Message); }
+        try
+        {
+            var shot = await ec2.ReadAsync("GetConsoleScreenshot", instanceId, (c, t) => c.GetConsoleScreenshotAsync(new GetConsoleScreenshotRequest { InstanceId = instanceId, WakeUp = true }, t), ct).ConfigureAwait(false);
+            await Save("screenshot", "jpg", Convert.FromBase64String(shot.ImageData ?? "")).ConfigureAwait(false);
+        }
+        catch (GuardDutyIRException e) { missing.Add("screenshot: " + e.Message); }
+        return new InstanceEvidence
+        {
+            InstanceId = instanceId, Region = region, CaseId = caseId ?? f.Tags.GetValueOrDefault(QuarantineTags.Case),
+            FindingId = findingId ?? finding?.Id ?? f.Tags.GetValueOrDefault(QuarantineTags.Finding), Finding = finding,
+            CapturedAt = DateTime.UtcNow, Files = files, Missing = missing,
+        };
+    }
+
+    // EC2 sends console output base64-encoded; keep the raw text if it is not.
+    private static byte[] Decode(string? output)
+    {
+        if (string.IsNullOrEmpty(output)) return Array.Empty<byte>();
+        try { return Convert.FromBase64String(output); }
+        catch (FormatException) { return Encoding.UTF8.GetBytes(output); }
+    }
+
+    // ------------------------------------------------------------------ guarded stop / terminate
+
+    /// <summary>
+    /// The evidence gate: every attached volume needs a completed snapshot tagged with the case. Returns volume → snapshot,
+    /// and the volumes that lack one.
+    /// </summary>
+    internal async Task<(Dictionary<string, string> Covered, List<string> Missing, InstanceFacts Facts)> CheckEvidenceAsync(string instanceId, string region, string? caseId, CancellationToken ct)
+    {
+        var ec2 = Gateway(region);
+        var f = await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false);
+        var covered = new Dictionary<string, string>(StringComparer.Ordinal);
+        var snaps = caseId is null ? new List<Snapshot>() : await SnapshotsOfCaseAsync(ec2, caseId, null, ct).ConfigureAwait(false);
+        foreach (var v in f.Volumes)
+            if (snaps.FirstOrDefault(s => s.VolumeId == v.Ebs.VolumeId && s.State?.Value == "completed") is { } s) covered[v.Ebs.VolumeId] = s.SnapshotId;
+        return (covered, f.Volumes.Select(v => v.Ebs.VolumeId).Where(v => !covered.ContainsKey(v)).ToList(), f);
+    }
+
+    private static async Task<string> WaitForStateAsync(Ec2Gateway ec2, string instanceId, string want, TimeSpan timeout, TimeSpan pollInterval, Action<string>? progress, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var state = (await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false)).StateName;
+            progress?.Invoke($"{instanceId}: {state}");
+            if (state == want) return state;
+            if (DateTime.UtcNow >= deadline)
+                throw new GuardDutyIRException("InstanceStateWaitTimedOut", ErrorKind.OperationTimeout, $"{instanceId} is {state}, not {want}, after {timeout}.", instanceId);
+            await Task.Delay(pollInterval, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops or terminates after the gate: lifts the protections only now, then waits for the final state.</summary>
+    public async Task<InstanceShutdown> ShutdownAsync(string instanceId, string region, string? caseId, bool terminate, bool force, TimeSpan timeout, TimeSpan pollInterval,
+        Action<string>? progress, CancellationToken ct)
+    {
+        var ec2 = Gateway(region);
+        var (covered, missing, f) = await CheckEvidenceAsync(instanceId, region, caseId, ct).ConfigureAwait(false);
+        if (missing.Count > 0 && !force)
+            throw new GuardDutyIRException("EvidenceIncomplete", ErrorKind.InvalidOperation,
+                $"Refusing to {(terminate ? "terminate" : "stop")} {instanceId}: no completed snapshot of case {caseId ?? "(none given)"} for volume(s) {string.Join(", ", missing)}. " +
+                "Run New-ForensicSnapshot -Wait first, or pass -Force.", instanceId);
+        var want = terminate ? "terminated" : "stopped";
+        if (f.StateName == want || (terminate && f.StateName == "shutting-down") || (!terminate && f.StateName == "stopping"))
+        {
+            // Already there (several snapshots of one instance piped in): no call, just wait for the final state.
+            var state0 = await WaitForStateAsync(ec2, instanceId, want, timeout, pollInterval, progress, ct).ConfigureAwait(false);
+            return new InstanceShutdown
+            {
+                InstanceId = instanceId, Region = region, CaseId = caseId, Action = terminate ? "Terminate" : "Stop", PreviousState = f.StateName, State = state0,
+                EvidenceSnapshots = covered, Forced = false, Steps = new List<QuarantineStep> { new() { Name = terminate ? "TerminateInstance" : "StopInstance", Target = instanceId, Status = StepStatus.Skipped, Detail = $"already {f.StateName}" } },
+            };
+        }
+        await Ec2Facts.ReadAttributesAsync(ec2, f, ct).ConfigureAwait(false);
+        var steps = new List<QuarantineStep>();
+        async Task Step<T>(string name, string detail, string action, Func<IAmazonEC2, bool, CancellationToken, Task<T>> call) where T : Amazon.Runtime.AmazonWebServiceResponse
+        {
+            var step = new QuarantineStep { Name = name, Target = instanceId, Detail = detail };
+            steps.Add(step);
+            var m = await ec2.MutateAsync(action, instanceId, call, ct).ConfigureAwait(false);
+            step.Status = m.Status;
+            if (m.RequestId is not null) ((List<string>)step.RequestIds).Add(m.RequestId);
+        }
+        // Protections come off only right before the call that needs it (research-anchors P14).
+        if (f.DisableApiTermination && terminate)
+            await Step("DisableTerminationProtection", "lifted termination protection", "ModifyInstanceAttribute",
+                (c, dry, t) => c.ModifyInstanceAttributeAsync(new ModifyInstanceAttributeRequest { InstanceId = instanceId, DisableApiTermination = false }, t)).ConfigureAwait(false);
+        if (f.DisableApiStop)
+            await Step("DisableStopProtection", "lifted stop protection", "ModifyInstanceAttribute",
+                (c, dry, t) => c.ModifyInstanceAttributeAsync(new ModifyInstanceAttributeRequest { InstanceId = instanceId, DisableApiStop = false }, t)).ConfigureAwait(false);
+        var previous = f.StateName;
+        if (terminate)
+            await Step("TerminateInstance", "terminated the instance", "TerminateInstances",
+                (c, dry, t) => c.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = new List<string> { instanceId } }, t)).ConfigureAwait(false);
+        else
+            await Step("StopInstance", "stopped the instance", "StopInstances",
+                (c, dry, t) => c.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { instanceId } }, t)).ConfigureAwait(false);
+        var state = await WaitForStateAsync(ec2, instanceId, want, timeout, pollInterval, progress, ct).ConfigureAwait(false);
+        return new InstanceShutdown
+        {
+            InstanceId = instanceId, Region = region, CaseId = caseId, Action = terminate ? "Terminate" : "Stop", PreviousState = previous, State = state,
+            EvidenceSnapshots = covered, Forced = missing.Count > 0, Steps = steps,
+        };
+    }
+}

@@ -1,0 +1,158 @@
+using System.Threading.Channels;
+using GuardDutyIR.Engine.Aws;
+
+namespace GuardDutyIR.Engine.Containment;
+
+/// <summary>
+/// One bulk quarantine: instances arrive as the pipeline produces them, are described in batches (one
+/// DescribeInstances per up to 50), planned, approved (ShouldProcess on the caller's thread), and carried out with at
+/// most <see cref="QuarantineOptions.MaxConcurrency"/> instances in flight, so the time any ENI spends on the
+/// all-open conversion group stays short even in a run of thousands.
+/// </summary>
+public sealed class QuarantineRun
+{
+    private readonly QuarantineService _service;
+    private readonly QuarantineOptions _options;
+    private readonly bool _askApproval;
+    private readonly CancellationToken _ct;
+    private readonly Channel<QuarantineRequest> _input = Channel.CreateUnbounded<QuarantineRequest>();
+    private readonly Channel<QuarantineOutcome> _outcomes = Channel.CreateUnbounded<QuarantineOutcome>();
+    private readonly Channel<QuarantinePlanApproval> _approvals = Channel.CreateUnbounded<QuarantinePlanApproval>();
+    private readonly HashSet<(string, string)> _seen = new();
+    private readonly SemaphoreSlim _slots;
+    private int _received;
+    private int _finished;
+    private string? _current;
+
+    internal QuarantineRun(QuarantineService service, QuarantineOptions options, bool askApproval, CancellationToken ct)
+    {
+        _service = service;
+        _options = options;
+        _askApproval = askApproval;
+        _ct = ct;
+        _slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrency));
+    }
+
+    public ChannelReader<QuarantineOutcome> Outcomes => _outcomes.Reader;
+    public ChannelReader<QuarantinePlanApproval> Approvals => _approvals.Reader;
+    public Task Completion { get; private set; } = Task.CompletedTask;
+    public QuarantineProgress Progress => new(_received, Volatile.Read(ref _finished), _current, null);
+
+    /// <summary>Queues an instance; the same instance twice in one run is worked on once.</summary>
+    public void Add(QuarantineRequest request)
+    {
+        lock (_seen) if (!_seen.Add((request.Region, request.InstanceId))) return;
+        Interlocked.Increment(ref _received);
+        _input.Writer.TryWrite(request);
+    }
+
+    public void Complete() => _input.Writer.TryComplete();
+
+    internal void Begin() => Completion = Task.Run(RunAsync);
+
+    private async Task RunAsync()
+    {
+        var running = new List<Task>();
+        try
+        {
+            while (await _input.Reader.WaitToReadAsync(_ct).ConfigureAwait(false))
+            {
+                // Take what has arrived, briefly waiting for more so a piped list is described in few calls.
+                var batch = new List<QuarantineRequest>();
+                while (batch.Count < Ec2Facts.BatchSize)
+                {
+                    if (_input.Reader.TryRead(out var r)) { batch.Add(r); continue; }
+                    if (batch.Count > 0 && _input.Reader.Completion.IsCompleted) break;
+                    var more = _input.Reader.WaitToReadAsync(_ct).AsTask();
+                    if (await Task.WhenAny(more, Task.Delay(20, _ct)).ConfigureAwait(false) != more || !await more.ConfigureAwait(false)) break;
+                }
+                foreach (var group in batch.GroupBy(r => r.Region))
+                    await DescribeAndDispatchAsync(group.Key, group.ToList(), running).ConfigureAwait(false);
+                running.RemoveAll(t => t.IsCompleted);
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(running).ConfigureAwait(false);
+            _approvals.Writer.TryComplete();
+            _outcomes.Writer.TryComplete();
+        }
+    }
+
+    private async Task DescribeAndDispatchAsync(string region, List<QuarantineRequest> requests, List<Task> running)
+    {
+        Dictionary<string, InstanceFacts> facts;
+        QuarantineService.RegionContext ctx;
+        try
+        {
+            ctx = _service.Region(region, _options);
+            facts = await Ec2Facts.DescribeAsync(ctx.Ec2, ctx.AutoScaling, requests.Select(r => r.InstanceId).ToList(), withAttributes: false, _ct).ConfigureAwait(false);
+        }
+        catch (GuardDutyIRException e)
+        {
+            foreach (var r in requests) Finish(new QuarantineOutcome(r.InstanceId, region, null, e));
+            return;
+        }
+        foreach (var r in requests)
+        {
+            if (!facts.TryGetValue(r.InstanceId, out var f))
+            {
+                Finish(new QuarantineOutcome(r.InstanceId, region, null, Ec2Facts.NotFound(r.InstanceId, region)));
+                continue;
+            }
+            if (f.StateName is "terminated" or "shutting-down")
+            {
+                Finish(new QuarantineOutcome(r.InstanceId, region, null, new GuardDutyIRException("InstanceTerminated", ErrorKind.InvalidOperation,
+                    $"Instance {r.InstanceId} is {f.StateName}; there is nothing left to quarantine.", r.InstanceId)));
+                continue;
+            }
+            await _slots.WaitAsync(_ct).ConfigureAwait(false);
+            running.Add(Task.Run(async () =>
+            {
+                try { await OneAsync(ctx, f, r, region).ConfigureAwait(false); }
+                finally { _slots.Release(); }
+            }));
+        }
+    }
+
+    private async Task OneAsync(QuarantineService.RegionContext ctx, InstanceFacts f, QuarantineRequest r, string region)
+    {
+        try
+        {
+            _current = r.InstanceId;
+            await Ec2Facts.ReadAttributesAsync(ctx.Ec2, f, _ct).ConfigureAwait(false);
+            var plan = await _service.PlanAsync(ctx, f, r, _options, _ct).ConfigureAwait(false);
+            if (_askApproval)
+            {
+                var approval = new QuarantinePlanApproval(r.InstanceId, region, plan.Describe(_options, region));
+                _approvals.Writer.TryWrite(approval);
+                if (!await approval.Answered.WaitAsync(_ct).ConfigureAwait(false))
+                {
+                    Interlocked.Increment(ref _finished);
+                    return;
+                }
+            }
+            var result = await _service.ExecuteAsync(ctx, plan, r, _options, region, _ct).ConfigureAwait(false);
+            Finish(new QuarantineOutcome(r.InstanceId, region, result, null));
+        }
+        catch (GuardDutyIRException e)
+        {
+            Finish(new QuarantineOutcome(r.InstanceId, region, null, e));
+        }
+        catch (OperationCanceledException) when (_ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An unexpected failure of one instance must not end the others' work.
+            Finish(new QuarantineOutcome(r.InstanceId, region, null, new GuardDutyIRException("QuarantineFailed", ErrorKind.NotSpecified, $"Quarantine of {r.InstanceId} failed: {e.Message}", r.InstanceId, e)));
+        }
+    }
+
+    private void Finish(QuarantineOutcome outcome)
+    {
+        Interlocked.Increment(ref _finished);
+        _outcomes.Writer.TryWrite(outcome);
+    }
+}

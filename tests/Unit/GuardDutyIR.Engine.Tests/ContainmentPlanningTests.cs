@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using GuardDutyIR.Engine.Containment;
+
+namespace GuardDutyIR.Engine.Tests;
+
+/// <summary>The recorded original state survives the 256-character tag limit, and the client-side buckets pace as EC2's do.</summary>
+public sealed class ContainmentPlanningTests
+{
+    private static QuarantineRecord Record(int enis, string? asg = "web tier (prod)") => new()
+    {
+        DisableApiTermination = true,
+        DisableApiStop = false,
+        ShutdownBehavior = "terminate",
+        RecordedAt = new DateTime(2026, 11, 23, 8, 15, 0, DateTimeKind.Utc),
+        NetworkInterfaceGroups = Enumerable.Range(0, enis).ToDictionary(i => $"eni-0{i:x16}", i => (IReadOnlyList<string>)new[] { $"sg-0{i:x16}", $"sg-1{i:x16}" }),
+        DeleteOnTermination = new Dictionary<string, bool> { ["/dev/xvda"] = true, ["/dev/sdf"] = false },
+        InstanceProfileArn = "arn:aws:iam::123456789012:instance-profile/GuardDuty-Example-WebRole",
+        ElasticIps = new Dictionary<string, string> { ["eipalloc-0123456789abcdef0"] = "eni-00000000000000000" },
+        ElasticIpAddresses = new Dictionary<string, string> { ["eipalloc-0123456789abcdef0"] = "44.192.10.20" },
+        ConnectionTracking = new Dictionary<string, string> { ["eni-00000000000000000"] = "432000/180/30" },
+        AutoScalingGroupName = asg,
+        AutoScalingAction = asg is null ? null : "Standby",
+    };
+
+    [Fact]
+    public void A_long_record_is_split_into_tags_under_the_limit_and_reads_back_exactly()
+    {
+        var record = Record(enis: 8);
+        var tags = QuarantineTags.ToTags(record);
+        Assert.True(tags.Count > 1);
+        Assert.All(tags, t => Assert.True(t.Value.Length <= QuarantineTags.MaxValueLength, t.Key));
+        Assert.All(tags.Keys, k => Assert.StartsWith(QuarantineTags.OriginPrefix, k));
+
+        var back = QuarantineTags.FromTags(tags, "i-1")!;
+        Assert.Equal(record.DisableApiTermination, back.DisableApiTermination);
+        Assert.Equal(record.DisableApiStop, back.DisableApiStop);
+        Assert.Equal(record.ShutdownBehavior, back.ShutdownBehavior);
+        Assert.Equal(record.RecordedAt, back.RecordedAt);
+        Assert.Equal(record.NetworkInterfaceGroups.Keys, back.NetworkInterfaceGroups.Keys);
+        foreach (var (eni, groups) in record.NetworkInterfaceGroups) Assert.Equal(groups, back.NetworkInterfaceGroups[eni]);
+        Assert.Equal(record.DeleteOnTermination, back.DeleteOnTermination);
+        Assert.Equal(record.InstanceProfileArn, back.InstanceProfileArn);
+        Assert.Equal(record.ElasticIps, back.ElasticIps);
+        Assert.Equal(record.ElasticIpAddresses, back.ElasticIpAddresses);
+        Assert.Equal(record.ConnectionTracking, back.ConnectionTracking);
+        Assert.Equal("web tier (prod)", back.AutoScalingGroupName);
+        Assert.Equal("Standby", back.AutoScalingAction);
+    }
+
+    [Fact]
+    public void No_record_is_null_and_a_damaged_record_is_an_error_not_a_guess()
+    {
+        Assert.Null(QuarantineTags.FromTags(new Dictionary<string, string> { ["Name"] = "web" }, "i-1"));
+        var tags = new Dictionary<string, string>(QuarantineTags.ToTags(Record(enis: 8)));
+        tags.Remove(QuarantineTags.OriginPrefix + "2");
+        var e = Assert.Throws<GuardDutyIRException>(() => QuarantineTags.FromTags(tags, "i-1"));
+        Assert.Equal("QuarantineRecordDamaged", e.ErrorId);
+    }
+
+    [Fact]
+    public void Without_an_Auto_Scaling_group_or_profile_the_record_stays_one_tag()
+    {
+        var record = Record(enis: 1, asg: null);
+        var tags = QuarantineTags.ToTags(new QuarantineRecord { NetworkInterfaceGroups = record.NetworkInterfaceGroups, RecordedAt = record.RecordedAt });
+        var only = Assert.Single(tags);
+        Assert.StartsWith("n=1 v1 ", only.Value);
+        Assert.Null(QuarantineTags.FromTags(tags, "i-1")!.AutoScalingGroupName);
+    }
+
+    [Fact]
+    public void The_lower_bound_is_the_slowest_bucket()
+    {
+        var calls = new Dictionary<string, long> { ["ModifyNetworkInterfaceAttribute"] = 1200, ["ModifyInstanceAttribute"] = 900, ["DescribeInstances"] = 10 };
+        // MNIA: (1200 - 100) / 5 = 220 s; MIA: (900 - 50) / 5 = 170 s; describes: within capacity.
+        Assert.Equal(TimeSpan.FromSeconds(220), Ec2RateLimiter.LowerBound(calls));
+        Assert.Equal(TimeSpan.FromSeconds(22), Ec2RateLimiter.LowerBound(calls, refillScale: 10));
+        Assert.Equal(new BucketSpec(100, 10), Ec2RateLimiter.SpecOf("CreateTags"));
+        Assert.Equal(Ec2RateLimiter.Mutating, Ec2RateLimiter.SpecOf("CreateSecurityGroup"));
+        Assert.Equal(Ec2RateLimiter.ResourceIntensive, Ec2RateLimiter.SpecOf("RevokeSecurityGroupIngress"));
+    }
+
+    [Fact]
+    public async Task The_bucket_lets_the_capacity_through_at_once_and_then_paces_at_the_refill_rate()
+    {
+        // ModifyInstanceAttribute: 50 / 5 per s; scaled x20 and used in full: capacity 50, refill 100 per s.
+        var limiter = new Ec2RateLimiter(capacityScale: 1, refillScale: 20, headroom: 1);
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < 50; i++) await limiter.AcquireAsync("ModifyInstanceAttribute", CancellationToken.None);
+        Assert.True(watch.Elapsed < TimeSpan.FromMilliseconds(200), watch.Elapsed.ToString());
+        watch.Restart();
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => limiter.AcquireAsync("ModifyInstanceAttribute", CancellationToken.None)));
+        // 30 more tokens at 100 per second: about 0.3 s, never much less.
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0.25, 2);
+    }
+}
