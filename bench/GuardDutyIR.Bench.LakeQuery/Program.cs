@@ -67,7 +67,7 @@ var layout = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttrib
 using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
 runspace.Open();
 using (var import = PowerShell.Create()) { import.Runspace = runspace; import.AddCommand("Import-Module").AddArgument(Path.Combine(layout, "GuardDutyIR.psd1")).Invoke(); }
-var module = Measure("Invoke-LakeQuery -Path (hosted PowerShell)", () =>
+List<(string, long)> RunModule()
 {
     using var ps = PowerShell.Create();
     ps.Runspace = runspace;
@@ -76,7 +76,19 @@ var module = Measure("Invoke-LakeQuery -Path (hosted PowerShell)", () =>
     var output = ps.Invoke();
     if (ps.HadErrors) throw new InvalidOperationException(string.Join("; ", ps.Streams.Error));
     return output.Select(o => ((string)o.Properties["principalid"].Value, (long)o.Properties["total"].Value)).ToList();
-});
+}
+
+// The module keeps the parsed fields of a file set for the next queries of an investigation: time the first query
+// (parse + build) on an empty cache, then the following ones.
+var cacheFolder = Path.Combine(Path.GetTempPath(), "GuardDutyIR", "trail-cache");
+RunModule();   // JIT warm-up of the module path
+if (Directory.Exists(cacheFolder)) Directory.Delete(cacheFolder, true);
+GC.Collect();
+var coldWatch = Stopwatch.StartNew();
+RunModule();
+var cold = coldWatch.Elapsed.TotalSeconds;
+Console.WriteLine($"{"Invoke-LakeQuery -Path, first query (parses)",-45} once:      {cold:0.000} s");
+var module = Measure("Invoke-LakeQuery -Path, next queries (cached)", RunModule);
 
 // 3. A plain scan: System.Text.Json over every file, as a script without a query engine would do it.
 var plain = Measure("System.Text.Json scan", () =>
@@ -107,8 +119,9 @@ if (!Sorted(duck.Result).SequenceEqual(Sorted(module.Result)) || !Sorted(duck.Re
     throw new InvalidOperationException("The three readers disagree.");
 }
 Console.WriteLine($"answers agree: {module.Result.Count} principals, top {module.Result[0].Item1} = {module.Result[0].Item2}");
-Console.WriteLine($"ratio module / DuckDB direct: {module.Seconds / duck.Seconds:0.00}x (target <= 1.30x)");
-Console.WriteLine($"speed-up module vs plain scan: {plain.Seconds / module.Seconds:0.00}x (target >= 5x)");
+Console.WriteLine($"ratio module first query / DuckDB direct: {cold / duck.Seconds:0.00}x (target <= 1.30x)");
+Console.WriteLine($"ratio module next queries / DuckDB direct: {module.Seconds / duck.Seconds:0.00}x");
+Console.WriteLine($"speed-up module next queries vs plain scan: {plain.Seconds / module.Seconds:0.00}x (target >= 5x); first query: {plain.Seconds / cold:0.00}x");
 Console.WriteLine($"peak working set of the process: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:0} MiB (target < 2048 MiB)");
 return 0;
 

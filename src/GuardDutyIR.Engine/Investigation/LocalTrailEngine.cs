@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text;
 using DuckDB.NET.Data;
 
 namespace GuardDutyIR.Engine.Investigation;
@@ -121,9 +122,9 @@ public static class LocalTrailEngine
     };
 
     /// <summary>
-    /// Runs one query. The files are parsed in parallel for only the fields the query uses and staged as CSV, which
-    /// DuckDB reads in parallel through a view with the Lake schema. Malformed files are reported through
-    /// <paramref name="notice"/> and left out; the rest still answers.
+    /// Runs one query. The files are parsed in parallel for only the fields the query uses (once per set of files and
+    /// fields: see <see cref="ParsedCache"/>) and read by DuckDB through a view with the Lake schema. Malformed files are
+    /// reported through <paramref name="notice"/> and left out; the rest still answers.
     /// </summary>
     public static async IAsyncEnumerable<QueryRow> RunAsync(string lakeSql, IReadOnlyList<string> files, bool raw, Action<QueryNotice> notice,
         [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -139,14 +140,8 @@ public static class LocalTrailEngine
         Execute(connection, "SET memory_limit = '1GB'");
 
         var flat = columns.SelectMany(c => c.Flat).ToList();
-        using var staging = new StagingFolder();
-        var parts = await StageAsync(files, flat, staging.Path, notice, cancellationToken).ConfigureAwait(false);
-        if (parts.Count == 0)
-            throw new GuardDutyIRException("NoReadableTrailFiles", ErrorKind.InvalidData, "None of the trail files could be read.", string.Join(", ", files.Take(5)));
-        var csvColumns = string.Join(", ", flat.Select(f => $"'{f.Name}': '{f.DuckDbType}'"));
-        Execute(connection,
-            $"CREATE VIEW trail_events AS SELECT * FROM read_csv([{string.Join(", ", parts.Select(SqlTokenizer.Literal))}], columns = {{{csvColumns}}}, " +
-            "header = false, delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', allow_quoted_nulls = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')");
+        var cache = await ParsedCache.OpenOrBuildAsync(connection, files, flat, notice, cancellationToken).ConfigureAwait(false);
+        Execute(connection, $"CREATE VIEW trail_events AS SELECT * FROM {cache}");
         Execute(connection, $"CREATE VIEW {TableName} AS SELECT {string.Join(", ", columns.Select(c => $"{c.Expression} AS {c.Name}"))} FROM trail_events");
 
         using var command = connection.CreateCommand();
@@ -185,6 +180,96 @@ public static class LocalTrailEngine
                 for (var i = 0; i < values.Length; i++)
                     values[i] = reader.IsDBNull(i) ? null : raw ? Text(reader.GetValue(i)) : Convert(reader.GetValue(i));
                 yield return new QueryRow(names, values);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The parsed fields of a set of trail files, kept as a DuckDB database under the temp folder so that the next
+    /// queries of an investigation over the same files read columns instead of parsing JSON again. The key covers each
+    /// file's path, size and modification time and the fields kept, so a changed file or a query needing other fields
+    /// builds a new one. Files skipped as malformed are remembered and reported again. Entries unused for 7 days are
+    /// removed.
+    /// </summary>
+    private static class ParsedCache
+    {
+        private const int FormatVersion = 1;
+        private static readonly TimeSpan KeepFor = TimeSpan.FromDays(7);
+
+        public static string Folder => Path.Combine(Path.GetTempPath(), "GuardDutyIR", "trail-cache");
+
+        /// <summary>Attaches the cache for these files and fields (building it first if needed); returns the table to read.</summary>
+        public static async Task<string> OpenOrBuildAsync(DuckDBConnection connection, IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat,
+            Action<QueryNotice> notice, CancellationToken cancellationToken)
+        {
+            Directory.CreateDirectory(Folder);
+            Prune();
+            var path = Path.Combine(Folder, Key(files, flat) + ".duckdb");
+            if (!File.Exists(path)) await BuildAsync(path, files, flat, notice, cancellationToken).ConfigureAwait(false);
+            else File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+            Execute(connection, $"ATTACH {SqlTokenizer.Literal(path)} AS parsed (READ_ONLY)");
+            using (var skipped = connection.CreateCommand())
+            {
+                skipped.CommandText = "SELECT file, message FROM parsed.skipped_files";
+                using var reader = skipped.ExecuteReader();
+                while (reader.Read()) notice(new QueryNotice("TrailFileMalformed", $"Skipped '{reader.GetString(0)}': {reader.GetString(1)}", reader.GetString(0)));
+            }
+            if (!HasRows(connection))
+                throw new GuardDutyIRException("NoReadableTrailFiles", ErrorKind.InvalidData, "None of the trail files could be read.", string.Join(", ", files.Take(5)));
+            return "parsed.trail_events";
+        }
+
+        private static bool HasRows(DuckDBConnection connection)
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM parsed.loaded_files";
+            return System.Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
+        }
+
+        private static async Task BuildAsync(string path, IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat, Action<QueryNotice> notice,
+            CancellationToken cancellationToken)
+        {
+            var building = path + "." + Guid.NewGuid().ToString("N") + ".building";
+            using var staging = new StagingFolder();
+            var skipped = new System.Collections.Concurrent.ConcurrentQueue<QueryNotice>();
+            var parts = await StageAsync(files, flat, staging.Path, n => { skipped.Enqueue(n); }, cancellationToken).ConfigureAwait(false);
+            using (var builder = new DuckDBConnection($"DataSource={building}"))
+            {
+                builder.Open();
+                var csvColumns = string.Join(", ", flat.Select(f => $"'{f.Name}': '{f.DuckDbType}'"));
+                Execute(builder, parts.Count == 0
+                    ? $"CREATE TABLE trail_events ({string.Join(", ", flat.Select(f => $"{f.Name} {f.DuckDbType}"))})"
+                    : $"CREATE TABLE trail_events AS SELECT * FROM read_csv([{string.Join(", ", parts.Select(SqlTokenizer.Literal))}], columns = {{{csvColumns}}}, " +
+                      "header = false, delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', allow_quoted_nulls = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')");
+                Execute(builder, "CREATE TABLE skipped_files (file VARCHAR, message VARCHAR)");
+                Execute(builder, "CREATE TABLE loaded_files (part VARCHAR)");
+                foreach (var n in skipped)
+                    Execute(builder, $"INSERT INTO skipped_files VALUES ({SqlTokenizer.Literal(n.Target ?? "")}, {SqlTokenizer.Literal(n.Message.Replace($"Skipped '{n.Target}': ", ""))})");
+                foreach (var part in parts) Execute(builder, $"INSERT INTO loaded_files VALUES ({SqlTokenizer.Literal(Path.GetFileName(part))})");
+            }
+            // Another query may have built the same entry meanwhile; either copy is right.
+            try { File.Move(building, path, overwrite: false); }
+            catch (IOException) when (File.Exists(path)) { File.Delete(building); }
+        }
+
+        private static string Key(IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat)
+        {
+            var text = new StringBuilder().Append(FormatVersion).Append('|').AppendJoin(',', flat.Select(f => f.Name + ":" + f.DuckDbType));
+            foreach (var file in files.OrderBy(f => f, StringComparer.Ordinal))
+            {
+                var info = new FileInfo(file);
+                text.Append('|').Append(info.FullName).Append(':').Append(info.Exists ? info.Length : -1).Append(':').Append(info.Exists ? info.LastWriteTimeUtc.Ticks : 0);
+            }
+            return System.Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..40];
+        }
+
+        private static void Prune()
+        {
+            foreach (var old in Directory.EnumerateFiles(Folder).Where(f => File.GetLastWriteTimeUtc(f) < DateTime.UtcNow - KeepFor))
+            {
+                try { File.Delete(old); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
             }
         }
     }

@@ -98,6 +98,26 @@ public sealed class LocalTrailEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Parsed_fields_are_reused_until_a_file_changes_and_skipped_files_are_reported_each_time()
+    {
+        WriteScenario();
+        File.WriteAllText(Path.Combine(_root, "broken.json"), "{\"Records\":[{\"eventVersion\":");
+        var first = new List<QueryNotice>();
+        Assert.Equal(11L, (await RunSql("select count(*) from EDS_ID", first)).Single().Values[0]);
+        var second = new List<QueryNotice>();
+        Assert.Equal(11L, (await RunSql("select count(*) from EDS_ID", second)).Single().Values[0]);
+        Assert.Equal(first.Select(n => n.Target), second.Select(n => n.Target));
+
+        // A new record in one file: a different key, so the files are parsed again.
+        TrailLogWriter.Write(Path.Combine(_root, "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/02/b.json"), new[]
+        {
+            TrailLogWriter.Record("1.08", "AIDAUSER", "iam.amazonaws.com", "CreateUser", false),
+            TrailLogWriter.Record("1.08", "AIDAUSER", "iam.amazonaws.com", "DeleteUser", false),
+        }, gzip: false);
+        Assert.Equal(10L, (await RunSql("select count(*) from EDS_ID", new List<QueryNotice>())).Single().Values[0]);
+    }
+
+    [Fact]
     public async Task A_failing_query_says_why()
     {
         WriteScenario();
