@@ -141,17 +141,12 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
         }
         else
         {
-            try
+            // Local files are found (and a wrong path reported) once, before anything runs.
+            IReadOnlyList<string> paths = Array.Empty<string>();
+            if (Path.Length > 0)
             {
-                LocalTrailFiles.Resolve(Path.Length > 0 ? ResolvePaths() : new[] { "." });
-            }
-            catch (GuardDutyIRException e) when (Path.Length > 0)
-            {
-                ThrowEngineError(e);
-            }
-            catch (GuardDutyIRException)
-            {
-                // Not a local query: the check above only matters for -Path.
+                try { paths = LocalTrailFiles.Resolve(ResolvePaths()); }
+                catch (GuardDutyIRException e) { ThrowEngineError(e); }
             }
             rows = _service!.RunAsync(region, new LakeQueryRequest
             {
@@ -163,7 +158,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
                 AthenaCatalog = Catalog,
                 AthenaWorkGroup = WorkGroup,
                 AthenaOutputLocation = OutputLocation,
-                Paths = Path.Length > 0 ? ResolvePaths() : Array.Empty<string>(),
+                Paths = paths,
                 S3Uri = S3Uri,
                 CacheDirectory = CacheDirectory,
                 Since = since,

@@ -16,6 +16,15 @@ public sealed class GuardDutyClient : ServiceClientBase
     internal GuardDutyClient(AwsProtocolClient client, string region) : base(client, region) { }
 
     private async Task<JsonObject> CallAsync(string operation, string method, string path, IReadOnlyDictionary<string, string>? pathParameters,
+        JsonObject? body, IReadOnlyDictionary<string, string>? query, CancellationToken cancellationToken) =>
+        ParseObject((await SendRestAsync(operation, method, path, pathParameters, body, query, cancellationToken).ConfigureAwait(false)).Body);
+
+    /// <summary>For calls whose answer is empty ({}): the request ID is what the case journal keeps.</summary>
+    private async Task<string?> CallWithRequestIdAsync(string operation, string method, string path, IReadOnlyDictionary<string, string> pathParameters,
+        JsonObject? body, CancellationToken cancellationToken) =>
+        (await SendRestAsync(operation, method, path, pathParameters, body, null, cancellationToken).ConfigureAwait(false)).RequestId;
+
+    private Task<AwsRawResponse> SendRestAsync(string operation, string method, string path, IReadOnlyDictionary<string, string>? pathParameters,
         JsonObject? body, IReadOnlyDictionary<string, string>? query, CancellationToken cancellationToken)
     {
         var request = new AwsRawRequest
@@ -28,7 +37,7 @@ public sealed class GuardDutyClient : ServiceClientBase
         };
         foreach (var (k, v) in pathParameters ?? new Dictionary<string, string>()) request.PathParameters[k] = v;
         foreach (var (k, v) in query ?? new Dictionary<string, string>()) request.QueryParameters[k] = v;
-        return ParseObject((await SendAsync(request, cancellationToken).ConfigureAwait(false)).Body);
+        return SendAsync(request, cancellationToken);
     }
 
     private static Dictionary<string, string> Detector(string detectorId) => new() { ["DetectorId"] = detectorId };
@@ -175,21 +184,6 @@ public sealed class GuardDutyClient : ServiceClientBase
         ThreatListKind.ThreatIntelSet => ("ThreatIntelSet", withId ? "/detector/{DetectorId}/threatintelset/{ThreatIntelSetId}" : "/detector/{DetectorId}/threatintelset", "ThreatIntelSetId"),
         _ => ("IPSet", withId ? "/detector/{DetectorId}/ipset/{IpSetId}" : "/detector/{DetectorId}/ipset", "IpSetId"),
     };
-
-    private async Task<string?> CallWithRequestIdAsync(string operation, string method, string path, IReadOnlyDictionary<string, string> pathParameters,
-        JsonObject? body, CancellationToken cancellationToken)
-    {
-        var request = new AwsRawRequest
-        {
-            Operation = operation,
-            Method = method,
-            PathTemplate = path,
-            Body = body is null ? null : Encoding.UTF8.GetBytes(body.ToJsonString()),
-            ContentType = body is null ? null : "application/json",
-        };
-        foreach (var (k, v) in pathParameters) request.PathParameters[k] = v;
-        return (await SendAsync(request, cancellationToken).ConfigureAwait(false)).RequestId;
-    }
 
     private static void CheckBatch(IReadOnlyCollection<string> ids)
     {
