@@ -32,6 +32,14 @@ public sealed class SessionDefaults
     public string? ProfileName { get; set; }
     public string? ProfileLocation { get; set; }
     public string? EndpointUrl { get; set; }
+    /// <summary>A role every later cmdlet assumes (STS AssumeRole) unless it is given its own -RoleArn.</summary>
+    public string? RoleArn { get; set; }
+    public string? ExternalId { get; set; }
+    public string? RoleSessionName { get; set; }
+    /// <summary>Seconds to wait for a connection to an endpoint (default 10).</summary>
+    public double? ConnectTimeoutSec { get; set; }
+    /// <summary>Seconds to wait for an answer to one request (default 60).</summary>
+    public double? RequestTimeoutSec { get; set; }
     /// <summary>Explicit keys, e.g. set by Start-GdLab; never displayed.</summary>
     public string? AccessKeyId { get; set; }
     internal string? SecretAccessKey { get; set; }

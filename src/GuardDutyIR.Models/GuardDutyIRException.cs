@@ -84,3 +84,16 @@ public sealed class AwsServiceException : GuardDutyIRException
     // "InvalidInstanceID.NotFound" from EC2 becomes "Ec2.InvalidInstanceID.NotFound": stable, and says which service.
     private static string ToErrorId(string service, string code) => $"{service}.{code}";
 }
+
+/// <summary>
+/// The credentials of the command could not be obtained (STS AssumeRole refused, a profile that cannot supply keys):
+/// no call of the command can succeed, so cmdlets stop rather than report the same failure for every resource. The
+/// ErrorId and kind are those of the underlying failure.
+/// </summary>
+public sealed class CredentialsUnavailableException : GuardDutyIRException
+{
+    public CredentialsUnavailableException(GuardDutyIRException cause)
+        : base(cause.ErrorId, cause.Kind, cause.Message, cause.Target, cause)
+    {
+    }
+}

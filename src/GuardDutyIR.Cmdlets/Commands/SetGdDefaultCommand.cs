@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using GuardDutyIR.Engine.Aws;
 using GuardDutyIR.Engine.Context;
 
 namespace GuardDutyIR.Commands;
@@ -30,6 +31,30 @@ public sealed class SetGdDefaultCommand : GdCmdlet
     [Parameter]
     public object? Credential { get; set; }
 
+    /// <summary>Act in another account from now on: later cmdlets assume this IAM role (STS AssumeRole) unless given their own -RoleArn.</summary>
+    [Parameter]
+    public string? RoleArn { get; set; }
+
+    /// <summary>The external ID the role's trust policy requires.</summary>
+    [Parameter]
+    public string? ExternalId { get; set; }
+
+    /// <summary>The session name of the assumed role (shows in CloudTrail); default GuardDutyIR-&lt;time&gt;.</summary>
+    [Parameter]
+    public string? RoleSessionName { get; set; }
+
+    /// <summary>Stop assuming the role set earlier with -RoleArn.</summary>
+    [Parameter]
+    public SwitchParameter ClearRole { get; set; }
+
+    /// <summary>Seconds to wait for a connection to an AWS endpoint before ConnectionError (default 10).</summary>
+    [Parameter]
+    public double? ConnectTimeoutSec { get; set; }
+
+    /// <summary>Seconds to wait for the answer to one request before OperationTimeout (default 60).</summary>
+    [Parameter]
+    public double? RequestTimeoutSec { get; set; }
+
     /// <summary>Return the resulting defaults.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -48,6 +73,15 @@ public sealed class SetGdDefaultCommand : GdCmdlet
                 throw new GuardDutyIRException("ProfileNotFound", ErrorKind.ObjectNotFound,
                     $"No AWS profile named '{ProfileName}' was found.", ProfileName);
 
+            if (RoleArn is not null) AwsContextValidator.ValidateRole(RoleArn, ExternalId, RoleSessionName);
+            else if (ExternalId is not null || RoleSessionName is not null)
+                throw new GuardDutyIRException("RoleArnRequired", ErrorKind.InvalidArgument,
+                    "ExternalId and RoleSessionName apply only with RoleArn.", ExternalId ?? RoleSessionName);
+            if (RoleArn is not null && ClearRole)
+                throw new GuardDutyIRException("RoleArnConflict", ErrorKind.InvalidArgument, "-RoleArn and -ClearRole contradict each other.", RoleArn);
+            if (ConnectTimeoutSec is { } connect) TransportSettings.ValidateSeconds(connect, "ConnectTimeoutSec");
+            if (RequestTimeoutSec is { } request) TransportSettings.ValidateSeconds(request, "RequestTimeoutSec");
+
             var keys = Credential is null ? ((string, string, string?)?)null
                 : AwsSession.KeysOf(Credential is PSObject wrapped ? wrapped.BaseObject is PSCredential c ? c.GetNetworkCredential() : wrapped.BaseObject
                     : Credential is PSCredential pc ? pc.GetNetworkCredential() : Credential);
@@ -58,6 +92,10 @@ public sealed class SetGdDefaultCommand : GdCmdlet
                 ProfileName is null ? null : "ProfileName=" + ProfileName,
                 ProfileLocation is null ? null : "ProfileLocation=" + ProfileLocation,
                 EndpointUrl is null ? null : "EndpointUrl=" + EndpointUrl,
+                RoleArn is null ? null : "RoleArn=" + RoleArn,
+                ClearRole ? "no role" : null,
+                ConnectTimeoutSec is null ? null : "ConnectTimeoutSec=" + ConnectTimeoutSec,
+                RequestTimeoutSec is null ? null : "RequestTimeoutSec=" + RequestTimeoutSec,
             }.Where(s => s is not null));
             if (!ShouldProcess("GuardDutyIR session defaults", "Set " + description)) return;
 
@@ -77,6 +115,14 @@ public sealed class SetGdDefaultCommand : GdCmdlet
                     d.ProfileName = ProfileName;
                     d.ClearKeys();
                 }
+                if (RoleArn is not null || ClearRole)
+                {
+                    d.RoleArn = RoleArn;
+                    d.ExternalId = ExternalId;
+                    d.RoleSessionName = RoleSessionName;
+                }
+                if (ConnectTimeoutSec is not null) d.ConnectTimeoutSec = ConnectTimeoutSec;
+                if (RequestTimeoutSec is not null) d.RequestTimeoutSec = RequestTimeoutSec;
                 d.Source = "Set-GdDefault";
             });
             if (PassThru) WriteObject(result);

@@ -50,21 +50,37 @@ public abstract class GdAwsCmdletBase : GdCmdlet
     /// <summary>The resolved AWS session of this invocation.</summary>
     protected AwsSession Session => _session ?? throw new InvalidOperationException("BeginProcessing has not resolved the AWS session.");
 
+    /// <summary>
+    /// False for an invocation that makes no AWS call at all (a local query over trail files): its common parameters
+    /// are still checked, but no credentials or region are looked for, so it works on a machine with no AWS setup.
+    /// </summary>
+    protected virtual bool UsesAws => true;
+
+    private AwsContextOptions Options => new()
+    {
+        Region = CommandLineRegion,
+        ProfileName = ProfileName,
+        ProfileLocation = ProfileLocation,
+        Credential = NormalizeCredential(Credential),
+        EndpointUrl = EndpointUrl,
+        RoleArn = RoleArn,
+        ExternalId = ExternalId,
+        RoleSessionName = RoleSessionName,
+    };
+
     protected override void BeginProcessing()
     {
         try
         {
-            _session = AwsSession.Resolve(new AwsContextOptions
+            if (!UsesAws)
             {
-                Region = CommandLineRegion,
-                ProfileName = ProfileName,
-                ProfileLocation = ProfileLocation,
-                Credential = NormalizeCredential(Credential),
-                EndpointUrl = EndpointUrl,
-                RoleArn = RoleArn,
-                ExternalId = ExternalId,
-                RoleSessionName = RoleSessionName,
-            }, SessionDefaultsStore.Current, WriteVerbose);
+                AwsContextValidator.Validate(Options);
+                return;
+            }
+            _session = AwsSession.Resolve(Options, SessionDefaultsStore.Current, WriteVerbose);
+            // A role is assumed here, once for the invocation: a refused AssumeRole stops the command before any
+            // resource is touched, and every client of the session then signs as the role.
+            if (_session.Role is not null) Await(_session.AssumeRoleIfRequestedAsync(CancellationToken));
         }
         catch (GuardDutyIRException e)
         {
@@ -87,9 +103,9 @@ public abstract class GdAwsCmdletBase : GdCmdlet
     }
 
     /// <summary>
-    /// Runs the work for one resource. Rejected credentials stop the command, since nothing else in it can succeed;
-    /// any other engine error is written for this resource (with the error's own target when it has one) and the
-    /// pipeline goes on.
+    /// Runs the work for one resource. Failures that no other resource could escape (rejected or unobtainable
+    /// credentials, an endpoint that cannot be reached or does not answer) stop the command; any other engine error
+    /// is written for this resource (with the error's own target when it has one) and the pipeline goes on.
     /// </summary>
     protected void ForResource(object? target, Action work)
     {
@@ -97,9 +113,9 @@ public abstract class GdAwsCmdletBase : GdCmdlet
         {
             work();
         }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
+        catch (GuardDutyIRException e) when (StopsCommand(e))
         {
-            ThrowEngineError(e, target);
+            ThrowEngineError(e, e is AwsServiceException ? target : e.Target ?? target);
         }
         catch (GuardDutyIRException e)
         {

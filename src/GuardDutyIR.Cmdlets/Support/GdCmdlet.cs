@@ -103,6 +103,13 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
     protected static ErrorCategory ToCategory(ErrorKind kind) =>
         Enum.TryParse<ErrorCategory>(kind.ToString(), out var category) ? category : ErrorCategory.NotSpecified;
 
+    /// <summary>
+    /// Failures that every later resource would meet too: credentials refused or unobtainable, an endpoint that cannot
+    /// be reached or does not answer. A command stops on them instead of repeating them per resource.
+    /// </summary>
+    protected static bool StopsCommand(GuardDutyIRException e) =>
+        e is CredentialsUnavailableException || e.Kind is ErrorKind.AuthenticationError or ErrorKind.ConnectionError or ErrorKind.OperationTimeout;
+
     /// <summary>Reports a per-resource failure and lets the pipeline go on.</summary>
     protected void WriteEngineError(GuardDutyIRException e, object? target = null) => WriteError(ToErrorRecord(e, target));
 

@@ -216,13 +216,11 @@ internal sealed class AwsProtocolClient : AmazonServiceClient
             return buffer.ToArray();
         }
 
-        private static byte[] ReadBody(JsonUnmarshallerContext context) =>
-            context is BufferedContext buffered ? buffered.Raw : Buffer(context.Stream);
+        // Read through the context's stream, not the buffer: when the answer carries x-amz-crc32 that stream computes
+        // the checksum the SDK then verifies, and a body read around it would always look corrupt.
+        private static byte[] ReadBody(JsonUnmarshallerContext context) => Buffer(context.Stream);
 
         private sealed class BufferedContext(byte[] raw, IWebResponseData response, bool isException, IRequestContext? requestContext)
-            : JsonUnmarshallerContext(new MemoryStream(raw), false, response, isException, requestContext)
-        {
-            public byte[] Raw { get; } = raw;
-        }
+            : JsonUnmarshallerContext(new MemoryStream(raw), false, response, isException, requestContext);
     }
 }

@@ -16,21 +16,31 @@ namespace GuardDutyIR.Engine.Context;
 /// </summary>
 public sealed class AwsSession : IDisposable
 {
+    // Transport failures of every client this load context makes become ConnectionError / OperationTimeout errors.
+    static AwsSession() => TransportErrors.Register();
+
     private readonly ConcurrentDictionary<(string Kind, string Region), IDisposable> _clients = new();
     private readonly AwsContextOptions _options;
     private readonly string? _profileForRegion;
-    private AWSCredentials _credentials;
+    private readonly AWSCredentials _baseCredentials;
+    private readonly AWSCredentials _credentials;
 
-    private AwsSession(AwsContextOptions options, ResolvedCredentials credentials, string? region, string regionSource,
-        Uri? endpoint, string? profileForRegion)
+    private AwsSession(AwsContextOptions options, ResolvedCredentials credentials, RoleRequest? role, string? region, string regionSource,
+        Uri? endpoint, string? profileForRegion, TransportSettings transport)
     {
         _options = options;
-        _credentials = credentials.Credentials;
+        _baseCredentials = credentials.Credentials;
         CredentialSource = credentials.Source;
         DefaultRegion = region;
         RegionSource = regionSource;
         EndpointUrl = endpoint;
+        Transport = transport;
         _profileForRegion = profileForRegion;
+        // With a role, every client signs with the role's keys: no service can act with the caller's own by forgetting
+        // to assume. STS itself is called with the base keys.
+        _credentials = role is null ? _baseCredentials
+            : new AssumedRoleCredentials(() => GetOrCreate("sts-base", region ?? "us-east-1", r =>
+                new AmazonSecurityTokenServiceClient(_baseCredentials, Configure(new AmazonSecurityTokenServiceConfig(), r, "STS"))), role);
     }
 
     /// <summary>The region used when a call does not name one; null when nothing supplied one.</summary>
@@ -38,17 +48,25 @@ public sealed class AwsSession : IDisposable
     public string RegionSource { get; }
     public string CredentialSource { get; }
     public Uri? EndpointUrl { get; }
+    public TransportSettings Transport { get; }
+    /// <summary>The role every call of this session acts as (-RoleArn or Set-GdDefault -RoleArn), or null.</summary>
+    public RoleRequest? Role => (_credentials as AssumedRoleCredentials)?.Role;
     internal AWSCredentials Credentials => _credentials;
 
     /// <summary>
     /// Validates the common parameters and resolves credentials, region and endpoint without any network call
-    /// (a -RoleArn is assumed later, on first use, through <see cref="AssumeRoleIfRequestedAsync"/>).
+    /// (a role is assumed on first use, or at once through <see cref="AssumeRoleIfRequestedAsync"/>).
     /// </summary>
     public static AwsSession Resolve(AwsContextOptions options, SessionDefaults? defaults, Action<string>? verbose = null)
     {
         AwsContextValidator.Validate(options);
+        var transport = TransportSettings.Resolve(defaults?.ConnectTimeoutSec, defaults?.RequestTimeoutSec);
         var credentials = CredentialResolver.Resolve(options, defaults, verbose);
         verbose?.Invoke($"Credentials: {credentials.Source}.");
+
+        var role = options.RoleArn is not null ? new RoleRequest(options.RoleArn, options.ExternalId, options.RoleSessionName)
+            : defaults?.RoleArn is { } defaultRole ? new RoleRequest(defaultRole, defaults.ExternalId, defaults.RoleSessionName) : null;
+        if (role is not null) verbose?.Invoke($"Role: {role.RoleArn}" + (options.RoleArn is null ? " (session defaults)." : "."));
 
         var (region, regionSource) = ResolveRegion(options, defaults);
         verbose?.Invoke(region is null ? "Region: none found yet." : $"Region: {region} ({regionSource}).");
@@ -57,7 +75,7 @@ public sealed class AwsSession : IDisposable
         var endpoint = string.IsNullOrEmpty(endpointText) ? null : AwsContextValidator.ValidateEndpointUrl(endpointText);
         if (endpoint is not null) verbose?.Invoke($"Endpoint: {endpoint}.");
 
-        return new AwsSession(options, credentials, region, regionSource, endpoint, options.ProfileName ?? defaults?.ProfileName);
+        return new AwsSession(options, credentials, role, region, regionSource, endpoint, options.ProfileName ?? defaults?.ProfileName, transport);
     }
 
     private static (string? Region, string Source) ResolveRegion(AwsContextOptions options, SessionDefaults? defaults)
@@ -96,34 +114,14 @@ public sealed class AwsSession : IDisposable
     }
 
     /// <summary>
-    /// With -RoleArn, exchanges the resolved credentials for the role's through STS AssumeRole, once per invocation.
+    /// With a role, assumes it now (once; the keys refresh themselves later), so that a refused AssumeRole stops the
+    /// command before anything else is tried.
     /// </summary>
     public async Task AssumeRoleIfRequestedAsync(CancellationToken cancellationToken)
     {
-        if (_options.RoleArn is null || _assumed) return;
-        var sts = Sts(DefaultRegion);
-        var sessionName = _options.RoleSessionName ?? $"GuardDutyIR-{DateTime.UtcNow:yyyyMMddTHHmmss}";
-        try
-        {
-            var response = await sts.AssumeRoleAsync(new AssumeRoleRequest
-            {
-                RoleArn = _options.RoleArn,
-                RoleSessionName = sessionName,
-                ExternalId = _options.ExternalId,
-            }, cancellationToken).ConfigureAwait(false);
-            var c = response.Credentials;
-            _credentials = new SessionAWSCredentials(c.AccessKeyId, c.SecretAccessKey, c.SessionToken);
-            _assumed = true;
-            foreach (var client in _clients.Values) client.Dispose();
-            _clients.Clear();
-        }
-        catch (AmazonServiceException e)
-        {
-            throw AwsErrors.Translate(e, "STS", "AssumeRole", _options.RoleArn);
-        }
+        if (_credentials is AssumedRoleCredentials assumed)
+            await assumed.GetCredentialsAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
-
-    private bool _assumed;
 
     internal IAmazonEC2 Ec2(string? region) => GetOrCreate("ec2", region, r =>
     {
@@ -163,7 +161,7 @@ public sealed class AwsSession : IDisposable
         try
         {
             var response = await Sts(resolvedRegion).GetCallerIdentityAsync(new GetCallerIdentityRequest(), cancellationToken).ConfigureAwait(false);
-            var source = _assumed ? $"role {_options.RoleArn} assumed with {CredentialSource}" : CredentialSource;
+            var source = Role is { } role ? $"role {role.RoleArn} assumed with {CredentialSource}" : CredentialSource;
             return new CallerIdentity(response.Account, response.Arn, response.UserId, resolvedRegion, source, EndpointUrl?.ToString());
         }
         catch (AmazonServiceException e)
@@ -186,6 +184,7 @@ public sealed class AwsSession : IDisposable
         var endpoint = _options.EndpointUrl is null && !string.IsNullOrEmpty(serviceEndpoint)
             ? AwsContextValidator.ValidateEndpointUrl(serviceEndpoint)
             : EndpointUrl;
+        Transport.Apply(config);
         if (endpoint is not null)
         {
             config.ServiceURL = endpoint.ToString();

@@ -29,6 +29,7 @@ public sealed class LabCounters
     private readonly ConcurrentDictionary<string, long> _throttled = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _errors = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _faults = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _byAccount = new(StringComparer.Ordinal);
 
     private static readonly HashSet<string> s_throttleCodes = new(StringComparer.Ordinal)
     {
@@ -38,10 +39,11 @@ public sealed class LabCounters
     public static bool IsThrottleCode(string? code) => code is not null && s_throttleCodes.Contains(code);
 
     /// <summary>Records one answered request. A mutating call is counted only when it was not rejected by throttling.</summary>
-    public void Record(string service, string action, bool mutating, string? errorCode, bool injectedFault = false)
+    public void Record(string service, string action, bool mutating, string? errorCode, bool injectedFault = false, string? accountId = null)
     {
         var key = service + ":" + action;
         _calls.AddOrUpdate(key, 1, (_, n) => n + 1);
+        if (accountId is not null) _byAccount.AddOrUpdate(accountId + ":" + key, 1, (_, n) => n + 1);
         if (injectedFault) { _faults.AddOrUpdate(key, 1, (_, n) => n + 1); return; }
         if (IsThrottleCode(errorCode)) { _throttled.AddOrUpdate(key, 1, (_, n) => n + 1); return; }
         if (errorCode is not null) _errors.AddOrUpdate(key, 1, (_, n) => n + 1);
@@ -55,8 +57,15 @@ public sealed class LabCounters
         new SortedDictionary<string, long>(_errors, StringComparer.Ordinal),
         new SortedDictionary<string, long>(_faults, StringComparer.Ordinal));
 
+    /// <summary>
+    /// Authenticated calls per signing account, keyed "account:service:Action": which account a client really acted
+    /// in (for example with credentials of an assumed cross-account role).
+    /// </summary>
+    public IReadOnlyDictionary<string, long> CallsByAccount() => new SortedDictionary<string, long>(_byAccount, StringComparer.Ordinal);
+
     public void Reset()
     {
+        _byAccount.Clear();
         _calls.Clear(); _mutating.Clear(); _throttled.Clear(); _errors.Clear(); _faults.Clear();
     }
 

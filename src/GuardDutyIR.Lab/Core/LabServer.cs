@@ -184,7 +184,7 @@ internal sealed class LabServer : IAsyncDisposable
         }
         action = labRequest.Action ?? ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body, labRequest);
         var mutating = labRequest.Mutating ?? !LabCounters.IsReadOnlyAction(action);
-        _context.Counters.Record(scope.Service, action, mutating, response.ErrorCode);
+        _context.Counters.Record(scope.Service, action, mutating, response.ErrorCode, accountId: labRequest.AccountId);
         await WriteAsync(ctx, response).ConfigureAwait(false);
     }
 
