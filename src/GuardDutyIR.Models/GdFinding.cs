@@ -19,6 +19,26 @@ public static class Severity
         _ => SeverityLabel.Critical,
     };
 
+    /// <summary>
+    /// Reads a severity floor as a user types it: a band name (Low, Medium, High, Critical, any case) or a plain decimal
+    /// number from 0 to 10. Signs, exponents and enum positions ("+1", "-1", "1e1") are not severities.
+    /// </summary>
+    public static bool TryParseFloor(string text, out double floor)
+    {
+        var trimmed = text.Trim();
+        foreach (var label in Enum.GetValues<SeverityLabel>())
+        {
+            if (!string.Equals(label.ToString(), trimmed, StringComparison.OrdinalIgnoreCase)) continue;
+            floor = Floor(label);
+            return true;
+        }
+        if (double.TryParse(trimmed, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out floor)
+            && floor is >= 0 and <= 10)
+            return true;
+        floor = 0;
+        return false;
+    }
+
     /// <summary>The lowest severity of a band, for -MinSeverity High and the like.</summary>
     public static double Floor(SeverityLabel label) => label switch
     {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Management.Automation;
 using GuardDutyIR.Engine.Findings;
 
@@ -110,8 +109,7 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
     private double? ParseSeverity(string? text)
     {
         if (string.IsNullOrWhiteSpace(text)) return null;
-        if (Enum.TryParse<SeverityLabel>(text, ignoreCase: true, out var label) && !char.IsDigit(text.Trim()[0])) return Severity.Floor(label);
-        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number is >= 0 and <= 10) return number;
+        if (Severity.TryParseFloor(text, out var floor)) return floor;
         ThrowEngineError(new GuardDutyIRException("InvalidMinSeverity", ErrorKind.InvalidArgument,
             $"'{text}' is not a severity. Use Low, Medium, High, Critical, or a number from 0 to 10.", text));
         return null;

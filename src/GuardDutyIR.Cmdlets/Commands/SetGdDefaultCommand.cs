@@ -69,7 +69,7 @@ public sealed class SetGdDefaultCommand : GdCmdlet
             if (ProfileLocation is not null && !File.Exists(ProfileLocation))
                 throw new GuardDutyIRException("ProfileLocationNotFound", ErrorKind.ObjectNotFound,
                     $"The credentials file '{ProfileLocation}' does not exist.", ProfileLocation);
-            if (ProfileName is not null && !AwsNames.ProfileNames(ProfileLocation).Contains(ProfileName))
+            if (ProfileName is not null && !AwsNames.ProfileExists(ProfileName, ProfileLocation))
                 throw new GuardDutyIRException("ProfileNotFound", ErrorKind.ObjectNotFound,
                     $"No AWS profile named '{ProfileName}' was found.", ProfileName);
 

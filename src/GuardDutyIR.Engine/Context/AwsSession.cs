@@ -60,6 +60,7 @@ public sealed class AwsSession : IDisposable
     public static AwsSession Resolve(AwsContextOptions options, SessionDefaults? defaults, Action<string>? verbose = null)
     {
         AwsContextValidator.Validate(options);
+        ProfileStore.EnsureDefaultFilesReadable();
         var transport = TransportSettings.Resolve(defaults?.ConnectTimeoutSec, defaults?.RequestTimeoutSec);
         var credentials = CredentialResolver.Resolve(options, defaults, verbose);
         verbose?.Invoke($"Credentials: {credentials.Source}.");
@@ -88,7 +89,7 @@ public sealed class AwsSession : IDisposable
 
         var profileName = options.ProfileName ?? defaults?.ProfileName
             ?? (Environment.GetEnvironmentVariable("AWS_PROFILE") is { Length: > 0 } p ? p : "default");
-        var store = new CredentialProfileStoreChain(options.ProfileLocation ?? defaults?.ProfileLocation);
+        var store = new ProfileStore(options.ProfileLocation ?? defaults?.ProfileLocation);
         if (store.TryGetProfile(profileName, out var profile) && profile.Region is not null)
             return (profile.Region.SystemName, $"profile '{profileName}'");
 
@@ -128,10 +129,11 @@ public sealed class AwsSession : IDisposable
         var config = Configure(new AmazonEC2Config(), r, "EC2");
         // Bulk containment makes hundreds of calls: more attempts than the default 3 (RequestLimitExceeded and 5xx
         // are retried with the SDK's backoff), and no client-wide retry quota, because our own token buckets already
-        // pace the calls and one noisy minute must not make every later retry fail fast (research-anchors P20).
+        // pace the calls and one noisy minute must not make every later retry fail fast. Transport failures keep
+        // the usual three attempts (PatientEc2Client).
         config.MaxErrorRetry = 8;
         config.ThrottleRetries = false;
-        return new AmazonEC2Client(_credentials, config);
+        return new PatientEc2Client(_credentials, config);
     });
 
     internal IAmazonS3 S3(string? region) => GetOrCreate("s3", region, r =>

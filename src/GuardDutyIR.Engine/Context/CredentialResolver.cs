@@ -22,7 +22,7 @@ internal static class CredentialResolver
         if (options.Credential is not null)
             return new ResolvedCredentials(FromObject(options.Credential), "the -Credential parameter");
 
-        var store = new CredentialProfileStoreChain(options.ProfileLocation ?? defaults?.ProfileLocation);
+        var store = new ProfileStore(options.ProfileLocation ?? defaults?.ProfileLocation);
         if (options.ProfileName is not null)
             return FromProfile(store, options.ProfileName, options.ProfileLocation, explicitProfile: true)!;
 
@@ -66,7 +66,7 @@ internal static class CredentialResolver
             + ". Pass -ProfileName or -Credential, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run Set-GdDefault.");
     }
 
-    private static ResolvedCredentials? FromProfile(CredentialProfileStoreChain store, string name, string? location, bool explicitProfile)
+    private static ResolvedCredentials? FromProfile(ProfileStore store, string name, string? location, bool explicitProfile)
     {
         if (!store.TryGetProfile(name, out var profile))
         {
@@ -77,7 +77,7 @@ internal static class CredentialResolver
         }
         try
         {
-            var credentials = profile.GetAWSCredentials(store);
+            var credentials = ProfileStore.Guard(() => profile.GetAWSCredentials(store.Chain));
             return new ResolvedCredentials(credentials, $"profile '{name}'" + (profile.CredentialProfileStore is SharedCredentialsFile f ? $" in {f.FilePath}" : ""));
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or AmazonClientException)

@@ -151,4 +151,34 @@ public sealed class AwsSessionTests : IDisposable
     {
         public object GetCredentials() => new { AccessKey = "AKIDFOREIGN", SecretKey = "s", Token = "foreign-token" };
     }
+
+    private const string LeakedSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYLEAKEDKEY";
+
+    private static string MalformedCredentialsFile()
+    {
+        var file = Path.GetTempFileName();
+        File.WriteAllText(file, $"[ir]\naws_access_key_id = AKIDLEAK\naws_secret_access_key = x\n{LeakedSecret}\n[other]\nregion = us-east-1\n");
+        return file;
+    }
+
+    private static void AssertProfileInvalid(GuardDutyIRException error, string file)
+    {
+        Assert.Equal("ProfileInvalid", error.ErrorId);
+        Assert.Equal(ErrorKind.InvalidData, error.Kind);
+        Assert.Equal($"{file}:4", error.Target);
+        Assert.Contains("Line 4", error.Message, StringComparison.Ordinal);
+        for (Exception? e = error; e is not null; e = e.InnerException)
+            Assert.DoesNotContain(LeakedSecret, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_malformed_credentials_file_named_by_ProfileLocation_is_ProfileInvalid_without_its_content()
+    {
+        var file = MalformedCredentialsFile();
+
+        var error = Assert.Throws<GuardDutyIRException>(() =>
+            AwsSession.Resolve(new AwsContextOptions { Region = "us-east-1", ProfileName = "ir", ProfileLocation = file }, null));
+
+        AssertProfileInvalid(error, file);
+    }
 }

@@ -70,6 +70,26 @@ public sealed class GuardDutyLabTests : IDisposable
         Assert.Contains(Truth(), f => Math.Abs(f.Severity - floor) < 0.001 || floor == 1.0);
     }
 
+    [Theory]
+    [InlineData("+1")]
+    [InlineData("-1")]
+    [InlineData("+7")]
+    [InlineData("7e0")]
+    [InlineData("10.5")]
+    [InlineData("NaN")]
+    [InlineData("Severe")]
+    public void Anything_but_a_band_name_or_a_number_from_0_to_10_is_refused_before_any_call(string minSeverity)
+    {
+        _s.Lab.Counters.Reset();
+
+        var error = _s.Run("Get-GdFinding -MinSeverity $args[0]", minSeverity).SingleError();
+
+        Assert.Equal("InvalidMinSeverity", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Equal(minSeverity, error.TargetObject);
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalCalls);
+    }
+
     [Fact]
     public void Types_exact_and_wildcard_instance_and_time_filters()
     {
