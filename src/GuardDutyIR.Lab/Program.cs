@@ -38,6 +38,7 @@ Console.WriteLine($"AWS_SECRET_ACCESS_KEY={lab.SecretAccessKey}");
 Console.WriteLine($"AWS_REGION={lab.Region}");
 Console.WriteLine($"AWS_DEFAULT_REGION={lab.Region}");
 Console.WriteLine($"AWS_ENDPOINT_URL={lab.Endpoint}");
+Console.WriteLine($"# Member account role: {lab.Facts["MemberResponderRoleArn"]} (ExternalId {lab.Facts["MemberResponderExternalId"]}); read-only: {lab.Facts["MemberAuditorRoleArn"]}");
 Console.WriteLine($"# Lab info: {lab.Endpoint}/_lab/info   flows: {lab.Endpoint}/_lab/flows   counters: {lab.Endpoint}/_lab/counters");
 Console.WriteLine("# Ctrl+C to stop.");
 

@@ -76,24 +76,6 @@ public static class LabControl
     private static GdLab Describe(LabHost host, DateTime startedAt)
     {
         var w = host.World;
-        var facts = new Dictionary<string, string?>
-        {
-            ["CompromisedInstanceId"] = w.CompromisedInstanceId,
-            ["MaliciousInstanceId"] = w.MaliciousInstanceId,
-            ["MaliciousEip"] = w.MaliciousEip,
-            ["BastionInstanceId"] = w.BastionInstanceId,
-            ["ThreatListName"] = w.ThreatListName,
-            ["ThreatListBucket"] = w.ThreatListBucket,
-            ["SnsTopicName"] = w.SnsTopicName,
-            ["AutoScalingGroupName"] = w.AutoScalingGroupName,
-            ["InvestigatedInstanceId"] = w.InvestigatedInstanceId,
-            ["InvestigatedRoleName"] = w.InvestigatedRoleName,
-            ["ExfilSourceIp"] = w.ExfilSourceIp,
-            ["ExfilBucket"] = w.ExfilBucket,
-            ["TrailBucket"] = host.GetService<GuardDutyIR.Lab.S3.S3Service>()?.TrailBucket,
-            ["EvidenceBucket"] = host.GetService<GuardDutyIR.Lab.S3.S3Service>()?.EvidenceBucket,
-            ["EventDataStoreId"] = host.GetService<GuardDutyIR.Lab.CloudTrail.CloudTrailService>()?.EventDataStoreId,
-        };
         return new GdLab
         {
             EndpointUrl = host.Endpoint,
@@ -107,7 +89,7 @@ public static class LabControl
             SecretAccessKey = host.SecretAccessKey,
             Throttling = host.Throttle.Enabled,
             StartedAt = startedAt,
-            Facts = facts.Where(f => !string.IsNullOrEmpty(f.Value)).ToDictionary(f => f.Key, f => f.Value!),
+            Facts = host.Facts,
         };
     }
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.S3;
 
 namespace GuardDutyIR.Lab.Athena;
@@ -13,8 +14,9 @@ namespace GuardDutyIR.Lab.Athena;
 /// <c>default</c>, table <c>cloudtrail_logs</c> with the Athena user guide's CloudTrail schema. Query errors surface
 /// asynchronously as FAILED executions, as on Athena; results are written as CSV to the OutputLocation in Lab S3.
 /// </summary>
-public sealed partial class AthenaService : ILabService
+public sealed partial class AthenaService : ILabService, IModeledService
 {
+    private static readonly ServiceModel s_model = ServiceModel.For("athena");
     public const string TargetPrefix = "AmazonAthena.";
     public const string Database = "default";
     public const string Catalog = "AwsDataCatalog";
@@ -25,9 +27,23 @@ public sealed partial class AthenaService : ILabService
     private TrailQueryRunner? _runner;
     private TimeSpan _delay;
 
-    public AthenaService(LabContext context) => _context = context;
+    private readonly Dictionary<string, Func<LabRequest, JsonObject, LabResponse>> _handlers;
+
+    public AthenaService(LabContext context)
+    {
+        _context = context;
+        _handlers = new(StringComparer.Ordinal)
+        {
+            ["StartQueryExecution"] = Start,
+            ["GetQueryExecution"] = GetExecution,
+            ["GetQueryResults"] = GetResults,
+            ["StopQueryExecution"] = Stop,
+        };
+    }
 
     public string SigningName => "athena";
+
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
     /// <summary>Minimum time a query stays RUNNING (test knob). Default 0.</summary>
     public TimeSpan QueryDelay
@@ -63,15 +79,15 @@ public sealed partial class AthenaService : ILabService
         if (_context.IsDenied("athena", op))
             return Task.FromResult(Json11.Error(400, "AccessDeniedException",
                 $"User: {request.Principal?.Arn} is not authorized to perform: athena:{op} on resource: arn:aws:athena:{request.Region}:{request.AccountId}:workgroup/{WorkGroup} because no identity-based policy allows the athena:{op} action", request.RequestId));
-        var response = op switch
-        {
-            "StartQueryExecution" => Start(request, body),
-            "GetQueryExecution" => GetExecution(request, body),
-            "GetQueryResults" => GetResults(request, body),
-            "StopQueryExecution" => Stop(request, body),
-            _ => Json11.Error(400, "UnknownOperationException", $"Unknown operation {op}", request.RequestId),
-        };
-        return Task.FromResult(response);
+        if (!_handlers.TryGetValue(op, out var handler))
+            return Task.FromResult(Json11.Error(400, "UnknownOperationException", $"Unknown operation {op}", request.RequestId));
+        // Athena models one error for bad input, InvalidRequestException: "a required parameter may be missing or out
+        // of range". A value of the wrong JSON type fails deserialization first.
+        if (s_model.ValidateJson(op, body) is { Count: > 0 } violations)
+            return Task.FromResult(violations[0].Kind == ViolationKind.Type
+                ? Json11.Error(400, "SerializationException", $"Cannot read {violations[0].Value} as {violations[0].ExpectedType} at '{violations[0].Path}'.", request.RequestId)
+                : Invalid(ModelViolation.Summary(violations), request.RequestId));
+        return Task.FromResult(handler(request, body));
     }
 
     private static LabResponse Invalid(string message, string requestId) =>
@@ -90,9 +106,7 @@ public sealed partial class AthenaService : ILabService
 
     private LabResponse Start(LabRequest r, JsonObject body)
     {
-        var sql = Json11.Str(body, "QueryString");
-        if (string.IsNullOrEmpty(sql) || sql.Length > 262144)
-            return Invalid("QueryString must be between 1 and 262144 characters.", r.RequestId);
+        var sql = Json11.Str(body, "QueryString")!;
         var workGroup = Json11.Str(body, "WorkGroup") ?? WorkGroup;
         if (workGroup != WorkGroup)
             return Invalid($"WorkGroup {workGroup} is not found.", r.RequestId);
@@ -169,8 +183,7 @@ public sealed partial class AthenaService : ILabService
     private LabResponse? Find(LabRequest r, JsonObject body, out TrailQuery q)
     {
         q = null!;
-        var id = Json11.Str(body, "QueryExecutionId");
-        if (string.IsNullOrEmpty(id)) return Invalid("QueryExecutionId is required.", r.RequestId);
+        var id = Json11.Str(body, "QueryExecutionId")!;
         var found = Runner.Find(id);
         if (found is null || found.AccountId != r.AccountId)
             return Invalid($"QueryExecution {id} was not found", r.RequestId);
@@ -237,13 +250,8 @@ public sealed partial class AthenaService : ILabService
         if (q.State == TrailQueryState.Cancelled) return Invalid("Query was cancelled", r.RequestId);
         if (q.State != TrailQueryState.Succeeded || q.Result is not { } res)
             return Invalid($"Query has not yet finished. Current state: {State(q.State)}", r.RequestId);
-        int max = 1000;
-        if (body["MaxResults"] is not null)
-        {
-            if (Json11.Int(body, "MaxResults") is not { } m || m < 1 || m > 1000)
-                return Invalid("MaxResults must be between 1 and 1000.", r.RequestId);
-            max = m;
-        }
+        // The model bounds MaxResults to 1-1000; absent, the Lab serves the largest page, as Athena does.
+        int max = Json11.Int(body, "MaxResults") ?? (int)s_model.Range("GetQueryResults", "MaxResults").Max!.Value;
         int offset = 0;
         if (Json11.Str(body, "NextToken") is { } token && !CloudTrailService.TryReadToken(token, q.Id, out offset))
             return Invalid("The NextToken is not valid.", r.RequestId);

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.S3;
 using GuardDutyIR.Lab.Scenarios;
 
@@ -12,13 +13,15 @@ namespace GuardDutyIR.Lab.CloudTrail;
 /// CloudTrail (awsJson1_1): CloudTrail Lake over the scenario's events (one event data store, SQL on DuckDB) and
 /// LookupEvents over its management events.
 /// </summary>
-public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
+public sealed partial class CloudTrailService : ILabService, IScenarioSeeded, IModeledService
 {
+    private static readonly ServiceModel s_model = ServiceModel.For("cloudtrail");
     public const string TargetPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
     public const string EventDataStoreName = "workshop-eds";
     private const int MaxConcurrentQueries = 10;
 
     private readonly LabContext _context;
+    private readonly Dictionary<string, Func<LabRequest, JsonObject, LabResponse>> _handlers;
     private ScenarioWorld? _world;
 
     public CloudTrailService(LabContext context)
@@ -26,9 +29,22 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
         _context = context;
         Database = new TrailDatabase(Array.Empty<CloudTrailRecord>());
         Queries = new TrailQueryRunner(Database, context.Clock);
+        _handlers = new(StringComparer.Ordinal)
+        {
+            ["ListEventDataStores"] = ListEventDataStores,
+            ["GetEventDataStore"] = GetEventDataStore,
+            ["StartQuery"] = StartQuery,
+            ["DescribeQuery"] = DescribeQuery,
+            ["GetQueryResults"] = GetQueryResults,
+            ["CancelQuery"] = CancelQuery,
+            ["ListQueries"] = ListQueries,
+            ["LookupEvents"] = LookupEvents,
+        };
     }
 
     public string SigningName => "cloudtrail";
+
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
     /// <summary>The Lab's CloudTrail events (shared with Athena).</summary>
     public TrailDatabase Database { get; private set; }
@@ -85,19 +101,38 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
         if (_context.IsDenied("cloudtrail", op))
             return Task.FromResult(Json11.Error(400, "AccessDeniedException",
                 $"User: {request.Principal?.Arn} is not authorized to perform: cloudtrail:{op} because no identity-based policy allows the cloudtrail:{op} action", request.RequestId));
-        var response = op switch
-        {
-            "ListEventDataStores" => ListEventDataStores(request, body),
-            "GetEventDataStore" => GetEventDataStore(request, body),
-            "StartQuery" => StartQuery(request, body),
-            "DescribeQuery" => DescribeQuery(request, body),
-            "GetQueryResults" => GetQueryResults(request, body),
-            "CancelQuery" => CancelQuery(request, body),
-            "ListQueries" => ListQueries(request, body),
-            "LookupEvents" => LookupEvents(request, body),
-            _ => Json11.Error(400, "UnknownOperationException", $"Unknown operation {op}", request.RequestId),
-        };
-        return Task.FromResult(response);
+        if (!_handlers.TryGetValue(op, out var handler))
+            return Task.FromResult(Json11.Error(400, "UnknownOperationException", $"Unknown operation {op}", request.RequestId));
+        if (s_model.ValidateJson(op, body) is { Count: > 0 } violations)
+            return Task.FromResult(Invalid(request, op, violations));
+        return Task.FromResult(handler(request, body));
+    }
+
+    /// <summary>The member-specific exceptions CloudTrail models for bad input, used when the operation lists them.</summary>
+    private static readonly Dictionary<string, string> s_memberErrors = new(StringComparer.Ordinal)
+    {
+        ["MaxResults"] = "InvalidMaxResultsException",
+        ["MaxQueryResults"] = "InvalidMaxResultsException",
+        ["NextToken"] = "InvalidNextTokenException",
+        ["QueryStatus"] = "InvalidQueryStatusException",
+        ["EventCategory"] = "InvalidEventCategoryException",
+        ["LookupAttributes"] = "InvalidLookupAttributesException",
+    };
+
+    /// <summary>
+    /// Input that breaks the model: a wrong JSON type is a SerializationException; otherwise the operation's own
+    /// exception for that member (InvalidMaxResultsException, "thrown if the limit specified is not valid"), else its
+    /// InvalidParameterException ("the request includes a parameter that is not valid"), else ValidationException.
+    /// </summary>
+    private static LabResponse Invalid(LabRequest r, string op, IReadOnlyList<ModelViolation> violations)
+    {
+        var v = violations[0];
+        if (v.Kind == ViolationKind.Type)
+            return Json11.Error(400, "SerializationException", $"Cannot read {v.Value} as {v.ExpectedType} at '{v.Path}'.", r.RequestId);
+        var code = s_memberErrors.TryGetValue(v.TopMember, out var specific) && s_model.ModelsError(op, specific) ? specific
+            : s_model.ModelsError(op, "InvalidParameterException") ? "InvalidParameterException"
+            : "ValidationException";
+        return Json11.Error(400, code, ModelViolation.Summary(violations), r.RequestId);
     }
 
     // ---------------------------------------------------------------- event data stores
@@ -153,8 +188,7 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
 
     private LabResponse ListEventDataStores(LabRequest r, JsonObject body)
     {
-        if (Json11.Int(body, "MaxResults") is { } max && (max < 1 || max > 1000))
-            return Json11.Error(400, "InvalidMaxResultsException", "Value of MaxResults must be between 1 and 1000.", r.RequestId);
+        // The Lab has at most one event data store, so every list is one page and no token continues it.
         if (Json11.Str(body, "NextToken") is { } token && token != "")
             return Json11.Error(400, "InvalidNextTokenException", "The NextToken is not valid.", r.RequestId);
         var list = new JsonArray();
@@ -164,9 +198,7 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
 
     private LabResponse GetEventDataStore(LabRequest r, JsonObject body)
     {
-        var eds = Json11.Str(body, "EventDataStore");
-        if (string.IsNullOrEmpty(eds))
-            return Json11.Error(400, "InvalidParameterException", "EventDataStore is required.", r.RequestId);
+        var eds = Json11.Str(body, "EventDataStore")!;
         if (eds.StartsWith("arn:", StringComparison.Ordinal) && !EdsArnPattern().IsMatch(eds))
             return Json11.Error(400, "EventDataStoreARNInvalidException", "The specified event data store ARN is not valid or does not map to an event data store in your account.", r.RequestId);
         if (!OwnsStore(r) || !MatchesStore(eds))
@@ -192,8 +224,6 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
             return Json11.Error(400, "InvalidParameterException", Json11.Str(body, "QueryAlias") is not null
                 ? "QueryAlias is only supported for CloudTrail Lake dashboard queries."
                 : "You must specify a QueryStatement.", r.RequestId);
-        if (statement.Length > 10000)
-            return Json11.Error(400, "InvalidQueryStatementException", "Query statement is too long. The maximum length is 10000 characters.", r.RequestId);
         var sql = TrailSql.SingleSelect(statement);
         if (sql is null)
             return Json11.Error(400, "InvalidQueryStatementException", "Query statement is invalid. Only SELECT statements are supported.", r.RequestId);
@@ -298,13 +328,8 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
     private LabResponse GetQueryResults(LabRequest r, JsonObject body)
     {
         if (FindQuery(r, body, out var q) is { } err) return err;
-        int max = 1000;
-        if (body["MaxQueryResults"] is not null)
-        {
-            if (Json11.Int(body, "MaxQueryResults") is not { } m || m < 1 || m > 1000)
-                return Json11.Error(400, "InvalidMaxResultsException", "MaxQueryResults must be between 1 and 1000.", r.RequestId);
-            max = m;
-        }
+        // The model bounds MaxQueryResults to 1-1000 and documents no default; the Lab serves the largest page.
+        int max = Json11.Int(body, "MaxQueryResults") ?? (int)s_model.Range("GetQueryResults", "MaxQueryResults").Max!.Value;
         int offset = 0;
         if (Json11.Str(body, "NextToken") is { } token)
         {
@@ -372,17 +397,24 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
         if (!(OwnsStore(r) && MatchesStore(eds)))
             return Json11.Error(400, "EventDataStoreNotFoundException", $"The specified event data store {eds} was not found.", r.RequestId);
         var status = Json11.Str(body, "QueryStatus");
-        var list = Queries.All.Where(q => q.AccountId == r.AccountId && q.Dialect == TrailDialect.Lake && (status is null || LakeStatus(q.State) == status))
-            .OrderByDescending(q => q.CreationTime)
+        var all = Queries.All.Where(q => q.AccountId == r.AccountId && q.Dialect == TrailDialect.Lake && (status is null || LakeStatus(q.State) == status))
+            .OrderByDescending(q => q.CreationTime).ThenBy(q => q.Id, StringComparer.Ordinal)
+            .ToList();
+        // Pages of MaxResults (the model's 1-1000; the largest when absent); a token only continues the listing it came from.
+        int max = Json11.Int(body, "MaxResults") ?? (int)s_model.Range("ListQueries", "MaxResults").Max!.Value;
+        var context = GuardDutyIds.HexOf($"{r.AccountId}|{eds}|{status}", 16);
+        int offset = 0;
+        if (Json11.Str(body, "NextToken") is { } token && (!TryReadToken(token, context, out offset) || offset > all.Count))
+            return Json11.Error(400, "InvalidNextTokenException", "The NextToken is not valid.", r.RequestId);
+        var page = all.Skip(offset).Take(max)
             .Select(q => (JsonNode)new JsonObject { ["QueryId"] = q.Id, ["QueryStatus"] = LakeStatus(q.State), ["CreationTime"] = Json11.Epoch(q.CreationTime) })
             .ToArray();
-        return Json11.Ok(new JsonObject { ["Queries"] = new JsonArray(list) }, r.RequestId);
+        var resp = new JsonObject { ["Queries"] = new JsonArray(page) };
+        if (offset + page.Length < all.Count) resp["NextToken"] = MakeToken(context, offset + page.Length);
+        return Json11.Ok(resp, r.RequestId);
     }
 
     // ---------------------------------------------------------------- LookupEvents
-
-    private static readonly HashSet<string> LookupKeys = new(StringComparer.Ordinal)
-    { "EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId" };
 
     private LabResponse LookupEvents(LabRequest r, JsonObject body)
     {
@@ -392,29 +424,20 @@ public sealed partial class CloudTrailService : ILabService, IScenarioSeeded
         string? key = null, value = null;
         if (body["LookupAttributes"] is JsonArray attrs && attrs.Count > 0)
         {
+            // "Currently the list can contain only one item" (model doc); the model has checked the key's enum and the value's length.
             if (attrs.Count > 1)
                 return Json11.Error(400, "InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.", r.RequestId);
-            if (attrs[0] is not JsonObject a || Json11.Str(a, "AttributeKey") is not { } k || !LookupKeys.Contains(k))
-                return Json11.Error(400, "InvalidLookupAttributesException", "The attribute key is not valid. Valid keys: " + string.Join(", ", LookupKeys), r.RequestId);
+            var a = (JsonObject)attrs[0]!;
+            key = Json11.Str(a, "AttributeKey");
             value = Json11.Str(a, "AttributeValue");
-            if (string.IsNullOrEmpty(value) || value.Length > 2000)
-                return Json11.Error(400, "InvalidLookupAttributesException", "The attribute value must be between 1 and 2000 characters.", r.RequestId);
-            key = k;
         }
         var start = Json11.Time(body, "StartTime");
         var end = Json11.Time(body, "EndTime");
         if (start is not null && end is not null && start > end)
             return Json11.Error(400, "InvalidTimeRangeException", "Start time must be before end time.", r.RequestId);
-        int max = 50;
-        if (body["MaxResults"] is not null)
-        {
-            if (Json11.Int(body, "MaxResults") is not { } m || m < 1 || m > 50)
-                return Json11.Error(400, "InvalidMaxResultsException", "MaxResults must be between 1 and 50.", r.RequestId);
-            max = m;
-        }
+        // The default page is the model's maximum, 50 ("The default is 50", LookupEvents MaxResults).
+        int max = Json11.Int(body, "MaxResults") ?? (int)s_model.Range("LookupEvents", "MaxResults").Max!.Value;
         var category = Json11.Str(body, "EventCategory");
-        if (category is not null && category != "insight")
-            return Json11.Error(400, "InvalidEventCategoryException", "The event category is not valid.", r.RequestId);
         var paramKey = $"{key}|{value}|{start?.ToUnixTimeMilliseconds()}|{end?.ToUnixTimeMilliseconds()}|{category}";
         int offset = 0;
         if (Json11.Str(body, "NextToken") is { } token)

@@ -52,10 +52,20 @@ public sealed class LabCredentialStore
         Main = AddUser(mainAccountId, "lab-admin", rng);
         Member = AddUser(memberAccountId, "lab-member-admin", rng);
         // Cross-account responder roles in the member account: one demands an ExternalId (confused-deputy guard), one does not.
-        AddRole(new LabRole(memberAccountId, ResponderRoleName, "AROA" + RandomChars(rng, 17), ResponderExternalId));
-        AddRole(new LabRole(memberAccountId, AuditorRoleName, "AROA" + RandomChars(rng, 17), null));
-        AddRole(new LabRole(mainAccountId, ResponderRoleName, "AROA" + RandomChars(rng, 17), null));
+        MemberResponder = new LabRole(memberAccountId, ResponderRoleName, "AROA" + RandomChars(rng, 17), ResponderExternalId);
+        MemberAuditor = new LabRole(memberAccountId, AuditorRoleName, "AROA" + RandomChars(rng, 17), null);
+        MainResponder = new LabRole(mainAccountId, ResponderRoleName, "AROA" + RandomChars(rng, 17), null);
+        AddRole(MemberResponder);
+        AddRole(MemberAuditor);
+        AddRole(MainResponder);
     }
+
+    /// <summary>The member account's responder role; AssumeRole must pass its ExternalId.</summary>
+    public LabRole MemberResponder { get; }
+    /// <summary>The member account's read-only auditor role; no ExternalId.</summary>
+    public LabRole MemberAuditor { get; }
+    /// <summary>The main account's responder role; no ExternalId.</summary>
+    public LabRole MainResponder { get; }
 
     public string MainAccountId { get; }
     public string MemberAccountId { get; }

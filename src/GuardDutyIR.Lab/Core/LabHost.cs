@@ -61,6 +61,45 @@ public sealed class LabHost : IAsyncDisposable
 
     public Ec2Service Ec2 => GetService<Ec2Service>() ?? throw new InvalidOperationException("EC2 is not registered");
 
+    /// <summary>
+    /// The scenario's cast by name (what Start-GdLab returns as $lab.Facts and /_lab/info serves): the compromised
+    /// instance, the threat list, the event data store, and the roles STS lets the Lab's keys assume, with the
+    /// ExternalId the member account's responder role demands. Facts the scenario lacks are left out.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Facts
+    {
+        get
+        {
+            var w = World;
+            var creds = Credentials;
+            var s3 = GetService<S3.S3Service>();
+            var facts = new Dictionary<string, string?>(StringComparer.Ordinal)
+            {
+                ["CompromisedInstanceId"] = w.CompromisedInstanceId,
+                ["MaliciousInstanceId"] = w.MaliciousInstanceId,
+                ["MaliciousEip"] = w.MaliciousEip,
+                ["BastionInstanceId"] = w.BastionInstanceId,
+                ["ThreatListName"] = w.ThreatListName,
+                ["ThreatListBucket"] = w.ThreatListBucket,
+                ["SnsTopicName"] = w.SnsTopicName,
+                ["AutoScalingGroupName"] = w.AutoScalingGroupName,
+                ["InvestigatedInstanceId"] = w.InvestigatedInstanceId,
+                ["InvestigatedRoleName"] = w.InvestigatedRoleName,
+                ["InvestigatedRoleArn"] = w.InvestigatedRoleArn,
+                ["ExfilSourceIp"] = w.ExfilSourceIp,
+                ["ExfilBucket"] = w.ExfilBucket,
+                ["TrailBucket"] = s3?.TrailBucket,
+                ["EvidenceBucket"] = s3?.EvidenceBucket,
+                ["EventDataStoreId"] = GetService<CloudTrail.CloudTrailService>()?.EventDataStoreId,
+                ["MemberResponderRoleArn"] = creds.MemberResponder.Arn,
+                ["MemberResponderExternalId"] = creds.MemberResponder.RequiredExternalId,
+                ["MemberAuditorRoleArn"] = creds.MemberAuditor.Arn,
+                ["ResponderRoleArn"] = creds.MainResponder.Arn,
+            };
+            return facts.Where(f => !string.IsNullOrEmpty(f.Value)).ToDictionary(f => f.Key, f => f.Value!, StringComparer.Ordinal);
+        }
+    }
+
     public T? GetService<T>() where T : class => Context.GetService<T>();
 
     /// <summary>Denies an action (e.g. "ec2", "ModifyInstanceAttribute") with the protocol's authorization error until allowed again.</summary>
@@ -81,6 +120,10 @@ public sealed class LabHost : IAsyncDisposable
             seed = World.Seed,
             baseTime = World.BaseTime,
             services = Services.Select(s => s.SigningName).ToArray(),
+            facts = Facts,
+            // Every role STS will issue a session for, and the ExternalId it must be given (null when none).
+            roles = Credentials.Roles.OrderBy(r => r.Arn, StringComparer.Ordinal)
+                .Select(r => new { arn = r.Arn, accountId = r.AccountId, externalId = r.RequiredExternalId }).ToArray(),
             throttling = Throttle.Enabled,
             admin = Context.Admin.Paths,
         });

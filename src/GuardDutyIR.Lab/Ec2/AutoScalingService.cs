@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Ec2;
@@ -8,9 +9,10 @@ namespace GuardDutyIR.Lab.Ec2;
 /// EC2 Auto Scaling (awsQuery, .member.N lists, Result wrapper): enough to take an instance out of its group before
 /// containment (EnterStandby / DetachInstances) and to put it back.
 /// </summary>
-public sealed class AutoScalingService : ILabService, IScenarioSeeded
+public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledService
 {
     private const string Ns = ProtocolErrors.AutoScalingNamespace;
+    private static readonly ServiceModel s_model = ServiceModel.For("autoscaling");
     private readonly LabContext _ctx;
     private readonly object _gate = new();
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
@@ -32,13 +34,26 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
         public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
     }
 
+    private readonly Dictionary<string, Func<LabRequest, LabResponse>> _handlers;
+
     public AutoScalingService(LabContext context)
     {
         _ctx = context;
         _ids = new Random(context.Options.Seed ^ 0xA5C);
+        _handlers = new(StringComparer.Ordinal)
+        {
+            ["DescribeAutoScalingInstances"] = DescribeAutoScalingInstances,
+            ["DescribeAutoScalingGroups"] = DescribeAutoScalingGroups,
+            ["EnterStandby"] = EnterStandby,
+            ["ExitStandby"] = ExitStandby,
+            ["DetachInstances"] = DetachInstances,
+            ["AttachInstances"] = AttachInstances,
+        };
     }
 
     public string SigningName => "autoscaling";
+
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
     public void Seed(ScenarioWorld world)
     {
@@ -62,21 +77,14 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
     {
         var action = request.Form["Action"] ?? "";
         request.Action = action;
+        if (!_handlers.TryGetValue(action, out var handler))
+            return Task.FromResult(ProtocolErrors.Query(400, "Sender", "InvalidAction", $"Could not find operation {action} for version 2011-01-01", request.RequestId, Ns));
+        // Like the other Coral query services, Auto Scaling reports every broken model constraint in one ValidationError.
+        if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)
+            return Task.FromResult(ProtocolErrors.Query(400, "Sender", "ValidationError", ModelViolation.Summary(violations), request.RequestId, Ns));
         try
         {
-            lock (_gate)
-            {
-                return Task.FromResult(action switch
-                {
-                    "DescribeAutoScalingInstances" => DescribeAutoScalingInstances(request),
-                    "DescribeAutoScalingGroups" => DescribeAutoScalingGroups(request),
-                    "EnterStandby" => EnterStandby(request),
-                    "ExitStandby" => ExitStandby(request),
-                    "DetachInstances" => DetachInstances(request),
-                    "AttachInstances" => AttachInstances(request),
-                    _ => ProtocolErrors.Query(400, "Sender", "InvalidAction", $"Could not find operation {action} for version 2011-01-01", request.RequestId, Ns),
-                });
-            }
+            lock (_gate) return Task.FromResult(handler(request));
         }
         catch (Ec2Exception ex)
         {
@@ -86,10 +94,10 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
 
     private static Exception Validation(string message) => new Ec2Exception("ValidationError", message);
 
+    /// <summary>The group named by AutoScalingGroupName, which the model check has already required.</summary>
     private Group GetGroup(LabRequest r, string? name)
     {
-        if (string.IsNullOrEmpty(name)) throw Validation("1 validation error detected: Value null at 'autoScalingGroupName' failed to satisfy constraint: Member must not be null");
-        if (!_groups.TryGetValue(name, out var g) || g.AccountId != r.AccountId) throw Validation($"AutoScalingGroup name not found - no such group: {name}");
+        if (name is null || !_groups.TryGetValue(name, out var g) || g.AccountId != r.AccountId) throw Validation($"AutoScalingGroup name not found - no such group: {name}");
         return g;
     }
 
@@ -117,7 +125,8 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
             .SelectMany(g => g.Instances.Keys.Select(i => (Group: g, Id: i)))
             .Where(x => ids.Count == 0 || ids.Contains(x.Id))
             .OrderBy(x => x.Id, StringComparer.Ordinal).ToList();
-        var (page, next) = Page(rows, r.Form["MaxRecords"], r.Form["NextToken"], 50);
+        // "The default value is 50 and the maximum value is 50" (DescribeAutoScalingInstances MaxRecords).
+        var (page, next) = Page(rows, r.Form["MaxRecords"], r.Form["NextToken"], 50, 50);
         var result = new List<XElement> { new("AutoScalingInstances", page.Select(x => InstanceXml(x.Group, x.Id, true))) };
         if (next is not null) result.Add(new XElement("NextToken", next));
         return QueryXml.Success("DescribeAutoScalingInstances", Ns, r.RequestId, result);
@@ -140,7 +149,8 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
             _ = values;
         }
         var list = groups.OrderBy(g => g.Name, StringComparer.Ordinal).ToList();
-        var (page, next) = Page(list, r.Form["MaxRecords"], r.Form["NextToken"], 100);
+        // "The default value is 50 and the maximum value is 100" (DescribeAutoScalingGroups MaxRecords).
+        var (page, next) = Page(list, r.Form["MaxRecords"], r.Form["NextToken"], 50, 100);
         var result = new List<XElement>
         {
             new("AutoScalingGroups", page.Select(g => new XElement("member",
@@ -183,22 +193,15 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
         return ids;
     }
 
-    private bool ParseDecrement(LabRequest r, bool required)
-    {
-        var v = r.Form["ShouldDecrementDesiredCapacity"];
-        if (v is null)
-        {
-            if (required) throw Validation("1 validation error detected: Value null at 'shouldDecrementDesiredCapacity' failed to satisfy constraint: Member must not be null");
-            return false;
-        }
-        return string.Equals(v, "true", StringComparison.OrdinalIgnoreCase);
-    }
+    /// <summary>ShouldDecrementDesiredCapacity, which the model requires of EnterStandby and DetachInstances.</summary>
+    private static bool ParseDecrement(LabRequest r) =>
+        string.Equals(r.Form["ShouldDecrementDesiredCapacity"], "true", StringComparison.OrdinalIgnoreCase);
 
     private LabResponse EnterStandby(LabRequest r)
     {
         var g = GetGroup(r, r.Form["AutoScalingGroupName"]);
         var ids = InstanceIds(r);
-        var decrement = ParseDecrement(r, true);
+        var decrement = ParseDecrement(r);
         foreach (var id in ids)
         {
             if (!g.Instances.TryGetValue(id, out var state)) throw Validation($"The instance {id} is not part of Auto Scaling group {g.Name}.");
@@ -232,7 +235,7 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
     {
         var g = GetGroup(r, r.Form["AutoScalingGroupName"]);
         var ids = InstanceIds(r);
-        var decrement = ParseDecrement(r, true);
+        var decrement = ParseDecrement(r);
         foreach (var id in ids)
             if (!g.Instances.ContainsKey(id)) throw Validation($"The instance {id} is not part of Auto Scaling group {g.Name}.");
         if (decrement && g.Desired - ids.Count(id => g.Instances[id] == "InService") < g.Min)
@@ -284,10 +287,14 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded
         return new Guid(b).ToString();
     }
 
-    private static (List<T>, string?) Page<T>(List<T> items, string? maxText, string? token, int defaultMax)
+    /// <summary>
+    /// One page. The model sets no bound on MaxRecords (and has already checked it is an integer), so no value is
+    /// refused: the documented maximum caps the page, and a value below 1 gets the default page.
+    /// </summary>
+    private static (List<T>, string?) Page<T>(List<T> items, string? maxText, string? token, int defaultSize, int largest)
     {
-        int max = defaultMax;
-        if (maxText is not null && (!int.TryParse(maxText, out max) || max < 1 || max > 100)) throw Validation("MaxRecords must be between 1 and 100");
+        int max = maxText is not null && int.TryParse(maxText, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var m) && m > 0
+            ? Math.Min(m, largest) : defaultSize;
         int offset = 0;
         if (!string.IsNullOrEmpty(token) && (!int.TryParse(token, out offset) || offset < 0)) throw new Ec2Exception("InvalidNextToken", "The token is invalid.");
         var page = items.Skip(offset).Take(max).ToList();

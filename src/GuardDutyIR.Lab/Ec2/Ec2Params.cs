@@ -27,6 +27,10 @@ internal sealed partial class Ec2Params
 
     public string? this[string name] => _form[name];
 
+    /// <summary>
+    /// The value of a member the model marks required. The model check has already answered an absent one with
+    /// MissingParameter before the handler runs; this is the accessor, with the same answer as a guard.
+    /// </summary>
     public string Required(string name) =>
         string.IsNullOrEmpty(_form[name]) ? throw new Ec2Exception("MissingParameter", $"The request must contain the parameter {name}") : _form[name]!;
 
@@ -197,13 +201,21 @@ internal sealed class FilterTable<T>
 internal static class Ec2Paging
 {
     /// <summary>
-    /// One page of an ordered result. The token is opaque to clients (base64 of the offset plus a checksum of the
-    /// operation) and rejected when malformed, as EC2 rejects foreign tokens.
+    /// The most items one page carries when the model leaves MaxResults open (DescribeInstances, DescribeVolumes,
+    /// DescribeSnapshots, DescribeTags): 1000, the largest page any EC2 describe allows (the bound the model gives
+    /// DescribeSecurityGroups and the other bounded describes, and the page size the AWS CLI sends for
+    /// describe-volumes and describe-snapshots).
     /// </summary>
-    public static (List<T> Page, string? Next) Page<T>(IReadOnlyList<T> items, int? maxResults, string? nextToken, string operation, int min = 5, int max = 1000)
+    public const int LargestPage = 1000;
+
+    /// <summary>
+    /// One page of an ordered result. The model has already checked MaxResults against its bounds; a value the model
+    /// leaves open is served up to <see cref="LargestPage"/> items, and one below 1 (which no client pages with) as if
+    /// absent. The token is opaque to clients (base64 of the offset plus the operation) and rejected when malformed,
+    /// as EC2 rejects foreign tokens.
+    /// </summary>
+    public static (List<T> Page, string? Next) Page<T>(IReadOnlyList<T> items, int? maxResults, string? nextToken, string operation)
     {
-        if (maxResults is { } m && (m < min || m > max))
-            throw new Ec2Exception("InvalidParameterValue", $"Value ( {m} ) for parameter maxResults is invalid. Parameter must be between {min} and {max}.");
         int offset = 0;
         if (!string.IsNullOrEmpty(nextToken))
         {
@@ -214,9 +226,9 @@ internal static class Ec2Paging
             if (parts.Length != 3 || parts[0] != "lab" || parts[1] != operation || !int.TryParse(parts[2], out offset) || offset < 0)
                 throw new Ec2Exception("InvalidParameterValue", "Invalid value for 'nextToken'");
         }
-        var size = maxResults ?? int.MaxValue;
-        var page = items.Skip(offset).Take(size).ToList();
-        string? next = offset + page.Count < items.Count && maxResults is not null
+        int? size = maxResults is { } m && m > 0 ? Math.Min(m, LargestPage) : null;
+        var page = items.Skip(offset).Take(size ?? int.MaxValue).ToList();
+        string? next = size is not null && offset + page.Count < items.Count
             ? Convert.ToBase64String(Encoding.UTF8.GetBytes($"lab:{operation}:{offset + page.Count}"))
             : null;
         return (page, next);

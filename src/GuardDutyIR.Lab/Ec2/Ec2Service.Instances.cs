@@ -129,19 +129,10 @@ public sealed partial class Ec2Service
         return inst is not null && inst.State is "running" or "pending" or "stopping" ? e.PublicIp : null;
     }
 
-    private static readonly string[] s_attributes =
-    {
-        "instanceType", "kernel", "ramdisk", "userData", "disableApiTermination", "instanceInitiatedShutdownBehavior",
-        "rootDeviceName", "blockDeviceMapping", "productCodes", "sourceDestCheck", "groupSet", "ebsOptimized", "sriovNetSupport",
-        "enaSupport", "enclaveOptions", "disableApiStop",
-    };
-
     private IEnumerable<object?> DescribeInstanceAttribute(Ec2Call c)
     {
         var i = GetInstance(c, c.P.Required("InstanceId"));
         var attr = c.P.Required("Attribute");
-        if (!s_attributes.Contains(attr))
-            throw new Ec2Exception("InvalidParameterValue", $"Value ({attr}) for parameter attribute is invalid. Unknown attribute.");
         c.CommitPoint();
         yield return E("instanceId", i.InstanceId);
         yield return attr switch
@@ -163,7 +154,8 @@ public sealed partial class Ec2Service
             "sriovNetSupport" => E("sriovNetSupport"),
             "enaSupport" => E("enaSupport", E("value", "true")),
             "enclaveOptions" => E("enclaveOptions", E("enabled", "false")),
-            _ => null,
+            // The model's enum already refused unknown names; this is a name a newer model added that the Lab does not answer yet.
+            _ => throw new Ec2Exception("UnsupportedOperation", $"The Lab does not describe the instance attribute {attr}."),
         };
     }
 
@@ -254,7 +246,6 @@ public sealed partial class Ec2Service
     private IEnumerable<object?> StopInstances(Ec2Call c)
     {
         var ids = c.P.List("InstanceId");
-        if (ids.Count == 0) throw new Ec2Exception("MissingParameter", "The request must contain the parameter InstanceId");
         var list = GetInstances(c, ids);
         foreach (var i in list)
         {
@@ -283,7 +274,6 @@ public sealed partial class Ec2Service
     private IEnumerable<object?> StartInstances(Ec2Call c)
     {
         var ids = c.P.List("InstanceId");
-        if (ids.Count == 0) throw new Ec2Exception("MissingParameter", "The request must contain the parameter InstanceId");
         var list = GetInstances(c, ids);
         foreach (var i in list)
             if (i.State is "terminated" or "shutting-down" or "stopping")
@@ -307,7 +297,6 @@ public sealed partial class Ec2Service
     private IEnumerable<object?> TerminateInstances(Ec2Call c)
     {
         var ids = c.P.List("InstanceId");
-        if (ids.Count == 0) throw new Ec2Exception("MissingParameter", "The request must contain the parameter InstanceId");
         var list = GetInstances(c, ids);
         foreach (var i in list)
             if (i.DisableApiTermination && i.State != "terminated")

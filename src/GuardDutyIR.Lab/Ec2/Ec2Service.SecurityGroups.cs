@@ -139,6 +139,7 @@ public sealed partial class Ec2Service
     {
         var name = c.P.Required("GroupName");
         var description = c.P.Required("GroupDescription");
+        // The model states these only in the members' documentation: "Up to 255 characters in length. Can't start with sg-."
         if (name.Length > 255 || name.StartsWith("sg-", StringComparison.OrdinalIgnoreCase))
             throw new Ec2Exception("InvalidParameterValue", $"Value ({name}) for parameter GroupName is invalid. Group names may not be in the format sg-*.");
         if (description.Length > 255)

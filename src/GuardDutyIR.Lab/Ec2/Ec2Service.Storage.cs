@@ -27,7 +27,7 @@ public sealed partial class Ec2Service
         IEnumerable<Volume> all = ids.Count > 0 ? ids.Select(id => GetVolume(c, id)) : _volumes.Values.Where(v => v.AccountId == c.Account && !v.Deleted);
         var filtered = VolumeFilters().Apply(all, c.P.Filters()).ToList();
         c.CommitPoint();
-        var (page, next) = Ec2Paging.Page(filtered, max, c.P["NextToken"], "DescribeVolumes", 5, 500);
+        var (page, next) = Ec2Paging.Page(filtered, max, c.P["NextToken"], "DescribeVolumes");
         yield return E("volumeSet", page.Select(v => Item(
             E("volumeId", v.VolumeId),
             E("size", Inv(v.Size)),
@@ -72,8 +72,8 @@ public sealed partial class Ec2Service
     private IEnumerable<object?> CreateSnapshot(Ec2Call c)
     {
         var v = GetVolume(c, c.P.Required("VolumeId"));
+        // Neither the model nor the API reference bounds a snapshot's description, so the Lab takes any.
         var description = c.P["Description"] ?? "";
-        if (description.Length > 255) throw new Ec2Exception("InvalidParameterValue", "Description exceeds 255 characters");
         var tags = c.P.TagSpecifications("snapshot");
         CheckSnapshotLimit(c, 1);
         c.CommitPoint();
@@ -104,9 +104,6 @@ public sealed partial class Ec2Service
             if (v.Device == i.RootDeviceName)
                 throw new Ec2Exception("InvalidParameterValue", "The boot volume can only be excluded with ExcludeBootVolume");
         }
-        var copyTags = c.P["CopyTagsFromSource"];
-        if (copyTags is not null && copyTags != "volume")
-            throw new Ec2Exception("InvalidParameterValue", $"Value ({copyTags}) for parameter CopyTagsFromSource is invalid. Valid value: volume");
         var volumes = VolumesOf(i).Where(v => !(excludeBoot && v.Device == i.RootDeviceName) && !excluded.Contains(v.VolumeId)).ToList();
         if (volumes.Count == 0) throw new Ec2Exception("InvalidParameterValue", "No volumes to snapshot after exclusions");
         var tags = c.P.TagSpecifications("snapshot");
@@ -118,7 +115,8 @@ public sealed partial class Ec2Service
         {
             var s = NewSnapshot(c, v, description, c.Now);
             var all = new List<KeyValuePair<string, string>>();
-            if (copyTags == "volume") all.AddRange(TagsOf(v.VolumeId).Where(t => !t.Key.StartsWith("aws:", StringComparison.Ordinal)));
+            // CopyTagsFromSource has one value in the model's enum, volume.
+            if (c.P["CopyTagsFromSource"] == "volume") all.AddRange(TagsOf(v.VolumeId).Where(t => !t.Key.StartsWith("aws:", StringComparison.Ordinal)));
             all.AddRange(tags);
             if (all.Count > 0) SetTags(s.SnapshotId, all);
             items.Add(Item(
@@ -161,7 +159,7 @@ public sealed partial class Ec2Service
             .Add("start-time", s => T(s.StartTime));
         var filtered = table.Apply(all, c.P.Filters()).OrderBy(s => s.StartTime).ThenBy(s => s.SnapshotId, StringComparer.Ordinal).ToList();
         c.CommitPoint();
-        var (page, next) = Ec2Paging.Page(filtered, max, c.P["NextToken"], "DescribeSnapshots", 5, 1000);
+        var (page, next) = Ec2Paging.Page(filtered, max, c.P["NextToken"], "DescribeSnapshots");
         yield return E("snapshotSet", page.Select(s => Item(
             E("snapshotId", s.SnapshotId),
             E("volumeId", s.VolumeId),
@@ -205,6 +203,7 @@ public sealed partial class Ec2Service
     {
         var s = GetSnapshot(c, c.P.Required("SnapshotId"));
         if (s.AccountId != c.Account) throw new Ec2Exception("InvalidSnapshot.NotFound", $"The snapshot '{s.SnapshotId}' does not exist.");
+        // productCodes is a valid attribute name, but EC2 lets only createVolumePermission be modified.
         var attr = c.P["Attribute"] ?? "createVolumePermission";
         if (attr != "createVolumePermission")
             throw new Ec2Exception("InvalidParameterValue", $"Value ({attr}) for parameter attribute is invalid. Only createVolumePermission can be modified.");
@@ -223,7 +222,6 @@ public sealed partial class Ec2Service
         var op = c.P["OperationType"];
         if (op is not null)
         {
-            if (op is not ("add" or "remove")) throw new Ec2Exception("InvalidParameterValue", $"Value ({op}) for parameter operationType is invalid.");
             var users = c.P.List("UserId");
             var groupAll = c.P.List("UserGroup").Contains("all");
             if (op == "add") { add.AddRange(users); addAll |= groupAll; } else { remove.AddRange(users); removeAll |= groupAll; }
@@ -245,10 +243,10 @@ public sealed partial class Ec2Service
     {
         var s = GetSnapshot(c, c.P.Required("SnapshotId"));
         var attr = c.P.Required("Attribute");
-        if (attr != "createVolumePermission")
-            throw new Ec2Exception("InvalidParameterValue", $"Value ({attr}) for parameter attribute is invalid.");
         c.CommitPoint();
         yield return E("snapshotId", s.SnapshotId);
+        // Lab snapshots carry no Marketplace product codes.
+        if (attr == "productCodes") { yield return E("productCodes"); yield break; }
         var perms = s.CreateVolumeUserIds.Select(u => Item(E("userId", u))).ToList();
         if (s.CreateVolumePublic) perms.Add(Item(E("group", "all")));
         yield return E("createVolumePermission", perms);

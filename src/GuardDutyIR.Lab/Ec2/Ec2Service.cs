@@ -1,5 +1,6 @@
 using System.Globalization;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Ec2;
@@ -9,8 +10,9 @@ namespace GuardDutyIR.Lab.Ec2;
 /// security groups and rules, Elastic IPs, snapshots, IAM instance-profile associations, tags and connection tracking.
 /// One lock serializes state changes; HTTP requests are still accepted concurrently.
 /// </summary>
-public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdminEndpoints
+public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdminEndpoints, IModeledService
 {
+    private static readonly ServiceModel s_model = ServiceModel.For("ec2");
     private readonly LabContext _ctx;
     private readonly object _gate = new();
     private Random _ids;
@@ -84,6 +86,8 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
 
     public IReadOnlyCollection<string> Actions => _handlers.Keys;
 
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
+
     // ------------------------------------------------------------------ dispatch
 
     public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
@@ -106,6 +110,9 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
                 $"You are not authorized to perform this operation. User: {principal.Arn} is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action. Encoded authorization failure message: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("lab-denied:" + action))}",
                 request.RequestId));
 
+        if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)
+            return Task.FromResult(Invalid(violations[0], request.RequestId));
+
         var call = new Ec2Call(request, p, request.AccountId, _ctx.Clock.GetUtcNow(), action);
         try
         {
@@ -121,6 +128,25 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         {
             return Task.FromResult(ProtocolErrors.Ec2(ex.Status, ex.Code, ex.Message, request.RequestId));
         }
+    }
+
+    /// <summary>
+    /// EC2 answers a request that breaks its model with MissingParameter or InvalidParameterValue, one error at a
+    /// time (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+    /// </summary>
+    private static LabResponse Invalid(ModelViolation v, string requestId)
+    {
+        var parameter = ModelValidator.Camel(v.WireName);
+        var message = v.Kind switch
+        {
+            ViolationKind.Missing => $"The request must contain the parameter {v.WirePath}",
+            ViolationKind.Range when v.Min is { } lo && v.Max is { } hi => $"Value ( {v.Value} ) for parameter {parameter} is invalid. Parameter must be between {lo} and {hi}.",
+            ViolationKind.Range => $"Value ( {v.Value} ) for parameter {parameter} is invalid. {v.Constraint}.",
+            ViolationKind.Length => $"Value for parameter {parameter} is invalid. {v.Constraint}.",
+            ViolationKind.Enum => $"Value ({v.Value}) for parameter {parameter} is invalid. Unknown value; expected one of: {string.Join(", ", v.Allowed!)}.",
+            _ => $"Value ({v.Value}) for parameter {parameter} is invalid. Expected a value of type {v.ExpectedType}.",
+        };
+        return ProtocolErrors.Ec2(400, v.Kind == ViolationKind.Missing ? "MissingParameter" : "InvalidParameterValue", message, requestId);
     }
 
     internal sealed class Ec2Call

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.S3;
 using GuardDutyIR.Lab.Scenarios;
 
@@ -45,15 +46,47 @@ public sealed class GuardDutyDetector
 /// GuardDuty (restJson1, camelCase wire names). The main account is the administrator; the member account has its own
 /// detector but may not manage threat/IP lists, as GuardDuty restricts list management to the administrator.
 /// </summary>
-public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
+public sealed partial class GuardDutyService : ILabService, IScenarioSeeded, IModeledService
 {
+    private static readonly ServiceModel s_model = ServiceModel.For("guardduty");
     private readonly LabContext _context;
     private readonly Dictionary<string, GuardDutyDetector> _detectors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Handler> _handlers;
+    private readonly IReadOnlyList<Route> _routes;
     private ScenarioWorld? _world;
 
-    public GuardDutyService(LabContext context) => _context = context;
+    public GuardDutyService(LabContext context)
+    {
+        _context = context;
+        _handlers = new(StringComparer.Ordinal)
+        {
+            ["ListDetectors"] = ListDetectors,
+            ["CreateDetector"] = CreateDetector,
+            ["GetDetector"] = GetDetector,
+            ["ListFindings"] = ListFindings,
+            ["GetFindings"] = GetFindings,
+            ["ArchiveFindings"] = (r, seg, b) => SetArchived(r, seg, b, true),
+            ["UnarchiveFindings"] = (r, seg, b) => SetArchived(r, seg, b, false),
+            ["UpdateFindingsFeedback"] = UpdateFeedback,
+            ["CreateSampleFindings"] = CreateSampleFindings,
+            ["ListThreatIntelSets"] = (r, seg, b) => ListLists(r, seg, true),
+            ["CreateThreatIntelSet"] = (r, seg, b) => CreateList(r, seg, b, true),
+            ["GetThreatIntelSet"] = (r, seg, b) => GetList(r, seg, true),
+            ["UpdateThreatIntelSet"] = (r, seg, b) => UpdateList(r, seg, b, true),
+            ["DeleteThreatIntelSet"] = (r, seg, b) => DeleteList(r, seg, true),
+            ["ListIPSets"] = (r, seg, b) => ListLists(r, seg, false),
+            ["CreateIPSet"] = (r, seg, b) => CreateList(r, seg, b, false),
+            ["GetIPSet"] = (r, seg, b) => GetList(r, seg, false),
+            ["UpdateIPSet"] = (r, seg, b) => UpdateList(r, seg, b, false),
+            ["DeleteIPSet"] = (r, seg, b) => DeleteList(r, seg, false),
+        };
+        // Requests are routed by the operations' HTTP bindings in the model (method and request-URI template).
+        _routes = _handlers.Keys.Select(op => Route.Of(op, s_model.Http(op)!.Value)).ToList();
+    }
 
     public string SigningName => "guardduty";
+
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
     /// <summary>The compromised-instance finding of the scenario (null when the scenario has none).</summary>
     public string? ScenarioFindingId { get; private set; }
@@ -270,12 +303,15 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
 
     public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
     {
-        var segments = request.RawPath.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
-        var (op, handler) = Route(request.Method, segments);
+        var segments = request.RawPath.Split('?')[0].Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
+        Dictionary<string, string>? labels = null;
+        var route = _routes.FirstOrDefault(x => x.Match(request.Method, segments, out labels));
+        var op = route?.Operation ?? "Unknown";
         request.Action = op;
         request.Mutating = op is not ("ListDetectors" or "GetDetector" or "ListFindings" or "GetFindings" or "ListThreatIntelSets" or "GetThreatIntelSet" or "ListIPSets" or "GetIPSet");
-        if (handler is null)
+        if (route is null)
             return Task.FromResult(ProtocolErrors.RestJson(404, "ResourceNotFoundException", $"No GuardDuty operation for {request.Method} {request.RawPath}", request.RequestId));
+        var handler = _handlers[op];
         if (_context.IsDenied("guardduty", op))
             return Task.FromResult(ProtocolErrors.RestJson(403, "AccessDeniedException",
                 $"User: {request.Principal?.Arn} is not authorized to perform: guardduty:{op} because no identity-based policy allows the guardduty:{op} action", request.RequestId));
@@ -286,38 +322,34 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
             try { body = JsonNode.Parse(request.Body) as JsonObject ?? throw new JsonException(); }
             catch (JsonException) { return Task.FromResult(Bad(request, "The request is rejected because the JSON could not be processed.")); }
         }
+        if (s_model.ValidateRest(op, labels!, request.Query, request.Headers, body) is { Count: > 0 } violations)
+            return Task.FromResult(Invalid(request, violations[0]));
         try { return Task.FromResult(handler(request, segments, body)); }
         catch (FindingCriteriaException ex) { return Task.FromResult(Bad(request, ex.Message)); }
     }
 
     private delegate LabResponse Handler(LabRequest r, string[] seg, JsonObject body);
 
-    private (string Op, Handler? Handler) Route(string method, string[] s)
+    /// <summary>An operation's HTTP binding: method plus the request-URI template's literal and {Label} segments.</summary>
+    private sealed record Route(string Operation, string Method, string[] Template)
     {
-        if (s.Length == 0 || s[0] != "detector") return ("Unknown", null);
-        return (method, s.Length) switch
+        public static Route Of(string operation, (string Method, string RequestUri) http) =>
+            new(operation, http.Method, http.RequestUri.Split('?')[0].Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries));
+
+        public bool Match(string method, string[] segments, out Dictionary<string, string>? labels)
         {
-            ("GET", 1) => ("ListDetectors", ListDetectors),
-            ("POST", 1) => ("CreateDetector", CreateDetector),
-            ("GET", 2) => ("GetDetector", GetDetector),
-            ("POST", 3) when s[2] == "findings" => ("ListFindings", ListFindings),
-            ("POST", 4) when s[2] == "findings" && s[3] == "get" => ("GetFindings", GetFindings),
-            ("POST", 4) when s[2] == "findings" && s[3] == "archive" => ("ArchiveFindings", (r, seg, b) => SetArchived(r, seg, b, true)),
-            ("POST", 4) when s[2] == "findings" && s[3] == "unarchive" => ("UnarchiveFindings", (r, seg, b) => SetArchived(r, seg, b, false)),
-            ("POST", 4) when s[2] == "findings" && s[3] == "feedback" => ("UpdateFindingsFeedback", UpdateFeedback),
-            ("POST", 4) when s[2] == "findings" && s[3] == "create" => ("CreateSampleFindings", CreateSampleFindings),
-            ("GET", 3) when s[2] == "threatintelset" => ("ListThreatIntelSets", (r, seg, b) => ListLists(r, seg, true)),
-            ("POST", 3) when s[2] == "threatintelset" => ("CreateThreatIntelSet", (r, seg, b) => CreateList(r, seg, b, true)),
-            ("GET", 4) when s[2] == "threatintelset" => ("GetThreatIntelSet", (r, seg, b) => GetList(r, seg, true)),
-            ("POST", 4) when s[2] == "threatintelset" => ("UpdateThreatIntelSet", (r, seg, b) => UpdateList(r, seg, b, true)),
-            ("DELETE", 4) when s[2] == "threatintelset" => ("DeleteThreatIntelSet", (r, seg, b) => DeleteList(r, seg, true)),
-            ("GET", 3) when s[2] == "ipset" => ("ListIPSets", (r, seg, b) => ListLists(r, seg, false)),
-            ("POST", 3) when s[2] == "ipset" => ("CreateIPSet", (r, seg, b) => CreateList(r, seg, b, false)),
-            ("GET", 4) when s[2] == "ipset" => ("GetIPSet", (r, seg, b) => GetList(r, seg, false)),
-            ("POST", 4) when s[2] == "ipset" => ("UpdateIPSet", (r, seg, b) => UpdateList(r, seg, b, false)),
-            ("DELETE", 4) when s[2] == "ipset" => ("DeleteIPSet", (r, seg, b) => DeleteList(r, seg, false)),
-            _ => ("Unknown", null),
-        };
+            labels = null;
+            if (method != Method || segments.Length != Template.Length) return false;
+            var found = new Dictionary<string, string>(StringComparer.Ordinal);
+            for (int i = 0; i < Template.Length; i++)
+            {
+                var t = Template[i];
+                if (t.StartsWith('{') && t.EndsWith('}')) found[t[1..^1].TrimEnd('+')] = segments[i];
+                else if (t != segments[i]) return false;
+            }
+            labels = found;
+            return true;
+        }
     }
 
     private static LabResponse Ok(LabRequest r, JsonObject body)
@@ -328,6 +360,11 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
     }
 
     private static LabResponse Bad(LabRequest r, string message) => ProtocolErrors.RestJson(400, "BadRequestException", message, r.RequestId, "InvalidInputException");
+
+    /// <summary>GuardDuty answers input that breaks its model with BadRequestException (InvalidInputException), naming the parameter.</summary>
+    private static LabResponse Invalid(LabRequest r, ModelViolation v) => Bad(r, v.Kind == ViolationKind.Missing
+        ? $"The request is rejected because the parameter {v.WirePath} is missing."
+        : $"The request is rejected because the parameter {v.WirePath} has an invalid value.");
 
     /// <summary>
     /// Real GuardDuty answers an unknown or foreign detector ID with BadRequestException (not ResourceNotFoundException);
@@ -343,14 +380,13 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
         return null;
     }
 
-    private static LabResponse? MaxResults(LabRequest r, string? raw, out int max)
-    {
-        max = 50;
-        if (raw is null) return null;
-        if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out max) || max < 1 || max > 50)
-            return Bad(r, "The request is rejected because the parameter maxResults has an invalid value.");
-        return null;
-    }
+    /// <summary>
+    /// The page size: maxResults (already checked against the model's bounds) or, absent, the model's maximum, which
+    /// is GuardDuty's documented default of 50.
+    /// </summary>
+    private static int PageSize(string operation, string? raw) =>
+        raw is not null && int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var max) ? max
+            : (int)(s_model.Range(operation, "MaxResults").Max ?? 50);
 
     private static string Token(int offset, string context) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes($"{offset.ToString(CultureInfo.InvariantCulture)}|{GuardDutyIds.HexOf(context, 12)}"));
@@ -370,7 +406,6 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
 
     private LabResponse ListDetectors(LabRequest r, string[] seg, JsonObject body)
     {
-        if (MaxResults(r, r.Query["maxResults"], out _) is { } err) return err;
         var d = DetectorOf(r.AccountId);
         var ids = new JsonArray();
         if (d is not null && d.Region == r.Region) ids.Add(d.Id);
@@ -379,8 +414,6 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
 
     private LabResponse CreateDetector(LabRequest r, string[] seg, JsonObject body)
     {
-        if (body["enable"] is not JsonValue en || en.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
-            return Bad(r, "The request is rejected because the parameter enable is missing.");
         if (DetectorOf(r.AccountId) is not null)
             return Bad(r, "The request is rejected because a detector already exists for the current account.");
         var now = _context.Clock.GetUtcNow();
@@ -419,22 +452,16 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
 
     private static string? Str(JsonObject o, string name) => o[name] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : null;
 
-    private static (string? Attribute, bool Descending, LabResponse? Error) Sort(LabRequest r, JsonObject body)
-    {
-        if (body["sortCriteria"] is not JsonObject sc) return (null, false, null);
-        var order = Str(sc, "orderBy") ?? "ASC";
-        if (order is not ("ASC" or "DESC")) return (null, false, Bad(r, "The request is rejected because the parameter orderBy has an invalid value."));
-        return (Str(sc, "attributeName"), order == "DESC", null);
-    }
+    /// <summary>sortCriteria; the model's OrderBy enum (ASC, DESC) has already been checked.</summary>
+    private static (string? Attribute, bool Descending) Sort(JsonObject body) =>
+        body["sortCriteria"] is JsonObject sc ? (Str(sc, "attributeName"), Str(sc, "orderBy") == "DESC") : (null, false);
 
     private LabResponse ListFindings(LabRequest r, string[] seg, JsonObject body)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
         var criteria = FindingCriteria.Parse(body["findingCriteria"]);
-        var (attr, desc, sortErr) = Sort(r, body);
-        if (sortErr is not null) return sortErr;
-        string? rawMax = body["maxResults"] is JsonValue mv ? mv.ToJsonString() : null;
-        if (MaxResults(r, rawMax, out var max) is { } maxErr) return maxErr;
+        var (attr, desc) = Sort(body);
+        var max = PageSize("ListFindings", body["maxResults"] is JsonValue mv ? mv.ToJsonString() : null);
         var context = (body["findingCriteria"]?.ToJsonString() ?? "") + "|" + (body["sortCriteria"]?.ToJsonString() ?? "") + "|" + d.Id;
         int offset = 0;
         if (Str(body, "nextToken") is { Length: > 0 } token && !ReadToken(token, context, out offset))
@@ -455,28 +482,15 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
         return Ok(r, o);
     }
 
-    private static LabResponse? FindingIds(LabRequest r, JsonObject body, out List<string> ids)
-    {
-        ids = new List<string>();
-        if (body["findingIds"] is not JsonArray arr)
-            return Bad(r, "The request is rejected because the parameter findingIds is missing.");
-        if (arr.Count > 50)
-            return Bad(r, "The request is rejected because the number of findingIds exceeds the maximum of 50.");
-        foreach (var v in arr)
-        {
-            if (v is not JsonValue jv || jv.GetValueKind() != JsonValueKind.String || jv.GetValue<string>().Length is 0 or > 300)
-                return Bad(r, "The request is rejected because the parameter findingIds has an invalid value.");
-            ids.Add(jv.GetValue<string>());
-        }
-        return null;
-    }
+    /// <summary>findingIds, which the model requires (at most 50 IDs of 1-300 characters) and has already checked.</summary>
+    private static List<string> FindingIds(JsonObject body) =>
+        body["findingIds"] is JsonArray arr ? arr.Select(v => v!.GetValue<string>()).ToList() : new List<string>();
 
     private LabResponse GetFindings(LabRequest r, string[] seg, JsonObject body)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
-        if (FindingIds(r, body, out var ids) is { } idErr) return idErr;
-        var (attr, desc, sortErr) = Sort(r, body);
-        if (sortErr is not null) return sortErr;
+        var ids = FindingIds(body);
+        var (attr, desc) = Sort(body);
         List<JsonObject> found;
         lock (d)
         {
@@ -492,7 +506,7 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
     private LabResponse SetArchived(LabRequest r, string[] seg, JsonObject body, bool archived)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
-        if (FindingIds(r, body, out var ids) is { } idErr) return idErr;
+        var ids = FindingIds(body);
         var now = FindingFactory.Iso(_context.Clock.GetUtcNow());
         lock (d)
             foreach (var id in ids)
@@ -507,10 +521,8 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
     private LabResponse UpdateFeedback(LabRequest r, string[] seg, JsonObject body)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
-        if (FindingIds(r, body, out var ids) is { } idErr) return idErr;
-        var feedback = Str(body, "feedback");
-        if (feedback is not ("USEFUL" or "NOT_USEFUL"))
-            return Bad(r, "The request is rejected because the parameter feedback has an invalid value.");
+        var ids = FindingIds(body);
+        var feedback = Str(body, "feedback")!;
         var comments = Str(body, "comments");
         lock (d)
             foreach (var id in ids)
@@ -538,17 +550,14 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
     {
         if (Detector(r, seg, out var d) is { } err) return err;
         var types = new List<string>();
+        // The model bounds findingTypes (at most 50, each 1-100 characters); a type must also be a finding type's name.
         if (body["findingTypes"] is JsonArray arr)
-        {
-            if (arr.Count > 50) return Bad(r, "The request is rejected because the number of findingTypes exceeds the maximum of 50.");
-            foreach (var v in arr)
+            foreach (var t in arr.Select(v => v!.GetValue<string>()))
             {
-                var t = v is JsonValue jv && jv.GetValueKind() == JsonValueKind.String ? jv.GetValue<string>() : "";
-                if (t.Length is 0 or > 100 || !FindingTypePattern().IsMatch(t))
+                if (!FindingTypePattern().IsMatch(t))
                     return Bad(r, "The request is rejected because the input findingType is invalid.");
                 types.Add(t);
             }
-        }
         if (types.Count == 0) types.AddRange(SampleTypes);
         var now = _context.Clock.GetUtcNow();
         lock (d)
@@ -569,8 +578,6 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
 
     // ---------------------------------------------------------------- threat intel sets and IP sets
 
-    private static readonly HashSet<string> Formats = new(StringComparer.Ordinal) { "TXT", "STIX", "OTX_CSV", "ALIEN_VAULT", "PROOF_POINT", "FIRE_EYE" };
-
     private bool IsAdministrator(LabRequest r) => _world is null || r.AccountId == _world.AccountId;
 
     /// <summary>
@@ -583,7 +590,7 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
 
     private LabResponse? ValidateLocation(LabRequest r, string location, string? expectedOwner)
     {
-        if (location.Length is 0 or > 300 || !S3Store.TryParseLocation(location, out var bucket, out var key))
+        if (!S3Store.TryParseLocation(location, out var bucket, out var key))
             return Bad(r, "The request is rejected because the input location is invalid.");
         var store = _context.GetService<S3Service>()?.Store;
         var b = store?.Bucket(bucket);
@@ -599,7 +606,7 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
     private LabResponse ListLists(LabRequest r, string[] seg, bool threat)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
-        if (MaxResults(r, r.Query["maxResults"], out var max) is { } maxErr) return maxErr;
+        var max = PageSize(threat ? "ListThreatIntelSets" : "ListIPSets", r.Query["maxResults"]);
         List<string> ids;
         lock (d) ids = Lists(d, threat).Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
         var context = (threat ? "tis|" : "ip|") + d.Id;
@@ -616,18 +623,15 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
     {
         if (Detector(r, seg, out var d) is { } err) return err;
         if (!IsAdministrator(r)) return MemberDenied(r, threat);
-        var name = Str(body, "name");
-        var format = Str(body, "format");
-        var location = Str(body, "location");
-        if (string.IsNullOrEmpty(name) || name.Length > 300) return Bad(r, "The request is rejected because the parameter name has an invalid value.");
-        if (format is null || !Formats.Contains(format)) return Bad(r, "The request is rejected because the parameter format has an invalid value.");
-        if (location is null) return Bad(r, "The request is rejected because the parameter location is missing.");
-        if (body["activate"] is not JsonValue act || act.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
-            return Bad(r, "The request is rejected because the parameter activate is missing.");
+        // The model has required name, format, location and activate and checked their lengths, the format enum and
+        // clientToken's and expectedBucketOwner's lengths; an owner must still be an account ID (digits).
+        var name = Str(body, "name")!;
+        var format = Str(body, "format")!;
+        var location = Str(body, "location")!;
+        var activate = body["activate"]!.GetValue<bool>();
         var token = Str(body, "clientToken");
-        if (token is { Length: > 64 }) return Bad(r, "The request is rejected because the parameter clientToken has an invalid value.");
         var owner = Str(body, "expectedBucketOwner");
-        if (owner is not null && !Regex.IsMatch(owner, @"^\d{12}$")) return Bad(r, "The request is rejected because the parameter expectedBucketOwner has an invalid value.");
+        if (owner is not null && !owner.All(char.IsAsciiDigit)) return Bad(r, "The request is rejected because the parameter expectedBucketOwner has an invalid value.");
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         if (body["tags"] is JsonObject t)
             foreach (var (k, v) in t)
@@ -649,7 +653,7 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
             {
                 Id = id, Name = name, Format = format, Location = location, Tags = tags, ExpectedBucketOwner = owner,
                 // Activation is instant in the Lab (ACTIVATING → ACTIVE happens before anyone can look).
-                Status = act.GetValue<bool>() ? "ACTIVE" : "INACTIVE",
+                Status = activate ? "ACTIVE" : "INACTIVE",
             };
             if (token is { Length: > 0 }) d.ClientTokens[(threat ? "tis|" : "ip|") + token] = id;
         }
@@ -679,7 +683,6 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded
         if (FindList(r, seg, threat, out var d, out var l) is { } err) return err;
         if (!IsAdministrator(r)) return MemberDenied(r, threat);
         var name = Str(body, "name");
-        if (name is not null && name.Length is 0 or > 300) return Bad(r, "The request is rejected because the parameter name has an invalid value.");
         var location = Str(body, "location");
         var owner = Str(body, "expectedBucketOwner") ?? l.ExpectedBucketOwner;
         if (location is not null && ValidateLocation(r, location, owner) is { } locErr) return locErr;

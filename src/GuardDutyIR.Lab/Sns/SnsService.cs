@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Sns;
@@ -38,18 +39,35 @@ public sealed class SnsTopic
 /// SNS (awsQuery). Published messages are kept for tests (<see cref="Messages"/>, GET /_lab/sns/messages) instead of
 /// being delivered; e-mail subscriptions stay "pending confirmation" because nobody can click the link.
 /// </summary>
-public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdminEndpoints
+public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdminEndpoints, IModeledService
 {
     private const string Ns = ProtocolErrors.SnsNamespace;
     public const int MaxMessageBytes = 262144;
+    private static readonly ServiceModel s_model = ServiceModel.For("sns");
 
     private readonly LabContext _context;
     private readonly ConcurrentDictionary<string, SnsTopic> _topics = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<SnsPublishedMessage> _messages = new();
+    private readonly Dictionary<string, Func<LabRequest, LabResponse>> _handlers;
 
-    public SnsService(LabContext context) => _context = context;
+    public SnsService(LabContext context)
+    {
+        _context = context;
+        _handlers = new(StringComparer.Ordinal)
+        {
+            ["CreateTopic"] = CreateTopic,
+            ["DeleteTopic"] = DeleteTopic,
+            ["ListTopics"] = ListTopics,
+            ["GetTopicAttributes"] = GetTopicAttributes,
+            ["Subscribe"] = Subscribe,
+            ["ListSubscriptionsByTopic"] = ListSubscriptionsByTopic,
+            ["Publish"] = Publish,
+        };
+    }
 
     public string SigningName => "sns";
+
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
     public IReadOnlyCollection<SnsTopic> Topics => _topics.Values.OrderBy(t => t.Arn, StringComparer.Ordinal).ToArray();
 
@@ -95,19 +113,14 @@ public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdmin
         if (action.Length > 0 && _context.IsDenied("sns", action))
             return Task.FromResult(Error(request, 403, "AuthorizationError",
                 $"User: {request.Principal?.Arn} is not authorized to perform: SNS:{action} because no identity-based policy allows the SNS:{action} action"));
-        var response = action switch
-        {
-            "CreateTopic" => CreateTopic(request),
-            "DeleteTopic" => DeleteTopic(request),
-            "ListTopics" => ListTopics(request),
-            "GetTopicAttributes" => GetTopicAttributes(request),
-            "Subscribe" => Subscribe(request),
-            "ListSubscriptionsByTopic" => ListSubscriptionsByTopic(request),
-            "Publish" => Publish(request),
-            "" => Error(request, 400, "MissingAction", "Missing Action"),
-            _ => Error(request, 400, "InvalidAction", $"Could not find operation {action} for version 2010-03-31"),
-        };
-        return Task.FromResult(response);
+        if (action.Length == 0) return Task.FromResult(Error(request, 400, "MissingAction", "Missing Action"));
+        if (!_handlers.TryGetValue(action, out var handler))
+            return Task.FromResult(Error(request, 400, "InvalidAction", $"Could not find operation {action} for version 2010-03-31"));
+        // A member the model requires (Publish's Message, a TopicArn) is refused as ValidationError, the way SNS answers
+        // "Value null at 'message' failed to satisfy constraint: Member must not be null".
+        if (s_model.ValidateForm(action, form) is { Count: > 0 } violations)
+            return Task.FromResult(Error(request, 400, "ValidationError", ModelViolation.Summary(violations)));
+        return Task.FromResult(handler(request));
     }
 
     private static LabResponse Error(LabRequest r, int status, string code, string message) =>
@@ -235,8 +248,7 @@ public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdmin
         if (form["PhoneNumber"] is not null && arn is null)
             return Invalid(r, "Invalid parameter: PhoneNumber Reason: SMS publishing is not available in the Lab");
         if (Topic(r, arn, form["TopicArn"] is null ? "TargetArn" : "TopicArn", out var t) is { } err) return err;
-        var message = form["Message"];
-        if (message is null) return Invalid(r, "Invalid parameter: Message");
+        var message = form["Message"]!;
         if (message.Length == 0) return Invalid(r, "Invalid parameter: Empty message");
         if (Encoding.UTF8.GetByteCount(message) > MaxMessageBytes)
             return Invalid(r, "Invalid parameter: Message too long");

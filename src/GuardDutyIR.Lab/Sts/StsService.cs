@@ -1,20 +1,30 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Core.Model;
 
 namespace GuardDutyIR.Lab.Sts;
 
 /// <summary>STS (awsQuery): GetCallerIdentity and AssumeRole over the Lab's accounts and roles.</summary>
-public sealed partial class StsService : ILabService
+public sealed partial class StsService : ILabService, IModeledService
 {
     private readonly LabContext _context;
     private const string Ns = ProtocolErrors.StsNamespace;
+    private static readonly ServiceModel s_model = ServiceModel.For("sts");
+    private readonly Dictionary<string, Func<LabRequest, LabResponse>> _handlers;
 
-    public StsService(LabContext context) => _context = context;
+    public StsService(LabContext context)
+    {
+        _context = context;
+        _handlers = new(StringComparer.Ordinal) { ["GetCallerIdentity"] = GetCallerIdentity, ["AssumeRole"] = AssumeRole };
+    }
 
     public string SigningName => "sts";
 
-    [GeneratedRegex(@"^[\w+=,.@-]{2,64}$")]
+    public IReadOnlyCollection<string> Operations => _handlers.Keys;
+
+    /// <summary>The roleSessionNameType pattern of the model; its 2-64 length comes from the model table.</summary>
+    [GeneratedRegex(@"^[\w+=,.@-]*$")]
     private static partial Regex SessionNamePattern();
 
     [GeneratedRegex(@"^arn:aws:iam::(\d{12}):role/(.+)$")]
@@ -25,14 +35,13 @@ public sealed partial class StsService : ILabService
         var form = request.Form;
         var action = form["Action"] ?? "";
         request.Action = action;
-        var response = action switch
-        {
-            "GetCallerIdentity" => GetCallerIdentity(request),
-            "AssumeRole" => AssumeRole(request),
-            "" => Error(request, 400, "MissingAction", "Missing Action"),
-            _ => Error(request, 400, "InvalidAction", $"Could not find operation {action} for version 2011-06-15"),
-        };
-        return Task.FromResult(response);
+        if (action.Length == 0) return Task.FromResult(Error(request, 400, "MissingAction", "Missing Action"));
+        if (!_handlers.TryGetValue(action, out var handler))
+            return Task.FromResult(Error(request, 400, "InvalidAction", $"Could not find operation {action} for version 2011-06-15"));
+        // STS reports every broken model constraint (required, length, range) in one ValidationError.
+        if (s_model.ValidateForm(action, form) is { Count: > 0 } violations)
+            return Task.FromResult(Error(request, 400, "ValidationError", ModelViolation.Summary(violations)));
+        return Task.FromResult(handler(request));
     }
 
     private LabResponse GetCallerIdentity(LabRequest request)
@@ -51,26 +60,17 @@ public sealed partial class StsService : ILabService
     {
         var form = request.Form;
         var caller = request.Principal!;
-        var roleArn = form["RoleArn"];
-        var sessionName = form["RoleSessionName"];
-        if (string.IsNullOrEmpty(roleArn)) return Error(request, 400, "MissingParameter", "The request must contain the parameter RoleArn.");
-        if (string.IsNullOrEmpty(sessionName)) return Error(request, 400, "MissingParameter", "The request must contain the parameter RoleSessionName.");
+        // The model check has required RoleArn and RoleSessionName and bounded every length and DurationSeconds.
+        var roleArn = form["RoleArn"]!;
+        var sessionName = form["RoleSessionName"]!;
         if (!SessionNamePattern().IsMatch(sessionName))
             return Error(request, 400, "ValidationError",
                 $"1 validation error detected: Value '{sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*");
-        var duration = 3600;
-        if (form["DurationSeconds"] is { } ds)
-        {
-            if (!int.TryParse(ds, out duration) || duration < 900 || duration > 43200)
-                return Error(request, 400, "ValidationError",
-                    $"1 validation error detected: Value '{ds}' at 'durationSeconds' failed to satisfy constraint: Member must have value {(duration < 900 ? "greater than or equal to 900" : "less than or equal to 43200")}");
-        }
+        var duration = form["DurationSeconds"] is { } ds ? int.Parse(ds, System.Globalization.CultureInfo.InvariantCulture) : 3600;
         // Role chaining (a role session assuming a role) is capped at one hour.
         if (caller.Kind == LabPrincipalKind.AssumedRole && duration > 3600)
             return Error(request, 400, "ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.");
         var externalId = form["ExternalId"];
-        if (externalId is not null && (externalId.Length < 2 || externalId.Length > 1224))
-            return Error(request, 400, "ValidationError", "1 validation error detected: Value at 'externalId' failed to satisfy constraint: Member must have length between 2 and 1224");
 
         var m = RoleArnPattern().Match(roleArn);
         var role = m.Success && _context.Credentials.KnowsAccount(m.Groups[1].Value) ? _context.Credentials.FindRole(roleArn) : null;

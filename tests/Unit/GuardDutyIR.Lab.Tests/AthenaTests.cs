@@ -170,14 +170,14 @@ public sealed class AthenaTests : IClassFixture<SharedWorkshopLab>
         {
             ["QueryString"] = "select eventname from cloudtrail_logs",
             ["ResultConfiguration"] = new JsonObject { ["OutputLocation"] = $"s3://{lab.GetService<S3Service>()!.EvidenceBucket}/q/" },
-            ["ClientRequestToken"] = "token-1",
+            ["ClientRequestToken"] = "token-1-0123456789abcdef0123456789",
         });
         var id = (string)start.Json["QueryExecutionId"]!;
         var again = await c.AthenaAsync("StartQueryExecution", new JsonObject
         {
             ["QueryString"] = "select eventname from cloudtrail_logs",
             ["ResultConfiguration"] = new JsonObject { ["OutputLocation"] = $"s3://{lab.GetService<S3Service>()!.EvidenceBucket}/q/" },
-            ["ClientRequestToken"] = "token-1",
+            ["ClientRequestToken"] = "token-1-0123456789abcdef0123456789",
         });
         Assert.Equal(id, (string)again.Json["QueryExecutionId"]!);
         await Task.Delay(100);

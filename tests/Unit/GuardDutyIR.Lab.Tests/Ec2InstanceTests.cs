@@ -92,8 +92,13 @@ public sealed class Ec2InstanceReadTests : IClassFixture<SharedWorkshopLab>
 
         var ex = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new() { w.CompromisedInstanceId! }, MaxResults = 5 }));
         Assert.Equal("InvalidParameterCombination", ex.ErrorCode);
-        var ex2 = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { MaxResults = 3 }));
-        Assert.Equal("InvalidParameterValue", ex2.ErrorCode);
+        // The EC2 model sets no bound on DescribeInstances' MaxResults, so a small page is served, not refused.
+        var small = await ec2.DescribeInstancesAsync(new DescribeInstancesRequest { MaxResults = 3 });
+        Assert.Equal(3, small.Reservations.SelectMany(x => x.Instances).Count());
+        // DescribeSecurityGroups' MaxResults is bounded 5-1000 by the model (the SDK itself refuses 3 at compile time, so raw form).
+        var (status, body, _) = await TestLab.PostFormAsync(_fx.Lab, "ec2", TestLab.Form(("Action", "DescribeSecurityGroups"), ("Version", "2016-11-15"), ("MaxResults", "3")));
+        Assert.Equal(400, status);
+        Assert.Contains("<Code>InvalidParameterValue</Code>", body, StringComparison.Ordinal);
         var ex3 = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { MaxResults = 5, NextToken = "garbage" }));
         Assert.Equal("InvalidParameterValue", ex3.ErrorCode);
     }

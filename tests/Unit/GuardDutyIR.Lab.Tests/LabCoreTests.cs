@@ -29,6 +29,30 @@ public sealed class LabCoreTests
     }
 
     [Fact]
+    public async Task Info_NamesEveryAssumableRole_AndEachCanBeAssumed()
+    {
+        await using var lab = await TestLab.StartAsync();
+        using var http = new HttpClient();
+        var info = JsonDocument.Parse(await http.GetStringAsync(lab.Endpoint + "/_lab/info")).RootElement;
+        var facts = info.GetProperty("facts");
+        Assert.Equal($"arn:aws:iam::{lab.MemberAccountId}:role/{LabCredentialStore.ResponderRoleName}", facts.GetProperty("MemberResponderRoleArn").GetString());
+        Assert.Equal(LabCredentialStore.ResponderExternalId, facts.GetProperty("MemberResponderExternalId").GetString());
+        Assert.Equal(lab.Facts["MemberAuditorRoleArn"], facts.GetProperty("MemberAuditorRoleArn").GetString());
+
+        // Every role the Lab lists is one STS hands a session for, with the ExternalId listed beside it.
+        using var sts = TestLab.Sts(lab);
+        var roles = info.GetProperty("roles").EnumerateArray().ToList();
+        Assert.Contains(roles, r => r.GetProperty("arn").GetString() == lab.World.InvestigatedRoleArn);
+        foreach (var role in roles)
+        {
+            var arn = role.GetProperty("arn").GetString()!;
+            var externalId = role.GetProperty("externalId").ValueKind == JsonValueKind.Null ? null : role.GetProperty("externalId").GetString();
+            var session = await sts.AssumeRoleAsync(new AssumeRoleRequest { RoleArn = arn, RoleSessionName = "info-check", ExternalId = externalId });
+            Assert.Equal(role.GetProperty("accountId").GetString(), session.AssumedRoleUser.Arn.Split(':')[4]);
+        }
+    }
+
+    [Fact]
     public async Task SameSeed_SameCredentials_DifferentSeed_Different()
     {
         await using var a = await TestLab.StartAsync(seed: 7);

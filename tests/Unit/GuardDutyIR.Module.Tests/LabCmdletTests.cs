@@ -40,6 +40,34 @@ public sealed class LabCmdletTests : IDisposable
     }
 
     [Fact]
+    public void The_member_account_is_reached_with_the_role_and_external_id_in_the_facts()
+    {
+        var started = _host.Run("$lab = Start-GdLab -Scenario Workshop -Seed 5; $global:labPort = $lab.Port; $lab");
+        Assert.Null(started.Terminating);
+        var lab = Assert.Single(started.Output);
+        var member = (string)lab.Properties["MemberAccountId"].Value;
+        var facts = (IReadOnlyDictionary<string, string>)lab.Properties["Facts"].Value;
+        Assert.Equal($"arn:aws:iam::{member}:role/GuardDutyIR-Responder", facts["MemberResponderRoleArn"]);
+        Assert.False(string.IsNullOrEmpty(facts["MemberResponderExternalId"]));
+
+        // Straight from $lab.Facts, as the help and README show it.
+        var identity = _host.Run("Get-GdCallerIdentity -RoleArn $lab.Facts.MemberResponderRoleArn -ExternalId $lab.Facts.MemberResponderExternalId");
+        Assert.Null(identity.Terminating);
+        Assert.Empty(identity.Errors);
+        var who = identity.Output.Single();
+        Assert.Equal(member, who.Properties["Account"].Value);
+        Assert.Contains($":assumed-role/GuardDutyIR-Responder/", (string)who.Properties["Arn"].Value, StringComparison.Ordinal);
+
+        // The responder role demands its ExternalId; the auditor role named in the facts needs none.
+        var refused = _host.Run("Get-GdCallerIdentity -RoleArn $lab.Facts.MemberResponderRoleArn");
+        Assert.NotNull(refused.Terminating);
+        Assert.Equal("STS.AccessDenied", refused.Terminating!.ErrorRecord.FullyQualifiedErrorId.Split(',')[0]);
+        var auditor = _host.Run("Get-GdCallerIdentity -RoleArn $lab.Facts.MemberAuditorRoleArn");
+        Assert.Null(auditor.Terminating);
+        Assert.Equal(member, auditor.Output.Single().Properties["Account"].Value);
+    }
+
+    [Fact]
     public void The_same_seed_gives_the_same_scenario()
     {
         var a = _host.Run("$l = Start-GdLab -Scenario CompromisedInstance -Seed 11 -NoDefault; $l.Facts.CompromisedInstanceId; $l | Stop-GdLab").Output.Single();
