@@ -119,7 +119,9 @@ public sealed class HelpBuildTests : IDisposable
         Assert.False(result.Succeeded);
         var failing = result.Errors.Where(e => e.Code == "GDHELP003" && e.Message.Contains("-RoleSessionName")).Select(e => e.Cmdlet).ToList();
         var expected = CmdletReader.Read(HelpSources.CmdletAssembly, HelpSources.References)
-            .Where(c => c.Parameters.Any(p => p.Name == "RoleSessionName")).Select(c => c.Name).ToList();
+            .Where(c => c.Parameters.Any(p => p.Name == "RoleSessionName"))
+            .Where(c => c.Name != "Set-GdDefault")   // stores a role for later commands and describes its own -RoleSessionName
+            .Select(c => c.Name).ToList();
         Assert.Contains("Get-GdCallerIdentity", expected);
         Assert.Equal(expected, failing.Select(c => c!).ToList());
     }
