@@ -81,6 +81,8 @@ public static class HelpBuild
             foreach (var item in commonDoc.Parameters)
                 if (!common.TryAdd(item.Name, item))
                     errors.Add(new HelpError(commonPath, item.Line, E(19), null, $"-{item.Name} is described twice."));
+            foreach (var item in commonDoc.Parameters)
+                CheckProse(commonPath, null, $"-{item.Name}", item.Line, item.Paragraphs, errors);
         }
 
         var helps = new List<CmdletHelp>();
@@ -130,6 +132,12 @@ public static class HelpBuild
         if (!doc.Examples.Any(e => e.Code?.Contains('|') == true))
             errors.Add(new HelpError(path, null, E(5), cmdlet.Name,
                 "no example shows the pipeline form: add an example under '## EXAMPLES' whose code contains '|'."));
+
+        CheckProse(path, cmdlet.Name, "SYNOPSIS", null, doc.Synopsis, errors);
+        CheckProse(path, cmdlet.Name, "DESCRIPTION", null, doc.Description, errors);
+        CheckProse(path, cmdlet.Name, "NOTES", null, doc.Notes, errors);
+        foreach (var item in doc.Parameters) CheckProse(path, cmdlet.Name, $"-{item.Name}", item.Line, item.Paragraphs, errors);
+        foreach (var item in doc.Inputs.Concat(doc.Outputs)) CheckProse(path, cmdlet.Name, item.Name, item.Line, item.Paragraphs, errors);
 
         // Parameters: the assembly decides which exist; the Markdown only describes them.
         var descriptions = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
@@ -181,6 +189,18 @@ public static class HelpBuild
         if (outputs.Count == 0) outputs.Add(("None", Array.Empty<string>()));
 
         return new CmdletHelp(cmdlet, doc, descriptions, outputs);
+    }
+
+    /// <summary>Get-Help prints descriptions verbatim, so C# source or doc-comment markup in them is an error.</summary>
+    private static void CheckProse(string path, string? cmdlet, string where, int? line, IEnumerable<string> paragraphs, List<HelpError> errors)
+    {
+        foreach (var paragraph in paragraphs)
+        {
+            if (SourceLeak.Find(paragraph) is not { } fragment) continue;
+            errors.Add(new HelpError(path, line, E(17), cmdlet,
+                $"{where} contains source code or XML doc markup ('{fragment}'): write the description as plain help text."));
+            return;
+        }
     }
 
     private static string ParameterList(CmdletMetadata cmdlet) =>

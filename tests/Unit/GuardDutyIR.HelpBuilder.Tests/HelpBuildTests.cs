@@ -144,6 +144,48 @@ public sealed class HelpBuildTests : IDisposable
         Assert.Equal("Get-GdDefault", SingleError(_sources.Build(), "GDHELP004").Cmdlet);
     }
 
+    // What the doc-comment scrape put into -InstanceId of seven cmdlets (issue 9, item 21).
+    private const string LeakedSource = """
+        <para type="synopsis">Re-describes quarantined instances.</para> </summary>
+        [Cmdlet(VerbsDiagnostic.Test, "InstanceQuarantine")]
+        [OutputType(typeof(QuarantineTestResult))]
+        public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
+        { <summary>The instance; binds by property name.
+        """;
+
+    [Fact]
+    public void Source_code_in_a_parameter_description_fails_naming_the_cmdlet_and_the_parameter()
+    {
+        _sources.Edit("Set-GdDefault.md", md => Regex.Replace(md, @"(### -PassThru\s*\n)", "$1\n" + LeakedSource + "\n", RegexOptions.Multiline));
+        var error = SingleError(_sources.Build(), "GDHELP017");
+        Assert.Equal("Set-GdDefault", error.Cmdlet);
+        Assert.Equal(_sources.PathOf("Set-GdDefault.md"), error.File);
+        Assert.Contains("-PassThru", error.Message);
+        Assert.NotNull(error.Line);
+    }
+
+    [Fact]
+    public void Source_code_in_a_shared_AWS_parameter_description_fails_in_the_shared_file()
+    {
+        _sources.Edit("_AwsCommonParameters.md", md => md.Replace("### -RoleSessionName\n\n",
+            "### -RoleSessionName\n\n/// <summary>The session name.</summary>\npublic string RoleSessionName { get; set; }\n\n"));
+        var error = SingleError(_sources.Build(), "GDHELP017");
+        Assert.Equal(_sources.PathOf("_AwsCommonParameters.md"), error.File);
+        Assert.Contains("-RoleSessionName", error.Message);
+    }
+
+    [Theory]
+    [InlineData("SYNOPSIS", "Gets things. </para>")]
+    [InlineData("DESCRIPTION", "public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet")]
+    [InlineData("NOTES", "[Parameter(Mandatory = true, Position = 0)] public string InstanceId { get; set; }")]
+    public void Source_code_in_any_section_of_a_cmdlet_fails(string section, string leak)
+    {
+        _sources.Edit("Get-GdDefault.md", md => md.Replace($"## {section}\n\n", $"## {section}\n\n{leak}\n\n"));
+        var error = SingleError(_sources.Build(), "GDHELP017");
+        Assert.Equal("Get-GdDefault", error.Cmdlet);
+        Assert.Contains(section, error.Message);
+    }
+
     [Fact]
     public void Help_without_a_pipeline_example_fails()
     {

@@ -140,4 +140,28 @@ public sealed class MarkdownTests
         AboutTopicWriter.Write("/x/about_Thing.md", "# about_Other\n\n## LONG DESCRIPTION\n\nText.\n", errors);
         Assert.Equal(new[] { "GDHELP020", "GDHELP022" }, errors.Select(e => e.Code));
     }
+    [Theory]
+    [InlineData("</para> </summary>")]
+    [InlineData("[Cmdlet(VerbsCommon.Set, \"InstanceQuarantine\", SupportsShouldProcess = true)]")]
+    [InlineData("[OutputType(typeof(QuarantineResult))]")]
+    [InlineData("public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet")]
+    [InlineData("internal static partial class Helpers")]
+    [InlineData("public string InstanceId { get; set; } = \"\";")]
+    [InlineData("/// <summary>The instance.</summary>")]
+    [InlineData("<see cref=\"GdFinding\"/>")]
+    public void Source_code_and_doc_comment_markup_are_recognised(string text)
+    {
+        Assert.NotNull(SourceLeak.Find("The instance. " + text + " Binds by property name."));
+    }
+
+    [Theory]
+    [InlineData("Default: `GuardDuty Finding | <SeverityLabel> | <Type> | <InstanceId>`.")]
+    [InlineData("The template's parameters as a hashtable, such as `@{ InstanceId = 'i-0abc...'; KnownIp = '203.0.113.9' }`.")]
+    [InlineData("OUTPUTS describes the types of [OutputType]; a `[string[]]` parameter takes several.")]
+    [InlineData("Checks the public and private addresses of the class of instances that are set; get the rest from Get-GdFinding.")]
+    [InlineData("Files (Kind, Path, Length, Sha256), Missing. See https://docs.aws.amazon.com/guardduty/latest/ug/findings.html.")]
+    public void Help_prose_is_not_mistaken_for_source_code(string text)
+    {
+        Assert.Null(SourceLeak.Find(text));
+    }
 }

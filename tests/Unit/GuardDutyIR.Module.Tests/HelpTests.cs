@@ -91,6 +91,37 @@ public sealed class HelpTests(ITestOutputHelper output) : IDisposable
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    // C# source and XML doc-comment markup: what a scrape of the cmdlets' doc comments once left in the -InstanceId
+    // help of seven cmdlets (issue 9, item 21). None of it belongs in text Get-Help prints.
+    private static readonly string[] SourceMarkers =
+    {
+        "</", "<summary", "<para", "///", "[Cmdlet(", "[OutputType(", "[Parameter(", "typeof(",
+        "public sealed class", "public abstract class", "public class", "{ get;", "set; }",
+    };
+
+    [Fact]
+    public void No_synopsis_description_or_parameter_description_contains_source_code()
+    {
+        var problems = new List<string>();
+        var checkedTexts = 0;
+        void Check(string where, string text)
+        {
+            checkedTexts++;
+            if (SourceMarkers.FirstOrDefault(m => text.Contains(m, StringComparison.Ordinal)) is { } marker)
+                problems.Add($"{where} contains '{marker}': {text.ReplaceLineEndings(" ")}");
+        }
+        foreach (var cmdlet in Cmdlets())
+        {
+            var help = HelpOf(cmdlet.Name);
+            Check($"{cmdlet.Name} synopsis", Value<string>(help, "Synopsis"));
+            Check($"{cmdlet.Name} description", Value<string>(help, "Description"));
+            foreach (var parameter in Items(help, "Parameters"))
+                Check($"{cmdlet.Name} -{Value<string>(parameter, "Name")}", Value<string>(parameter, "Description"));
+        }
+        Assert.True(checkedTexts > 100, $"only {checkedTexts} texts were read from the help");
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
     [Fact]
     public void Help_metadata_agrees_with_the_cmdlets()
     {
