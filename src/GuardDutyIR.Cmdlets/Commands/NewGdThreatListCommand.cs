@@ -60,9 +60,10 @@ public sealed class NewGdThreatListCommand : GdAwsCmdlet
 
     protected override void EndProcessing()
     {
-        var region = CurrentRegion;
         try
         {
+            ThreatListService.PlanLocation(ListType, Name, Bucket, Key);
+            var region = CurrentRegion;
             if (ParameterSetName == FileSet)
                 _entries.AddRange(ThreatListEntries.ReadTxt(File.ReadAllText(SessionState.Path.GetUnresolvedProviderPathFromPSPath(EntryFile))));
             var (entries, notPublic) = ThreatListEntries.Validate(_entries, ListType);
@@ -70,7 +71,7 @@ public sealed class NewGdThreatListCommand : GdAwsCmdlet
                 throw new GuardDutyIRException("ThreatListEmpty", ErrorKind.InvalidArgument, "The list has no entries.", Name);
             if (notPublic.Count > 0)
                 WriteWarning($"GuardDuty applies lists only to publicly routable addresses; these entries will never match: {string.Join(", ", notPublic.Take(10))}{(notPublic.Count > 10 ? ", ..." : "")}");
-            var key = Key ?? $"guardduty/{(ListType == ThreatListType.Threat ? "threat-lists" : "trusted-ip-lists")}/{Name}.txt";
+            var (_, _, key) = ThreatListService.PlanLocation(ListType, Name, Bucket, Key);
             if (!ShouldProcess($"{ListType} list '{Name}' in {region}", $"Upload {entries.Count} entries to s3://{Bucket}/{key} and create the list{(Inactive ? "" : " (active)")}"))
                 return;
             var tags = Tag?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");

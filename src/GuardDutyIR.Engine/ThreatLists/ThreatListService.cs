@@ -57,20 +57,80 @@ public sealed class ThreatListService(AwsSession session)
         };
     }
 
-    /// <summary>Uploads the entries as a TXT list to s3://bucket/key, then creates the list on GuardDuty.</summary>
+    /// <summary>The name, bucket and key (default: from the name) of a new list, checked before any call.</summary>
+    public static (string Name, string Bucket, string Key) PlanLocation(ThreatListType type, string name, string bucket, string? key) =>
+        (ThreatListLocation.ValidateName(name), ThreatListLocation.ValidateBucket(bucket),
+            key is null ? ThreatListLocation.DefaultKey(type, name) : ThreatListLocation.ValidateKey(key));
+
+    /// <summary>
+    /// Uploads the entries as a TXT list to s3://bucket/key, then creates the list on GuardDuty. The file must not exist
+    /// yet (another list may read it); when GuardDuty refuses the list, the uploaded file is removed again, so a failed
+    /// command leaves nothing behind.
+    /// </summary>
     public async Task<GdThreatList> CreateAsync(string region, string? detectorId, ThreatListType type, string name, IReadOnlyList<string> entries,
         string bucket, string? key, bool activate, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
     {
+        (name, bucket, var objectKey) = PlanLocation(type, name, bucket, key);
         await session.AssumeRoleIfRequestedAsync(cancellationToken).ConfigureAwait(false);
         var detector = await _detectors.ResolveDetectorAsync(region, detectorId, cancellationToken).ConfigureAwait(false);
-        var objectKey = key ?? $"guardduty/{(type == ThreatListType.Threat ? "threat-lists" : "trusted-ip-lists")}/{name}.txt";
+        if (await ListFileExistsAsync(region, bucket, objectKey, cancellationToken).ConfigureAwait(false))
+            throw new GuardDutyIRException("ThreatListFileExists", ErrorKind.ResourceExists,
+                $"s3://{bucket}/{objectKey} already exists and may be another list's file. Name another key with -Key, or add entries to "
+                + "the existing list with Add-GdThreatListEntry.", $"s3://{bucket}/{objectKey}");
         var putRequestId = await PutListFileAsync(region, bucket, objectKey, entries, cancellationToken).ConfigureAwait(false);
         var client = session.GuardDuty(region);
         // The client token makes a retried create idempotent on the service.
         var token = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes($"{detector}|{type}|{name}|{bucket}/{objectKey}")))[..32];
-        var id = await Admin(() => client.CreateListAsync(detector, Kind(type), name, "TXT", S3Url(bucket, objectKey), activate, tags, token, cancellationToken), name)
-            .ConfigureAwait(false);
+        string id;
+        try
+        {
+            id = await Admin(() => client.CreateListAsync(detector, Kind(type), name, "TXT", S3Url(bucket, objectKey), activate, tags, token, cancellationToken), name)
+                .ConfigureAwait(false);
+        }
+        catch (GuardDutyIRException e)
+        {
+            throw await RemoveUploadAfterAsync(e, region, bucket, objectKey).ConfigureAwait(false) ?? e;
+        }
+        catch (OperationCanceledException)
+        {
+            await RemoveUploadAfterAsync(null, region, bucket, objectKey).ConfigureAwait(false);
+            throw;
+        }
         return await GetAsync(client, region, detector, type, id, cancellationToken, entries.Count, new[] { putRequestId }).ConfigureAwait(false);
+    }
+
+    // Removes the file this command uploaded. Not cancellable: it is the cleanup of a stop. The returned error says
+    // whether the file is gone, so nothing is left behind unnoticed.
+    private async Task<GuardDutyIRException?> RemoveUploadAfterAsync(GuardDutyIRException? failure, string region, string bucket, string key)
+    {
+        string outcome;
+        try
+        {
+            await session.S3(region).DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = key }, CancellationToken.None).ConfigureAwait(false);
+            outcome = $"The uploaded file s3://{bucket}/{key} was removed again.";
+        }
+        catch (Exception e) when (e is AmazonServiceException or GuardDutyIRException)
+        {
+            outcome = $"The uploaded file s3://{bucket}/{key} could not be removed ({e.Message}); delete it by hand.";
+        }
+        return failure is null ? null : new GuardDutyIRException(failure.ErrorId, failure.Kind, failure.Message + " " + outcome, failure.Target, failure);
+    }
+
+    private async Task<bool> ListFileExistsAsync(string region, string bucket, string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await session.S3(region).GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AmazonServiceException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+        catch (AmazonServiceException e)
+        {
+            throw AwsErrors.Translate(e, "S3", "HeadObject", $"s3://{bucket}/{key}");
+        }
     }
 
     /// <summary>Adds entries to an existing TXT list: rewrites its S3 file and re-activates it so GuardDuty reloads it.</summary>

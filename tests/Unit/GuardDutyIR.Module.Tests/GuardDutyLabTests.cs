@@ -192,6 +192,59 @@ public sealed class GuardDutyLabTests : IDisposable
         Assert.NotNull(result.Terminating);
         Assert.Equal("ThreatListRequiresAdministrator", result.Terminating!.ErrorRecord.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Equal(ErrorCategory.PermissionDenied, result.Terminating.ErrorRecord.CategoryInfo.Category);
+        // The file was uploaded before GuardDuty refused the list; a failed command leaves nothing behind.
+        Assert.Null(_s.Lab.GetService<S3Service>()!.Store.Get(bucket, "guardduty/threat-lists/member-list.txt"));
+        Assert.Contains("was removed again", result.Terminating.Message);
+    }
+
+    [Theory]
+    [InlineData("-Key '../other/list.txt'", "InvalidS3Key")]
+    [InlineData("-Key 'lists/./a.txt'", "InvalidS3Key")]
+    [InlineData("-Key '/abs.txt'", "InvalidS3Key")]
+    [InlineData("-Key ('a' * 1025)", "InvalidS3Key")]
+    [InlineData("-Bucket 'Not_A_Bucket'", "InvalidBucketName")]
+    [InlineData("-Name ('x' * 301)", "ParameterArgumentValidationError")]
+    [InlineData("-Name \"bad`nname\"", "InvalidThreatListName")]
+    public void A_bad_name_key_or_bucket_is_refused_before_any_call(string parameters, string errorId)
+    {
+        var bucket = _s.Lab.GetService<S3Service>()!.EvidenceBucket!;
+        _s.Lab.Counters.Reset();
+
+        var result = _s.Run($"$splat = @{{ Name = 'ok-list'; Entry = '203.0.113.7'; Bucket = $args[0] }}; New-GdThreatList @splat {parameters}", bucket);
+
+        var error = result.SingleError();
+        Assert.Equal(errorId, error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalCalls);
+    }
+
+    [Fact]
+    public void A_name_with_path_characters_makes_a_key_inside_the_list_prefix()
+    {
+        var store = _s.Lab.GetService<S3Service>()!.Store;
+        var bucket = _s.Lab.GetService<S3Service>()!.EvidenceBucket!;
+
+        var created = _s.Run("New-GdThreatList -Name '../../evil list' -Entry '203.0.113.7' -Bucket $args[0]", bucket);
+
+        Assert.Null(created.Terminating);
+        Assert.Equal("../../evil list", created.Output.Single().Properties["Name"].Value);
+        Assert.NotNull(store.Get(bucket, "guardduty/threat-lists/evil-list.txt"));
+    }
+
+    [Fact]
+    public void An_existing_list_file_is_not_overwritten()
+    {
+        var bucket = _s.Lab.GetService<S3Service>()!.EvidenceBucket!;
+        Assert.Null(_s.Run("New-GdThreatList -Name first -Entry '203.0.113.7' -Bucket $args[0] -Key shared/list.txt", bucket).Terminating);
+        _s.Lab.Counters.Reset();
+
+        var second = _s.Run("New-GdThreatList -Name second -Entry '198.51.100.1' -Bucket $args[0] -Key shared/list.txt", bucket);
+
+        Assert.Equal("ThreatListFileExists", second.SingleError().FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.ResourceExists, second.SingleError().CategoryInfo.Category);
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalMutating);
+        var content = System.Text.Encoding.UTF8.GetString(_s.Lab.GetService<S3Service>()!.Store.Get(bucket, "shared/list.txt")!.Content);
+        Assert.Equal("203.0.113.7", content.Trim());
     }
 
     [Fact]
