@@ -16,7 +16,6 @@ public sealed class NewGdThreatListCommand : GdAwsCmdlet
 
     /// <summary>The list's name in GuardDuty (1-300 characters).</summary>
     [Parameter(Mandatory = true, Position = 0)]
-    [ValidateLength(1, 300)]
     public string Name { get; set; } = "";
 
     /// <summary>IPv4/IPv6 addresses and CIDR ranges; accepts pipeline input, one entry per object.</summary>

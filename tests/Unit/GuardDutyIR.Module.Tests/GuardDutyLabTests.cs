@@ -203,7 +203,7 @@ public sealed class GuardDutyLabTests : IDisposable
     [InlineData("-Key '/abs.txt'", "InvalidS3Key")]
     [InlineData("-Key ('a' * 1025)", "InvalidS3Key")]
     [InlineData("-Bucket 'Not_A_Bucket'", "InvalidBucketName")]
-    [InlineData("-Name ('x' * 301)", "ParameterArgumentValidationError")]
+    [InlineData("-Name ('x' * 301)", "InvalidThreatListName")]
     [InlineData("-Name \"bad`nname\"", "InvalidThreatListName")]
     public void A_bad_name_key_or_bucket_is_refused_before_any_call(string parameters, string errorId)
     {
