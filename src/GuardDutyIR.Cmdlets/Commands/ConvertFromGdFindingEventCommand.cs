@@ -86,6 +86,14 @@ public sealed class ConvertFromGdFindingEventCommand : GdCmdlet
         }
         foreach (var file in files)
         {
+            // .NET reports reading a folder as "access denied"; say what it is.
+            if (Directory.Exists(file))
+            {
+                WriteError(new ErrorRecord(new GuardDutyIRException("FindingFileIsFolder", ErrorKind.InvalidArgument,
+                    $"'{file}' is a folder. Give the event or finding files, for example '{System.IO.Path.Combine(file, "*.json")}'.", file),
+                    "FindingFileIsFolder", ErrorCategory.InvalidArgument, file));
+                continue;
+            }
             string text;
             try
             {

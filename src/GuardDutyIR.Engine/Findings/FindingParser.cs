@@ -24,6 +24,11 @@ public static class FindingParser
         var type = RequiredString(f, "type");
         var severity = f["severity"] is { } s ? Number(s, "severity", id)
             : throw Missing("severity", id);
+        // GuardDuty's scale is 1.0 to 10.0 (Low to Critical); 0 is kept for hand-made test findings. Anything else
+        // (1e308, -5, NaN) is not a severity and would sort and filter wrongly.
+        if (!double.IsFinite(severity) || severity is < 0 or > 10)
+            throw new GuardDutyIRException("InvalidFindingSeverity", ErrorKind.InvalidData,
+                $"Finding {id}: severity {severity.ToString(CultureInfo.InvariantCulture)} is outside GuardDuty's scale of 0 to 10.", id);
         var arn = String(f["arn"]);
         var accountId = String(f["accountId"]) ?? ArnPart(arn, 4) ?? throw Missing("accountId", id);
         var region = String(f["region"]) ?? ArnPart(arn, 3) ?? fallbackRegion ?? throw Missing("region", id);

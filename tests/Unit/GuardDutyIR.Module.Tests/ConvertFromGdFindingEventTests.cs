@@ -51,6 +51,9 @@ public sealed class ConvertFromGdFindingEventTests : IDisposable
             }), 1 };
         yield return new object[] { "minimal finding: no service, no resource", "{\"id\":\"f1\",\"type\":\"Recon:EC2/PortProbeUnprotectedPort\",\"severity\":2,\"accountId\":\"123456789012\",\"region\":\"eu-west-1\"}", 1 };
         yield return new object[] { "null optional values", With(Finding, f => { f["title"] = null; f["service"]!["eventLastSeen"] = null; }), 1 };
+        yield return new object[] { "test event without detail-type", With(Event, e => e.Remove("detail-type")), 1 };
+        yield return new object[] { "test event with only a detail", new JsonObject { ["detail"] = Node(Finding) }.ToJsonString(), 1 };
+        yield return new object[] { "severity at the top of the scale", With(Finding, f => f["severity"] = 10), 1 };
     }
 
     private static string PascalCase(string json)
@@ -156,6 +159,11 @@ public sealed class ConvertFromGdFindingEventTests : IDisposable
         yield return new object[] { "{\"Records\":[{\"eventSource\":\"aws:s3\"}]}", "NotAGuardDutyFinding" };
         yield return new object[] { "null", "NotAGuardDutyFinding" };
         yield return new object[] { With(Event, e => e["detail"]!["service"] = new JsonObject { ["count"] = "many" }), "FindingInvalidField" };
+        yield return new object[] { With(Finding, f => f["severity"] = 1e308), "InvalidFindingSeverity" };
+        yield return new object[] { With(Finding, f => f["severity"] = -5), "InvalidFindingSeverity" };
+        yield return new object[] { With(Finding, f => f["severity"] = "NaN"), "InvalidFindingSeverity" };
+        yield return new object[] { With(Event, e => { e.Remove("detail-type"); e["source"] = "aws.ec2"; }), "NotAGuardDutyEvent" };
+        yield return new object[] { With(Event, e => { e.Remove("detail-type"); e["detail"] = new JsonObject { ["state"] = "running" }; }), "NotAGuardDutyEvent" };
     }
 
     [Theory]
@@ -187,6 +195,24 @@ public sealed class ConvertFromGdFindingEventTests : IDisposable
         var error = Assert.Single(result.Errors);
         Assert.Equal("FindingFileNotFound", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Equal(ErrorCategory.ObjectNotFound, error.CategoryInfo.Category);
+    }
+
+    [Fact]
+    public void A_folder_given_as_Path_is_named_as_a_folder()
+    {
+        var folder = Directory.CreateTempSubdirectory("gdir-events-").FullName;
+        try
+        {
+            var result = _host.Run("ConvertFrom-GdFindingEvent -LiteralPath $args[0]", folder);
+            var error = Assert.Single(result.Errors);
+            Assert.Equal("FindingFileIsFolder", error.FullyQualifiedErrorId.Split(',')[0]);
+            Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+            Assert.Equal(folder, error.TargetObject);
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
     }
 
     private static object? ToPSObject(JsonNode? node) => node switch
