@@ -126,9 +126,12 @@ public static class LocalTrailEngine
     /// fields: see <see cref="ParsedCache"/>) and read by DuckDB through a view with the Lake schema. Malformed files are
     /// reported through <paramref name="notice"/> and left out; the rest still answers.
     /// </summary>
-    public static IAsyncEnumerable<QueryRow> RunAsync(string lakeSql, IReadOnlyList<string> files, bool raw, Action<QueryNotice> notice,
-        CancellationToken cancellationToken) =>
-        RunLocalSqlAsync(QueryTranslator.Translate(lakeSql, QueryBackend.Local, TableName), lakeSql, files, raw, notice, cancellationToken);
+    public static async IAsyncEnumerable<QueryRow> RunAsync(string lakeSql, IReadOnlyList<string> files, bool raw, Action<QueryNotice> notice,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var sql = QueryTranslator.Translate(lakeSql, QueryBackend.Local, TableName);
+        await foreach (var row in RunLocalSqlAsync(sql, lakeSql, files, raw, notice, cancellationToken).ConfigureAwait(false)) yield return row;
+    }
 
     /// <summary>
     /// Runs DuckDB SQL over the files' view, with no check of the text: the engine itself is what keeps the query to
