@@ -80,7 +80,11 @@ List<(string, long)> RunModule()
 
 // The module keeps the parsed fields of a file set for the next queries of an investigation: time the first query
 // (parse + build) on an empty cache, then the following ones.
-var cacheFolder = Path.Combine(Path.GetTempPath(), "GuardDutyIR", "trail-cache");
+// Where the module keeps it: the user's cache folder (the XDG rule on Unix, local application data on Windows).
+var cacheFolder = OperatingSystem.IsWindows()
+    ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "GuardDutyIR", "trail-cache")
+    : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg) ? xdg
+        : Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? Path.GetTempPath(), ".cache"), "GuardDutyIR", "trail-cache");
 RunModule();   // JIT warm-up of the module path
 if (Directory.Exists(cacheFolder)) Directory.Delete(cacheFolder, true);
 GC.Collect();

@@ -96,23 +96,52 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
     public int? TimeoutSec { get; set; }
 
     private LakeQueryService? _service;
+    private string? _cacheDirectory;
     private const int ProgressActivityId = 4711;
+
+    /// <summary>
+    /// A query over local files makes no AWS call, so it looks for no credentials and no region: it works on a machine
+    /// with no AWS setup at all.
+    /// </summary>
+    protected override bool UsesAws => Path.Length == 0;
 
     protected override void BeginProcessing()
     {
-        base.BeginProcessing();
+        // The request is checked before the AWS context is resolved (which may call STS for -RoleArn), so a wrong
+        // request is reported as what it is, before any call.
         var backends = new[] { EventDataStore is not null, Athena.IsPresent, Path.Length > 0, S3Uri is not null }.Count(b => b);
         if (backends > 1)
             ThrowEngineError(new GuardDutyIRException("QueryBackendConflict", ErrorKind.InvalidArgument,
                 "Choose one place to query: -EventDataStore (CloudTrail Lake), -Athena, -Path or -S3Uri.", null));
-        if (S3Uri is not null)
-            try { LakeQueryService.ParseS3Uri(S3Uri); } catch (GuardDutyIRException e) { ThrowEngineError(e); }
-        _service = new LakeQueryService(Session);
+        try
+        {
+            if (S3Uri is not null) LakeQueryService.ParseS3Uri(S3Uri);
+            if (CacheDirectory is not null)
+                _cacheDirectory = LakeQueryService.ValidateCacheDirectory(ResolveCacheDirectory(CacheDirectory));
+        }
+        catch (GuardDutyIRException e)
+        {
+            ThrowEngineError(e);
+        }
+        base.BeginProcessing();
+        if (UsesAws) _service = new LakeQueryService(Session);
+    }
+
+    // Relative to PowerShell's current location, as every path parameter is, not to the process's working folder.
+    private string ResolveCacheDirectory(string path)
+    {
+        try
+        {
+            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSInvalidOperationException)
+        {
+            throw new GuardDutyIRException("InvalidCacheDirectory", ErrorKind.InvalidArgument, $"-CacheDirectory '{path}' is not a file system path: {e.Message}", path);
+        }
     }
 
     protected override void ProcessRecord()
     {
-        var region = CurrentRegion;
         var since = Since ?? InputObject?.FirstSeen?.Subtract(FindingPadding);
         var until = Until ?? InputObject?.LastSeen?.Add(FindingPadding);
         string sql;
@@ -129,6 +158,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
 
         var backend = EventDataStore is not null ? QueryBackend.Lake : Athena ? QueryBackend.Athena : QueryBackend.Local;
         var noBackend = EventDataStore is null && !Athena && Path.Length == 0 && S3Uri is null;
+        string? region = null;
         IAsyncEnumerable<QueryRow> rows;
         if (noBackend)
         {
@@ -137,6 +167,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
                     "Say where to query: -EventDataStore (CloudTrail Lake), -Athena, -Path (local trail files) or -S3Uri (trail logs in S3).", null));
             WriteWarning("No CloudTrail Lake, Athena or trail files were given: falling back to CloudTrail LookupEvents, which sees only management "
                 + "events of the last 90 days, at two requests per second.");
+            region = CurrentRegion;
             rows = _service!.LookupInstanceActivityAsync(region, TemplateParameter("InstanceId")!.ToString()!, since, until, Progress, CancellationToken);
         }
         else
@@ -148,7 +179,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
                 try { paths = LocalTrailFiles.Resolve(ResolvePaths()); }
                 catch (GuardDutyIRException e) { ThrowEngineError(e); }
             }
-            rows = _service!.RunAsync(region, new LakeQueryRequest
+            var request = new LakeQueryRequest
             {
                 Backend = backend,
                 Sql = sql,
@@ -160,12 +191,23 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
                 AthenaOutputLocation = OutputLocation,
                 Paths = paths,
                 S3Uri = S3Uri,
-                CacheDirectory = CacheDirectory,
+                CacheDirectory = _cacheDirectory,
                 Since = since,
                 Until = until,
                 Raw = Raw,
                 Timeout = TimeoutSec is { } t ? TimeSpan.FromSeconds(t) : null,
-            }, Progress, notice => _notices.Enqueue(notice), CancellationToken);
+            };
+            if (Path.Length > 0)
+            {
+                rows = LakeQueryService.RunLocalAsync(request, notice => _notices.Enqueue(notice), CancellationToken);
+            }
+            else
+            {
+                // S3 finds the bucket's own region (starting from the given or default one, or us-east-1); Lake and
+                // Athena need one.
+                region = S3Uri is not null ? Region is { } given ? RegionOrThrow(given) : Session.DefaultRegion : CurrentRegion;
+                rows = _service!.RunAsync(region, request, Progress, notice => _notices.Enqueue(notice), CancellationToken);
+            }
         }
 
         try

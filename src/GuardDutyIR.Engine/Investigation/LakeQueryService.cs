@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Amazon.Runtime;
+using Amazon.S3;
 using Amazon.S3.Model;
 using GuardDutyIR.Engine.Aws;
 using GuardDutyIR.Engine.Context;
@@ -19,36 +20,59 @@ public sealed class LakeQueryService(AwsSession session)
     /// <summary>How long the service gets to acknowledge a cancellation after the user's own token has fired.</summary>
     private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(10);
 
-    public async IAsyncEnumerable<QueryRow> RunAsync(string region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <param name="region">Lake and Athena: the region to query. S3: a region to start from (the bucket's own is found;
+    /// null starts from us-east-1). Unused for local files.</param>
+    public IAsyncEnumerable<QueryRow> RunAsync(string? region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
+        CancellationToken cancellationToken = default) =>
+        WithTimeout(request, token => request.Backend switch
+        {
+            QueryBackend.Lake => RunLakeAsync(region!, request, progress, token),
+            QueryBackend.Athena => RunAthenaAsync(region!, request, progress, token),
+            _ when request.S3Uri is not null => RunS3Async(region, request, progress, notice, token),
+            _ => LocalTrailEngine.RunAsync(request.Sql, request.Paths, request.Raw, notice, token),
+        }, cancellationToken);
+
+    /// <summary>A query over local trail files: no AWS session, credentials or region are involved.</summary>
+    public static IAsyncEnumerable<QueryRow> RunLocalAsync(LakeQueryRequest request, Action<QueryNotice> notice, CancellationToken cancellationToken = default) =>
+        WithTimeout(request, token => LocalTrailEngine.RunAsync(request.Sql, request.Paths, request.Raw, notice, token), cancellationToken);
+
+    /// <summary>Runs the query under the request's timeout; the timeout firing (rather than the caller's token) is QueryTimedOut.</summary>
+    private static async IAsyncEnumerable<QueryRow> WithTimeout(LakeQueryRequest request, Func<CancellationToken, IAsyncEnumerable<QueryRow>> run,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var timeout = request.Timeout is { } t ? new CancellationTokenSource(t) : new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var token = linked.Token;
-        IAsyncEnumerable<QueryRow> rows = request.Backend switch
+        IAsyncEnumerator<QueryRow> enumerator;
+        try
         {
-            QueryBackend.Lake => RunLakeAsync(region, request, progress, token),
-            QueryBackend.Athena => RunAthenaAsync(region, request, progress, token),
-            _ when request.S3Uri is not null => RunS3Async(region, request, progress, notice, token),
-            _ => LocalTrailEngine.RunAsync(request.Sql, LocalTrailFiles.Resolve(request.Paths), request.Raw, notice, token),
-        };
-        await using var enumerator = rows.GetAsyncEnumerator(token);
-        while (true)
+            enumerator = run(token).GetAsyncEnumerator(token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            bool more;
-            try
+            throw TimedOut(request);
+        }
+        await using (enumerator)
+        {
+            while (true)
             {
-                more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                bool more;
+                try
+                {
+                    more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw TimedOut(request);
+                }
+                if (!more) yield break;
+                yield return enumerator.Current;
             }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                throw new GuardDutyIRException("QueryTimedOut", ErrorKind.OperationTimeout,
-                    $"The query did not finish within {request.Timeout!.Value.TotalSeconds:0.#} s; it was cancelled.", request.Sql);
-            }
-            if (!more) yield break;
-            yield return enumerator.Current;
         }
     }
+
+    private static GuardDutyIRException TimedOut(LakeQueryRequest request) =>
+        new("QueryTimedOut", ErrorKind.OperationTimeout, $"The query did not finish within {request.Timeout!.Value.TotalSeconds:0.#} s; it was cancelled.", request.Sql);
 
     /// <summary>The region's event data stores, with the status fields of GetEventDataStore (the list's are deprecated).</summary>
     public async IAsyncEnumerable<LakeEventDataStore> GetEventDataStoresAsync(string region, Func<string, bool> nameMatches,
@@ -264,10 +288,10 @@ public sealed class LakeQueryService(AwsSession session)
 
     // ---- trail logs in S3 ------------------------------------------------------------------------------------------
 
-    private async IAsyncEnumerable<QueryRow> RunS3Async(string region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
+    private async IAsyncEnumerable<QueryRow> RunS3Async(string? region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var files = await DownloadTrailLogsAsync(region, request, progress, cancellationToken).ConfigureAwait(false);
+        var files = await DownloadTrailLogsAsync(region, request, progress, notice, cancellationToken).ConfigureAwait(false);
         await foreach (var row in LocalTrailEngine.RunAsync(request.Sql, files, request.Raw, notice, cancellationToken).ConfigureAwait(false))
             yield return row;
     }
@@ -275,15 +299,17 @@ public sealed class LakeQueryService(AwsSession session)
     /// <summary>
     /// Downloads the trail logs under s3://bucket/prefix into the cache (files already there with the same size are
     /// kept). When the prefix reaches a region folder of the AWSLogs layout and a time window is given, only the
-    /// day folders of that window are listed.
+    /// day folders of that window are listed. The bucket's own region is found first, so no region needs to be set.
+    /// An object whose key cannot be a file inside the cache is skipped with a TrailObjectSkipped notice.
     /// </summary>
-    public async Task<IReadOnlyList<string>> DownloadTrailLogsAsync(string region, LakeQueryRequest request, Action<QueryProgress> progress,
-        CancellationToken cancellationToken)
+    /// <param name="region">The region to ask first (null: us-east-1).</param>
+    public async Task<IReadOnlyList<string>> DownloadTrailLogsAsync(string? region, LakeQueryRequest request, Action<QueryProgress> progress,
+        Action<QueryNotice> notice, CancellationToken cancellationToken)
     {
         var (bucket, prefix) = ParseS3Uri(request.S3Uri!);
+        var cache = request.CacheDirectory is { } given ? ValidateCacheDirectory(given) : WorkFolders.Get("s3-cache", notice);
         await session.AssumeRoleIfRequestedAsync(cancellationToken).ConfigureAwait(false);
-        var s3 = session.S3(region);
-        var cache = request.CacheDirectory ?? Path.Combine(Path.GetTempPath(), "GuardDutyIR", "s3-cache");
+        var s3 = session.S3(await BucketRegionAsync(bucket, region, cancellationToken).ConfigureAwait(false));
         var files = new List<string>();
         var watch = Stopwatch.StartNew();
         foreach (var listPrefix in DayPrefixes(prefix, request.Since, request.Until))
@@ -304,23 +330,14 @@ public sealed class LakeQueryService(AwsSession session)
                 foreach (var o in page.S3Objects ?? new List<S3Object>())
                 {
                     if (!LocalTrailFiles.IsTrailFile(o.Key)) continue;
-                    var local = Path.Combine(cache, bucket, o.Key.Replace('/', Path.DirectorySeparatorChar));
-                    if (!File.Exists(local) || new FileInfo(local).Length != o.Size)
+                    var local = S3CachePaths.LocalPath(cache, bucket, o.Key, out var why);
+                    if (local is null)
                     {
-                        Directory.CreateDirectory(Path.GetDirectoryName(local)!);
-                        try
-                        {
-                            using var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = o.Key }, cancellationToken).ConfigureAwait(false);
-                            var partial = local + ".part";
-                            await using (var file = File.Create(partial))
-                                await response.ResponseStream.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
-                            File.Move(partial, local, overwrite: true);
-                        }
-                        catch (AmazonServiceException e)
-                        {
-                            throw AwsErrors.Translate(e, "S3", "GetObject", $"s3://{bucket}/{o.Key}");
-                        }
+                        notice(new QueryNotice("TrailObjectSkipped", $"Skipped s3://{bucket}/{S3CachePaths.Printable(o.Key)}: {why}", $"s3://{bucket}/{o.Key}"));
+                        continue;
                     }
+                    if (!File.Exists(local) || new FileInfo(local).Length != o.Size)
+                        await DownloadAsync(s3, bucket, o.Key, cache, local, cancellationToken).ConfigureAwait(false);
                     files.Add(local);
                     progress(new QueryProgress("DOWNLOADING", watch.Elapsed, null, files.Count, $"s3://{bucket}/{o.Key}"));
                 }
@@ -332,13 +349,99 @@ public sealed class LakeQueryService(AwsSession session)
         return files;
     }
 
+    // Written to a name of its own (never an existing file, which could be a link) and renamed into place, so a
+    // half-written download is never taken for a cached one.
+    private static async Task DownloadAsync(IAmazonS3 s3, string bucket, string key, string cache, string local, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(local)!);
+        S3CachePaths.CheckNoLinks(cache, Path.GetDirectoryName(local)!);
+        var partial = Path.Combine(Path.GetDirectoryName(local)!, "." + Guid.NewGuid().ToString("N") + ".part");
+        try
+        {
+            using var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            await using (var file = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                await response.ResponseStream.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+            File.Move(partial, local, overwrite: true);
+        }
+        catch (AmazonServiceException e)
+        {
+            throw AwsErrors.Translate(e, "S3", "GetObject", $"s3://{bucket}/{key}");
+        }
+        finally
+        {
+            if (File.Exists(partial)) File.Delete(partial);
+        }
+    }
+
+    /// <summary>
+    /// The bucket's region, from S3 HeadBucket's x-amz-bucket-region header, asked in the given region or, with none,
+    /// in us-east-1 as the AWS CLI does; S3 names the bucket's region in that header even when it refuses a request
+    /// signed for another region (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html).
+    /// </summary>
+    private async Task<string> BucketRegionAsync(string bucket, string? region, CancellationToken cancellationToken)
+    {
+        var start = string.IsNullOrEmpty(region) ? "us-east-1" : region;
+        try
+        {
+            var head = await session.S3(start).HeadBucketAsync(new HeadBucketRequest { BucketName = bucket }, cancellationToken).ConfigureAwait(false);
+            return string.IsNullOrEmpty(head.BucketRegion) ? start : head.BucketRegion;
+        }
+        catch (AmazonServiceException e)
+        {
+            if ((e.InnerException as Amazon.Runtime.Internal.HttpErrorResponseException)?.Response?.GetHeaderValue("x-amz-bucket-region") is { Length: > 0 } named)
+                return named;
+            throw AwsErrors.Translate(e, "S3", "HeadBucket", $"s3://{bucket}");
+        }
+    }
+
+    /// <summary>
+    /// The s3://bucket/prefix of a URI, checked before anything runs: the bucket must be a bucket name (it becomes a
+    /// folder of the cache), the prefix anything.
+    /// </summary>
     public static (string Bucket, string Prefix) ParseS3Uri(string uri)
     {
-        if (!uri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) || uri.Length <= 5)
-            throw new GuardDutyIRException("InvalidS3Uri", ErrorKind.InvalidArgument, $"'{uri}' is not an s3://bucket/prefix URI.", uri);
+        if (!uri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
+            throw InvalidS3Uri(uri, "it does not start with s3://");
         var rest = uri[5..];
         var slash = rest.IndexOf('/');
-        return slash < 0 ? (rest, "") : (rest[..slash], rest[(slash + 1)..]);
+        var (bucket, prefix) = slash < 0 ? (rest, "") : (rest[..slash], rest[(slash + 1)..]);
+        if (!IsBucketName(bucket))
+            throw InvalidS3Uri(uri, bucket.Length == 0 ? "it names no bucket" : $"'{S3CachePaths.Printable(bucket)}' is not a bucket name");
+        return (bucket, prefix);
+    }
+
+    private static GuardDutyIRException InvalidS3Uri(string uri, string why) =>
+        new("InvalidS3Uri", ErrorKind.InvalidArgument, $"'{S3CachePaths.Printable(uri)}' is not an s3://bucket/prefix URI: {why}.", uri);
+
+    // S3's bucket naming rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), widened
+    // to the legacy us-east-1 names (up to 255 characters, capitals and underscores) so old trail buckets still work.
+    private static bool IsBucketName(string name) =>
+        name.Length is >= 3 and <= 255 && char.IsAsciiLetterOrDigit(name[0]) && char.IsAsciiLetterOrDigit(name[^1])
+        && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_') && !name.Contains("..", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The full path of -CacheDirectory, refused when it (or a folder it would be created in) is a file, before any
+    /// call is made.
+    /// </summary>
+    public static string ValidateCacheDirectory(string path)
+    {
+        string full;
+        try
+        {
+            full = Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new GuardDutyIRException("InvalidCacheDirectory", ErrorKind.InvalidArgument, $"-CacheDirectory '{path}' is not a valid path: {e.Message}", path);
+        }
+        for (var p = full; !string.IsNullOrEmpty(p); p = Path.GetDirectoryName(p))
+        {
+            if (Directory.Exists(p)) break;
+            if (File.Exists(p))
+                throw new GuardDutyIRException("InvalidCacheDirectory", ErrorKind.InvalidArgument,
+                    p == full ? $"-CacheDirectory '{path}' is a file, not a folder." : $"-CacheDirectory '{path}' cannot be created: '{p}' is a file.", path);
+        }
+        return full;
     }
 
     /// <summary>AWSLogs/&lt;account&gt;/CloudTrail/&lt;region&gt;/yyyy/MM/dd/: one prefix per day of the window, when the prefix allows it.</summary>

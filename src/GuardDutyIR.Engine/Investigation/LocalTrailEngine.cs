@@ -17,7 +17,7 @@ public static class LocalTrailEngine
 
     // One Lake column: the flat columns the reader extracts for it (CloudTrail's own, case-sensitive JSON names) and
     // its expression in the view, which rebuilds the Lake shape (structs, maps, timestamps) from them.
-    private sealed record Column(string Name, FlatColumn[] Flat, string Expression);
+    internal sealed record Column(string Name, FlatColumn[] Flat, string Expression);
 
     private static FlatColumn TextField(string name, params string[] path) => new(name, "VARCHAR", path, FlatKind.Text);
     private static FlatColumn JsonField(string name, params string[] path) => new(name, "VARCHAR", path, FlatKind.Json);
@@ -92,7 +92,7 @@ public static class LocalTrailEngine
     /// The Lake columns a query mentions. Parsing a JSON field costs time even when no one reads it, so the view
     /// reads only these (all of them for "*" or an unknown reference).
     /// </summary>
-    private static IReadOnlyList<Column> ColumnsUsedBy(string sql)
+    internal static IReadOnlyList<Column> ColumnsUsedBy(string sql)
     {
         var tokens = SqlTokenizer.Tokenize(sql);
         if (tokens.Any(t => t.IsSymbol("*") && IsSelectStar(tokens, t))) return Columns;
@@ -130,19 +130,21 @@ public static class LocalTrailEngine
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var sql = QueryTranslator.Translate(lakeSql, QueryBackend.Local, TableName);
-        var columns = ColumnsUsedBy(sql);
-        using var connection = new DuckDBConnection("DataSource=:memory:");
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var statement in Setup) Execute(connection, statement);
-        var spill = Path.Combine(Path.GetTempPath(), "GuardDutyIR", "duckdb-spill");
-        Directory.CreateDirectory(spill);
-        Execute(connection, $"SET temp_directory = {SqlTokenizer.Literal(spill)}");
-        Execute(connection, "SET memory_limit = '1GB'");
+        await foreach (var row in RunLocalSqlAsync(sql, lakeSql, files, raw, notice, cancellationToken).ConfigureAwait(false)) yield return row;
+    }
 
-        var flat = columns.SelectMany(c => c.Flat).ToList();
-        var cache = await ParsedCache.OpenOrBuildAsync(connection, files, flat, notice, cancellationToken).ConfigureAwait(false);
-        Execute(connection, $"CREATE VIEW trail_events AS SELECT * FROM {cache}");
-        Execute(connection, $"CREATE VIEW {TableName} AS SELECT {string.Join(", ", columns.Select(c => $"{c.Expression} AS {c.Name}"))} FROM trail_events");
+    /// <summary>
+    /// Runs DuckDB SQL over the files' view, with no check of the text: the engine itself is what keeps the query to
+    /// reading the view (see <see cref="OpenSandboxAsync"/> and <see cref="CheckOneSelect"/>). Internal so that tests can
+    /// prove that without the text checks of <see cref="QueryTranslator"/>.
+    /// </summary>
+    /// <param name="sql">DuckDB SQL over the view <see cref="TableName"/>.</param>
+    /// <param name="shown">The query as the user wrote it, the target of errors.</param>
+    internal static async IAsyncEnumerable<QueryRow> RunLocalSqlAsync(string sql, string shown, IReadOnlyList<string> files, bool raw, Action<QueryNotice> notice,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var connection = await OpenSandboxAsync(files, ColumnsUsedBy(sql), notice, cancellationToken).ConfigureAwait(false);
+        CheckOneSelect(connection, sql, shown);
 
         using var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -159,7 +161,7 @@ public static class LocalTrailEngine
         }
         catch (DuckDBException e)
         {
-            throw new GuardDutyIRException("QueryFailed", ErrorKind.InvalidArgument, "The query failed: " + e.Message.Split('\n')[0], lakeSql, e);
+            throw QueryError(e, shown);
         }
         using (reader)
         {
@@ -175,6 +177,10 @@ public static class LocalTrailEngine
                 {
                     throw new OperationCanceledException(cancellationToken);
                 }
+                catch (DuckDBException e)
+                {
+                    throw QueryError(e, shown);
+                }
                 if (!more) break;
                 var values = new object?[names.Count];
                 for (var i = 0; i < values.Length; i++)
@@ -185,26 +191,97 @@ public static class LocalTrailEngine
     }
 
     /// <summary>
-    /// The parsed fields of a set of trail files, kept as a DuckDB database under the temp folder so that the next
-    /// queries of an investigation over the same files read columns instead of parsing JSON again. The key covers each
-    /// file's path, size and modification time and the fields kept, so a changed file or a query needing other fields
-    /// builds a new one. Files skipped as malformed are remembered and reported again. Entries unused for 7 days are
-    /// removed.
+    /// The connection user SQL runs on: our macros, the files' parsed fields attached read-only and the Lake view over
+    /// them, and then the engine closed. With external access off DuckDB refuses every file, URL, ATTACH, COPY,
+    /// INSTALL and LOAD whatever function or syntax asks for it (https://duckdb.org/docs/stable/operations_manual/securing_duckdb/overview);
+    /// with extension installing and autoloading off a URL cannot fetch an extension; and with the configuration
+    /// locked no statement can turn any of that back on, nor raise the memory, thread or spill limits.
+    /// </summary>
+    internal static async Task<DuckDBConnection> OpenSandboxAsync(IReadOnlyList<string> files, IReadOnlyList<Column> columns, Action<QueryNotice> notice,
+        CancellationToken cancellationToken)
+    {
+        var connection = new DuckDBConnection("DataSource=:memory:");
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            Execute(connection, "SET autoinstall_known_extensions = false");
+            Execute(connection, "SET autoload_known_extensions = false");
+            Execute(connection, "SET allow_community_extensions = false");
+            foreach (var statement in Setup) Execute(connection, statement);
+            Execute(connection, $"SET temp_directory = {SqlTokenizer.Literal(WorkFolders.Get("duckdb-spill", notice))}");
+            Execute(connection, "SET memory_limit = '1GB'");
+
+            var flat = columns.SelectMany(c => c.Flat).ToList();
+            var cache = await ParsedCache.OpenOrBuildAsync(connection, files, flat, notice, cancellationToken).ConfigureAwait(false);
+            Execute(connection, $"CREATE VIEW trail_events AS SELECT * FROM {cache}");
+            Execute(connection, $"CREATE VIEW {TableName} AS SELECT {string.Join(", ", columns.Select(c => $"{c.Expression} AS {c.Name}"))} FROM trail_events");
+
+            Execute(connection, "SET enable_external_access = false");
+            Execute(connection, "SET lock_configuration = true");
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Refuses anything but one SELECT, as DuckDB's own parser reads the text (json_serialize_sql serializes SELECT
+    /// statements only), so no quoting, comment or syntax the text checks do not know can slip a second statement or a
+    /// COPY, ATTACH, SET or PRAGMA past them.
+    /// </summary>
+    internal static void CheckOneSelect(DuckDBConnection connection, string sql, string shown)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT json_extract(j, '$.error')::BOOLEAN, json_extract_string(j, '$.error_type'), json_extract_string(j, '$.error_message'), " +
+            $"coalesce(json_array_length(j, '$.statements'), 0) FROM (SELECT json_serialize_sql({SqlTokenizer.Literal(sql)}) AS j)";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        if (reader.GetBoolean(0))
+        {
+            var type = reader.IsDBNull(1) ? "" : reader.GetString(1);
+            var message = reader.IsDBNull(2) ? "" : reader.GetString(2);
+            if (type == "not implemented" || message.Contains("Only SELECT", StringComparison.Ordinal))
+                throw new GuardDutyIRException("QueryNotSelect", ErrorKind.InvalidArgument, "Only SELECT queries can be run (CloudTrail Lake and Athena allow nothing else).", shown);
+            throw new GuardDutyIRException("QueryFailed", ErrorKind.InvalidArgument, "The query failed: " + message.Split('\n')[0], shown);
+        }
+        var statements = System.Convert.ToInt64(reader.GetValue(3), System.Globalization.CultureInfo.InvariantCulture);
+        if (statements != 1)
+            throw new GuardDutyIRException(statements == 0 ? "QueryEmpty" : "QueryMultipleStatements", ErrorKind.InvalidArgument,
+                statements == 0 ? "The query is empty." : "Run one query at a time.", shown);
+    }
+
+    // DuckDB says "Permission Error" when the locked engine refuses a file, URL or extension.
+    private static GuardDutyIRException QueryError(DuckDBException e, string shown)
+    {
+        var first = e.Message.Split('\n')[0];
+        return first.StartsWith("Permission Error", StringComparison.Ordinal)
+            ? new GuardDutyIRException("QueryFileAccess", ErrorKind.InvalidArgument,
+                "Local queries read the CloudTrail table (EDS_ID) only; files, URLs and extensions are closed to them. " + first, shown, e)
+            : new GuardDutyIRException("QueryFailed", ErrorKind.InvalidArgument, "The query failed: " + first, shown, e);
+    }
+
+    /// <summary>
+    /// The parsed fields of a set of trail files, kept as a DuckDB database in the user's private work folder so that
+    /// the next queries of an investigation over the same files read columns instead of parsing JSON again. The key
+    /// covers each file's path, size and modification time and the fields kept, so a changed file or a query needing
+    /// other fields builds a new one. Files skipped as malformed are remembered and reported again. Entries unused for
+    /// 7 days are removed.
     /// </summary>
     private static class ParsedCache
     {
         private const int FormatVersion = 1;
         private static readonly TimeSpan KeepFor = TimeSpan.FromDays(7);
 
-        public static string Folder => Path.Combine(Path.GetTempPath(), "GuardDutyIR", "trail-cache");
-
         /// <summary>Attaches the cache for these files and fields (building it first if needed); returns the table to read.</summary>
         public static async Task<string> OpenOrBuildAsync(DuckDBConnection connection, IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat,
             Action<QueryNotice> notice, CancellationToken cancellationToken)
         {
-            Directory.CreateDirectory(Folder);
-            Prune();
-            var path = Path.Combine(Folder, Key(files, flat) + ".duckdb");
+            var folder = WorkFolders.Get("trail-cache", notice);
+            Prune(folder);
+            var path = Path.Combine(folder, Key(files, flat) + ".duckdb");
             if (!File.Exists(path)) await BuildAsync(path, files, flat, notice, cancellationToken).ConfigureAwait(false);
             else File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
             Execute(connection, $"ATTACH {SqlTokenizer.Literal(path)} AS parsed (READ_ONLY)");
@@ -230,26 +307,38 @@ public static class LocalTrailEngine
             CancellationToken cancellationToken)
         {
             var building = path + "." + Guid.NewGuid().ToString("N") + ".building";
-            using var staging = new StagingFolder();
-            var skipped = new System.Collections.Concurrent.ConcurrentQueue<QueryNotice>();
-            var parts = await StageAsync(files, flat, staging.Path, n => { skipped.Enqueue(n); }, cancellationToken).ConfigureAwait(false);
-            using (var builder = new DuckDBConnection($"DataSource={building}"))
+            try
             {
-                builder.Open();
-                var csvColumns = string.Join(", ", flat.Select(f => $"'{f.Name}': '{f.DuckDbType}'"));
-                Execute(builder, parts.Count == 0
-                    ? $"CREATE TABLE trail_events ({string.Join(", ", flat.Select(f => $"{f.Name} {f.DuckDbType}"))})"
-                    : $"CREATE TABLE trail_events AS SELECT * FROM read_csv([{string.Join(", ", parts.Select(SqlTokenizer.Literal))}], columns = {{{csvColumns}}}, " +
-                      "header = false, delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', allow_quoted_nulls = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')");
-                Execute(builder, "CREATE TABLE skipped_files (file VARCHAR, message VARCHAR)");
-                Execute(builder, "CREATE TABLE loaded_files (part VARCHAR)");
-                foreach (var n in skipped)
-                    Execute(builder, $"INSERT INTO skipped_files VALUES ({SqlTokenizer.Literal(n.Target ?? "")}, {SqlTokenizer.Literal(n.Message.Replace($"Skipped '{n.Target}': ", ""))})");
-                foreach (var part in parts) Execute(builder, $"INSERT INTO loaded_files VALUES ({SqlTokenizer.Literal(Path.GetFileName(part))})");
+                using var staging = new StagingFolder(notice);
+                var skipped = new System.Collections.Concurrent.ConcurrentQueue<QueryNotice>();
+                var parts = await StageAsync(files, flat, staging.Path, n => { skipped.Enqueue(n); }, cancellationToken).ConfigureAwait(false);
+                using (var builder = new DuckDBConnection($"DataSource={building}"))
+                {
+                    builder.Open();
+                    Execute(builder, "SET autoinstall_known_extensions = false");
+                    Execute(builder, "SET autoload_known_extensions = false");
+                    Execute(builder, $"SET temp_directory = {SqlTokenizer.Literal(WorkFolders.Get("duckdb-spill", notice))}");
+                    var csvColumns = string.Join(", ", flat.Select(f => $"'{f.Name}': '{f.DuckDbType}'"));
+                    Execute(builder, parts.Count == 0
+                        ? $"CREATE TABLE trail_events ({string.Join(", ", flat.Select(f => $"{f.Name} {f.DuckDbType}"))})"
+                        : $"CREATE TABLE trail_events AS SELECT * FROM read_csv([{string.Join(", ", parts.Select(SqlTokenizer.Literal))}], columns = {{{csvColumns}}}, " +
+                          "header = false, delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', allow_quoted_nulls = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')",
+                        cancellationToken);
+                    Execute(builder, "CREATE TABLE skipped_files (file VARCHAR, message VARCHAR)");
+                    Execute(builder, "CREATE TABLE loaded_files (part VARCHAR)");
+                    foreach (var n in skipped)
+                        Execute(builder, $"INSERT INTO skipped_files VALUES ({SqlTokenizer.Literal(n.Target ?? "")}, {SqlTokenizer.Literal(n.Message.Replace($"Skipped '{n.Target}': ", ""))})");
+                    foreach (var part in parts) Execute(builder, $"INSERT INTO loaded_files VALUES ({SqlTokenizer.Literal(Path.GetFileName(part))})");
+                }
+                // Another query may have built the same entry meanwhile; either copy is right.
+                try { File.Move(building, path, overwrite: false); }
+                catch (IOException) when (File.Exists(path)) { }
             }
-            // Another query may have built the same entry meanwhile; either copy is right.
-            try { File.Move(building, path, overwrite: false); }
-            catch (IOException) when (File.Exists(path)) { File.Delete(building); }
+            finally
+            {
+                TryDelete(building);
+                TryDelete(building + ".wal");
+            }
         }
 
         private static string Key(IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat)
@@ -263,21 +352,25 @@ public static class LocalTrailEngine
             return System.Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..40];
         }
 
-        private static void Prune()
+        private static void Prune(string folder)
         {
-            foreach (var old in Directory.EnumerateFiles(Folder).Where(f => File.GetLastWriteTimeUtc(f) < DateTime.UtcNow - KeepFor))
-            {
-                try { File.Delete(old); }
-                catch (IOException) { }
-                catch (UnauthorizedAccessException) { }
-            }
+            foreach (var old in Directory.EnumerateFiles(folder).Where(f => File.GetLastWriteTimeUtc(f) < DateTime.UtcNow - KeepFor)) TryDelete(old);
         }
     }
 
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
     /// <summary>
-    /// Parses the files on every core, writing the fields the query uses as one CSV part per file into a staging
-    /// folder that DuckDB then reads in parallel. Nothing but one file's rows is held in memory per core, whatever the
-    /// input size. Returns the parts written; malformed files are reported and left out.
+    /// Parses the files on every core, streaming the fields the query uses into one CSV part per file in a staging
+    /// folder that DuckDB then reads in parallel. A file is read as it streams (see <see cref="TrailFileReader"/>), so
+    /// memory stays at one buffer per core whatever the input, and the cancellation token (Ctrl+C, -TimeoutSec) is
+    /// observed inside a file as well as between files. Returns the parts written; malformed files are reported and left
+    /// out.
     /// </summary>
     private static async Task<IReadOnlyList<string>> StageAsync(IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat, string folder,
         Action<QueryNotice> notice, CancellationToken cancellationToken)
@@ -285,25 +378,23 @@ public static class LocalTrailEngine
         var parts = new string?[files.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
             new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
-            async (i, ct) =>
+            (i, ct) =>
             {
-                List<object?[]> rows;
+                var part = Path.Combine(folder, $"{i:D6}.csv");
                 try
                 {
-                    rows = TrailFileReader.Read(files[i], flat);
+                    using var writer = new StreamWriter(part, false, new UTF8Encoding(false), 1 << 16);
+                    TrailFileReader.Read(files[i], flat, row => WriteCsvRow(writer, row), ct);
                 }
                 catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
                 {
                     // One bad file must not sink the investigation: leave it out and say so.
+                    TryDelete(part);
                     notice(new QueryNotice("TrailFileMalformed", $"Skipped '{files[i]}': {e.Message}", files[i]));
-                    return;
-                }
-                var part = Path.Combine(folder, $"{i:D6}.csv");
-                await using (var writer = new StreamWriter(part, false, new System.Text.UTF8Encoding(false), 1 << 16))
-                {
-                    foreach (var row in rows) WriteCsvRow(writer, row);
+                    return ValueTask.CompletedTask;
                 }
                 parts[i] = part;
+                return ValueTask.CompletedTask;
             }).ConfigureAwait(false);
         return parts.OfType<string>().ToList();
     }
@@ -336,11 +427,11 @@ public static class LocalTrailEngine
         writer.Write('\n');
     }
 
-    /// <summary>A temporary folder for the CSV parts of one query, removed when the query ends.</summary>
+    /// <summary>A folder for the CSV parts of one query, in the user's private work folder, removed when the query ends.</summary>
     private sealed class StagingFolder : IDisposable
     {
-        public StagingFolder() =>
-            Path = Directory.CreateDirectory(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "GuardDutyIR", "staging", Guid.NewGuid().ToString("N"))).FullName;
+        public StagingFolder(Action<QueryNotice> notice) =>
+            Path = Directory.CreateDirectory(System.IO.Path.Combine(WorkFolders.Get("staging", notice), Guid.NewGuid().ToString("N"))).FullName;
 
         public string Path { get; }
 
@@ -352,11 +443,19 @@ public static class LocalTrailEngine
         }
     }
 
-    private static void Execute(DuckDBConnection connection, string sql)
+    private static void Execute(DuckDBConnection connection, string sql, CancellationToken cancellationToken = default)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;
-        command.ExecuteNonQuery();
+        using var registration = cancellationToken.CanBeCanceled ? cancellationToken.Register(command.Cancel) : default;
+        try
+        {
+            command.ExecuteNonQuery();
+        }
+        catch (DuckDBException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
     }
 
     // DuckDB hands back BIGINT as long, HUGEINT as BigInteger, DECIMAL as decimal, TIMESTAMP as DateTime, MAP as

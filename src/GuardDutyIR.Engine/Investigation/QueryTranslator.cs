@@ -104,12 +104,25 @@ public static class QueryTranslator
                 throw new GuardDutyIRException("QueryNotSelect", ErrorKind.InvalidArgument, $"Only SELECT queries can be run; '{start.Text}' is not allowed.", sql);
         if (words.Count(t => t.IsSymbol(";")) > (words[^1].IsSymbol(";") ? 1 : 0))
             throw new GuardDutyIRException("QueryMultipleStatements", ErrorKind.InvalidArgument, "Run one query at a time.", sql);
-        // DuckDB table functions could read or write arbitrary files; the table is the module's to choose.
-        var fileFunctions = new[] { "read_csv", "read_csv_auto", "read_json", "read_json_auto", "read_ndjson", "read_parquet", "parquet_scan", "read_text", "read_blob", "glob", "read_xlsx" };
-        foreach (var w in words)
-            if (fileFunctions.Any(w.IsWord))
-                throw new GuardDutyIRException("QueryFileAccess", ErrorKind.InvalidArgument, $"'{w.Text}' reads files directly; query the CloudTrail table (EDS_ID) instead.", sql);
+        // An early, readable refusal of what reads files or other queries; the local engine refuses them itself anyway
+        // (external access off, configuration locked), whatever spelling gets past this list.
+        for (var i = 0; i < words.Count; i++)
+        {
+            var w = words[i];
+            var name = w.Kind == SqlTokenKind.QuotedIdentifier ? Unquote(w.Text) : w.Kind == SqlTokenKind.Identifier ? w.Text : null;
+            if (name is not null && FileFunctions.Contains(name) && i + 1 < words.Count && words[i + 1].IsSymbol("("))
+                throw new GuardDutyIRException("QueryFileAccess", ErrorKind.InvalidArgument, $"'{name}' reads files directly; query the CloudTrail table (EDS_ID) instead.", sql);
+            if (w.Kind == SqlTokenKind.StringLiteral && i > 0 && (words[i - 1].IsWord("from") || words[i - 1].IsWord("join")))
+                throw new GuardDutyIRException("QueryFileAccess", ErrorKind.InvalidArgument, $"{w.Text} names a file; query the CloudTrail table (EDS_ID) instead.", sql);
+        }
     }
+
+    private static readonly HashSet<string> FileFunctions = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "read_csv", "read_csv_auto", "sniff_csv", "read_json", "read_json_auto", "read_json_objects", "read_json_objects_auto", "read_ndjson",
+        "read_ndjson_auto", "read_ndjson_objects", "read_parquet", "parquet_scan", "parquet_metadata", "parquet_schema", "parquet_file_metadata",
+        "parquet_kv_metadata", "read_text", "read_blob", "glob", "read_xlsx", "query", "query_table", "iceberg_scan", "delta_scan",
+    };
 
     private static string Unquote(string text) => text.Length >= 2 && text[0] is '"' or '`' ? text[1..^1] : text;
 

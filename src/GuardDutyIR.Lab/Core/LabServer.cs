@@ -124,6 +124,18 @@ internal sealed class LabServer : IAsyncDisposable
 
         var action = "";
         var verdict = _verifier.Verify(req.HttpMethod, rawUrl, headers, body);
+        if (verdict.Ok && scope.Service == "s3" && scope.Region != _context.Region && rawPath.Trim('/').Length > 0)
+        {
+            // S3 answers a bucket request signed for another region with 400 AuthorizationHeaderMalformed and names the
+            // bucket's region in x-amz-bucket-region (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html),
+            // which is how a client with no region finds it. The Lab's buckets all live in the Lab's region.
+            var wrongRegion = ProtocolErrors.S3(400, "AuthorizationHeaderMalformed",
+                $"The authorization header is malformed; the region '{scope.Region}' is wrong; expecting '{_context.Region}'", requestId);
+            wrongRegion.Headers["x-amz-bucket-region"] = _context.Region;
+            _context.Counters.Record(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), false, wrongRegion.ErrorCode);
+            await WriteAsync(ctx, wrongRegion).ConfigureAwait(false);
+            return;
+        }
         if (verdict.Ok && scope.Region != _context.Region && scope.Service is not ("sts" or "iam")
             && !(scope.Service == "guardduty" && _context.Options.AdditionalGuardDutyRegions.Contains(scope.Region)))
             verdict = verdict with { Failure = SigV4Failure.SignatureMismatch, Message = $"Credential should be scoped to a valid region, not '{scope.Region}'. " };

@@ -58,6 +58,30 @@ public sealed class QueryTranslationTests
         Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
     }
 
+    // The early, readable refusal: quoted function names, query() and a file name as a table are caught by the text
+    // checks too (the engine refuses them on its own: LocalEngineSandboxTests).
+    [Theory]
+    [InlineData("select * from \"read_text\"('/etc/passwd')", "QueryFileAccess")]
+    [InlineData("select * from \"READ_CSV\" ('/etc/passwd')", "QueryFileAccess")]
+    [InlineData("select * from query('select * from read_csv(''/etc/passwd'')')", "QueryFileAccess")]
+    [InlineData("select * from '/etc/passwd'", "QueryFileAccess")]
+    [InlineData("select * from EDS_ID join 'https://example.com/x.csv' on true", "QueryFileAccess")]
+    [InlineData("select * from read_csv_auto('/etc/passwd')", "QueryFileAccess")]
+    [InlineData("select * from sniff_csv('/etc/passwd')", "QueryFileAccess")]
+    [InlineData("select * from glob('/*')", "QueryFileAccess")]
+    [InlineData("select 1; select 2", "QueryMultipleStatements")]
+    [InlineData("pragma database_list", "QueryNotSelect")]
+    public void File_readers_under_any_spelling_are_refused_early(string sql, string errorId)
+    {
+        var e = Assert.Throws<GuardDutyIRException>(() => QueryTranslator.Validate(sql));
+        Assert.Equal(errorId, e.ErrorId);
+    }
+
+    [Theory]
+    [InlineData("select eventname as query, 'glob' as glob from EDS_ID where eventsource in ('a', 'b')")]
+    [InlineData("select count(*) as read_text from EDS_ID t1 join EDS_ID t2 on t1.eventid = t2.eventid")]
+    public void Columns_and_literals_named_like_readers_are_fine(string sql) => QueryTranslator.Validate(sql);
+
     [Fact]
     public void Literals_and_comments_are_never_rewritten()
     {

@@ -78,6 +78,20 @@ public sealed class InvokeLakeQueryLocalTests : IDisposable
     }
 
     [Fact]
+    public void An_endless_trail_file_stops_at_TimeoutSec_with_a_timeout_error()
+    {
+        var endless = Path.Combine(_root, "endless", "endless.json.gz");
+        TrailLogWriter.WriteEndlessGzip(endless, endlessRecord: false);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = _host.Run("Invoke-LakeQuery -Template InstancesListingBuckets -Path $args[0] -TimeoutSec 2", endless);
+        watch.Stop();
+        var error = result.SingleError();
+        Assert.Equal("QueryTimedOut", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.OperationTimeout, error.CategoryInfo.Category);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(8), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
     public void Templates_are_listed_with_their_parameters()
     {
         var templates = _host.Run("Get-LakeQueryTemplate").Output;

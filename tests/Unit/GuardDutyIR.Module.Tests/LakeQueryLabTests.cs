@@ -153,6 +153,61 @@ public sealed class LakeQueryLabTests : IDisposable
     }
 
     [Fact]
+    public void S3_objects_whose_keys_would_leave_the_cache_are_skipped_and_nothing_is_written_outside()
+    {
+        var cache = Path.Combine(_cache, "inner");
+        string Count(string uri)
+        {
+            var result = _s.Run("Invoke-LakeQuery -Query 'select count(*) as total from EDS_ID' -S3Uri $args[0] -CacheDirectory $args[1] -Raw", uri, cache);
+            Assert.True(result.Terminating is null && result.Errors.Count == 0, $"{result.Terminating?.Message}{string.Join("; ", result.Errors)}");
+            _warnings = result.Warnings.Select(w => w.Message).ToList();
+            return (string)result.Output.Single().Properties["total"].Value;
+        }
+        var truth = Count($"s3://{S3.TrailBucket}");
+
+        // Real trail content under keys that try to climb out of <cache>/<bucket>/, or cannot be file names.
+        var content = S3.Store.List(S3.TrailBucket!).First(o => o.Key.EndsWith(".json.gz", StringComparison.Ordinal)).Content;
+        var absolute = Path.Combine(_cache, "escape-abs.json.gz");
+        var hostile = new[]
+        {
+            "../../escape-1.json.gz", "AWSLogs/../../../escape-2.json.gz", "a/../../../escape-3.json", "..\\..\\escape-4.json",
+            absolute, "C:\\escape-5.json", "AWSLogs/CON.json", "AWSLogs/" + new string('x', 1500) + ".json",
+        };
+        foreach (var key in hostile)
+            S3.Store.Put(S3.TrailBucket!, new S3StoredObject(key, content, "application/x-gzip", DateTimeOffset.UtcNow));
+
+        Assert.Equal(truth, Count($"s3://{S3.TrailBucket}"));
+        foreach (var key in hostile)
+            Assert.Contains(_warnings, w => w.StartsWith($"Skipped s3://{S3.TrailBucket}/{key[..Math.Min(key.Length, 40)]}", StringComparison.Ordinal));
+        Assert.All(Directory.EnumerateFileSystemEntries(_cache, "*", SearchOption.AllDirectories),
+            entry => Assert.StartsWith(cache + Path.DirectorySeparatorChar, entry + Path.DirectorySeparatorChar));
+        Assert.False(File.Exists(absolute));
+        Assert.Empty(Directory.EnumerateFiles(Path.GetDirectoryName(_cache)!, "escape-*"));
+    }
+
+    private List<string> _warnings = new();
+
+    [Theory]
+    [InlineData("-S3Uri 's3:///x'", "InvalidS3Uri", "s3:///x")]
+    [InlineData("-S3Uri 's3://../x'", "InvalidS3Uri", "s3://../x")]
+    [InlineData("-S3Uri 's3://a'", "InvalidS3Uri", "s3://a")]
+    [InlineData("-S3Uri 's3://trail/AWSLogs/' -CacheDirectory $args[0]", "InvalidCacheDirectory", "FILE")]
+    [InlineData("-S3Uri 's3://trail/AWSLogs/' -CacheDirectory (Join-Path $args[0] 'sub')", "InvalidCacheDirectory", "FILE/sub")]
+    public void A_bad_S3Uri_or_CacheDirectory_stops_before_any_call(string parameters, string errorId, string target)
+    {
+        var file = Path.Combine(_cache, "a-file");
+        File.WriteAllText(file, "x");
+        _s.Lab.Counters.Reset();
+        var result = _s.Run($"Invoke-LakeQuery -Template InstancesListingBuckets {parameters}", file);
+        Assert.NotNull(result.Terminating);
+        var record = result.Terminating!.ErrorRecord;
+        Assert.Equal(errorId, record.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidArgument, record.CategoryInfo.Category);
+        Assert.Equal(target.Replace("FILE", file), record.TargetObject);
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalCalls);
+    }
+
+    [Fact]
     public void Event_data_stores_are_listed()
     {
         var store = _s.Run("Get-LakeEventDataStore").Output.Single();

@@ -49,6 +49,29 @@ public static class TrailLogWriter
     }
 
     /// <summary>
+    /// A gzip log file that decompresses to about <paramref name="gigabytes"/> GB and never ends its JSON: a head member
+    /// then one compressed 4 MiB member repeated (a gzip reader joins members, RFC 1952 section 2.2), so it is a few MB
+    /// on disk. Either an endless Records array of small records, or one record whose string never ends.
+    /// </summary>
+    public static void WriteEndlessGzip(string path, bool endlessRecord, int gigabytes = 16)
+    {
+        static byte[] Member(string text)
+        {
+            using var buffer = new MemoryStream();
+            using (var gz = new GZipStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true)) gz.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            return buffer.ToArray();
+        }
+        const int chunk = 4 << 20;
+        const string record = "{\"eventVersion\":\"1.08\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"ListBuckets\",\"readOnly\":true},";
+        var head = Member(endlessRecord ? "{\"Records\":[{\"eventVersion\":\"1.08\",\"eventName\":\"" : "{\"Records\":[");
+        var body = Member(endlessRecord ? new string('a', chunk) : string.Concat(Enumerable.Repeat(record, chunk / record.Length)));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var file = File.Create(path);
+        file.Write(head);
+        for (var i = 0; i < gigabytes * 1024 / 4; i++) file.Write(body);
+    }
+
+    /// <summary>
     /// The investigated instance (its role lists buckets 3 times, uploads 2 objects, calls from 2 regions and once from
     /// an outside address) and other principals, across a gzip file and a plain file in nested folders.
     /// </summary>
