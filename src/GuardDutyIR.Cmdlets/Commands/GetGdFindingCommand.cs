@@ -82,21 +82,16 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
 
     protected override void ProcessRecord()
     {
-        var query = new FindingQuery
+        FindingQuery query;
+        try
         {
-            DetectorId = DetectorId,
-            Ids = Id,
-            Types = Type,
-            MinSeverity = ParseSeverity(MinSeverity),
-            InstanceIds = InstanceId,
-            AccountIds = AccountId,
-            Since = Since,
-            Until = Until,
-            Archived = Archived ? ArchivedFilter.Only : IncludeArchived ? ArchivedFilter.Include : ArchivedFilter.Exclude,
-            IncludeSample = IncludeSample,
-            SortBy = SortBy,
-            Ascending = Ascending,
-        };
+            query = NewQuery();
+        }
+        catch (GuardDutyIRException e)
+        {
+            ThrowEngineError(e);
+            return;
+        }
         foreach (var region in CurrentRegions)
         {
             ForResource(region, () =>
@@ -105,6 +100,22 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
             });
         }
     }
+
+    private FindingQuery NewQuery() => new()
+    {
+        DetectorId = DetectorId,
+        Ids = Id,
+        Types = Type,
+        MinSeverity = ParseSeverity(MinSeverity),
+        InstanceIds = InstanceId,
+        AccountIds = AccountId,
+        Since = Since,
+        Until = Until,
+        Archived = Archived ? ArchivedFilter.Only : IncludeArchived ? ArchivedFilter.Include : ArchivedFilter.Exclude,
+        IncludeSample = IncludeSample,
+        SortBy = SortBy,
+        Ascending = Ascending,
+    };
 
     private double? ParseSeverity(string? text)
     {

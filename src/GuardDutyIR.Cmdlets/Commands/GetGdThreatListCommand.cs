@@ -33,7 +33,7 @@ public sealed class GetGdThreatListCommand : GdAwsCmdlet
         if (ListId is not null && ListType is null)
             ThrowEngineError(new GuardDutyIRException("ListTypeRequired", ErrorKind.InvalidArgument,
                 "-ListId needs -ListType (Threat or Trusted): GuardDuty keeps the two kinds apart.", ListId));
-        var pattern = Name is null ? null : new WildcardPattern(Name, WildcardOptions.IgnoreCase);
+        var pattern = Wildcard(Name);
         ForResource(ListId ?? region, () =>
         {
             foreach (var list in Stream(new ThreatListService(Session).GetListsAsync(region, DetectorId, ListType, ListId, CancellationToken)))

@@ -18,7 +18,7 @@ public sealed class GetLakeEventDataStoreCommand : GdAwsCmdlet
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
-        var pattern = new WildcardPattern(Name, WildcardOptions.IgnoreCase);
+        var pattern = Wildcard(Name)!;
         ForResource(region, () =>
         {
             foreach (var store in Stream(new LakeQueryService(Session).GetEventDataStoresAsync(region, pattern.IsMatch, CancellationToken))) WriteObject(store);

@@ -18,7 +18,7 @@ public sealed class GetLakeQueryTemplateCommand : GdCmdlet
 
     protected override void EndProcessing()
     {
-        var pattern = new WildcardPattern(Name, WildcardOptions.IgnoreCase);
+        var pattern = Wildcard(Name)!;
         foreach (var t in QueryTemplates.All.Where(t => pattern.IsMatch(t.Name)))
         {
             var o = new PSObject();

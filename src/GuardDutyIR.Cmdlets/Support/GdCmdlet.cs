@@ -89,6 +89,26 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
         return ShouldProcess(target, action);
     }
 
+    /// <summary>
+    /// A -Name style wildcard, checked now: PowerShell parses a pattern on first use and reports a malformed one ('[' with
+    /// no ']') as a bare RuntimeException; this stops the command with InvalidWildcard and the pattern as target.
+    /// </summary>
+    protected WildcardPattern? Wildcard(string? pattern)
+    {
+        if (pattern is null) return null;
+        var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+        try
+        {
+            wildcard.IsMatch("");
+        }
+        catch (WildcardPatternException e)
+        {
+            ThrowEngineError(new GuardDutyIRException("InvalidWildcard", ErrorKind.InvalidArgument,
+                $"'{pattern}' is not a valid wildcard pattern. Use * and ? as wildcards and [abc] for one of a set; write `[ for a literal '['.", pattern, e));
+        }
+        return wildcard;
+    }
+
     /// <summary>Engine control flow that must never be swallowed by a broad catch.</summary>
     protected static bool IsPipelineControl(Exception e) =>
         e is PipelineStoppedException or ActionPreferenceStopException or OperationCanceledException;

@@ -17,8 +17,18 @@ public sealed class FindingQuery
     public string? DetectorId { get; init; }
     /// <summary>Specific finding IDs: fetched directly, whatever their archived or sample state.</summary>
     public IReadOnlyList<string> Ids { get; init; } = Array.Empty<string>();
-    /// <summary>Finding types; entries with * or ? are wildcards and are matched client side.</summary>
-    public IReadOnlyList<string> Types { get; init; } = Array.Empty<string>();
+    /// <summary>Finding types; entries with * ? or [ are wildcards and are matched client side. Malformed ones are refused here, before any call.</summary>
+    public IReadOnlyList<string> Types
+    {
+        get => _types;
+        init
+        {
+            foreach (var type in value.Where(Glob.HasWildcard)) Glob.ToRegex(type);
+            _types = value;
+        }
+    }
+
+    private readonly IReadOnlyList<string> _types = Array.Empty<string>();
     public double? MinSeverity { get; init; }
     public IReadOnlyList<string> InstanceIds { get; init; } = Array.Empty<string>();
     public IReadOnlyList<string> AccountIds { get; init; } = Array.Empty<string>();

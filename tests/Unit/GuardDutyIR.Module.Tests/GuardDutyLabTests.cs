@@ -90,6 +90,30 @@ public sealed class GuardDutyLabTests : IDisposable
         Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalCalls);
     }
 
+    [Theory]
+    [InlineData("Get-GdThreatList -Name 'a['", "a[")]
+    [InlineData("Get-LakeQueryTemplate -Name 'x['", "x[")]
+    [InlineData("Get-LakeEventDataStore -Name 'y['", "y[")]
+    [InlineData("Get-GdFinding -Type 'Recon:EC2/['", "Recon:EC2/[")]
+    [InlineData("Get-GdFinding -Type 'Recon:[z-a]*'", "Recon:[z-a]*")]
+    public void A_malformed_wildcard_is_InvalidWildcard_before_any_call(string command, string pattern)
+    {
+        _s.Lab.Counters.Reset();
+
+        var error = _s.Run(command).SingleError();
+
+        Assert.Equal("InvalidWildcard", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Equal(pattern, error.TargetObject);
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalCalls);
+    }
+
+    [Fact]
+    public void A_literal_bracket_is_written_as_a_set()
+    {
+        Assert.Empty(_s.Run("Get-GdFinding -Type 'Recon:EC2/[[]*'").Errors);
+    }
+
     [Fact]
     public void Types_exact_and_wildcard_instance_and_time_filters()
     {
