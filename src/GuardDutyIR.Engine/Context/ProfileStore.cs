@@ -15,9 +15,15 @@ internal sealed partial class ProfileStore
 
     public ProfileStore(string? profileLocation)
     {
-        _chain = new CredentialProfileStoreChain(profileLocation);
-        _location = profileLocation;
+        _location = profileLocation ?? EnvironmentCredentialsFile();
+        _chain = new CredentialProfileStoreChain(_location);
     }
+
+    // AWSSDK.Core resolves AWS_SHARED_CREDENTIALS_FILE once per process, in a static constructor; a PowerShell session
+    // (or a test, or a runbook step) that points it at a file later would keep reading the old one. Reading the variable
+    // here, each time, makes the file named now the one used.
+    private static string? EnvironmentCredentialsFile() =>
+        Environment.GetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE") is { Length: > 0 } file ? file : null;
 
     public CredentialProfileStoreChain Chain => _chain;
 
@@ -39,6 +45,7 @@ internal sealed partial class ProfileStore
     private void CheckDefaultFiles()
     {
         if (_location is null) EnsureDefaultFilesReadable();
+        else Guard(() => new SharedCredentialsFile(_location));
     }
 
     /// <summary>
@@ -48,7 +55,8 @@ internal sealed partial class ProfileStore
     /// client is made: failing there leaves every later client of the PowerShell session broken, with the bad line in
     /// the error. So this runs before any client exists.
     /// </summary>
-    public static void EnsureDefaultFilesReadable() => Guard(() => new SharedCredentialsFile());
+    public static void EnsureDefaultFilesReadable() =>
+        Guard(() => EnvironmentCredentialsFile() is { } file ? new SharedCredentialsFile(file) : new SharedCredentialsFile());
 
     /// <summary>Runs a read of the files; a malformed file becomes ProfileInvalid naming the file and line.</summary>
     public static T Guard<T>(Func<T> read)

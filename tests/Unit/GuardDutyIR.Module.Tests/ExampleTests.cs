@@ -35,7 +35,7 @@ public sealed class ExampleTests(ITestOutputHelper output)
     private static readonly IReadOnlyDictionary<string, string> NotRunnable = new Dictionary<string, string>
     {
         [HelpExample.Keys("README.md", 2)] = "bash: the dotnet CLI commands that build, demo and test the project",
-        [HelpExample.Keys("README.md", 6)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
+        [HelpExample.Keys("README.md", 7)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
         [HelpExample.Keys("Start-GdLab.md", 2)] = "runs the AWS CLI, an external program the test machines need not have, on the fixed port 4566",
         [HelpExample.Keys("Get-GdFinding.md", 4)] =
             "an organisation's GuardDuty administrator (111122223333) reading a member account (444455556666): the Lab's two accounts " +
@@ -127,6 +127,8 @@ public sealed class ExampleTests(ITestOutputHelper output)
                 + $"\n$memberRoleArn = 'arn:aws:iam::{c.Lab.MemberAccountId}:role/IncidentResponder'",
         },
         [HelpExample.Keys("README.md", 4)] = new() { Prelude = _ => AnswerYes, Check = Terminated },
+        // Block 6 follows block 5, which started the Lab as $lab.
+        [HelpExample.Keys("README.md", 6)] = new() { Prelude = _ => "$lab = Start-GdLab -Scenario Workshop" },
 
         // ---- about_GuardDutyIR.md
         [HelpExample.Keys("about_GuardDutyIR.md", 1)] = new() { Prelude = Topic, Check = ContainedAndNotified },
@@ -245,7 +247,13 @@ public sealed class ExampleTests(ITestOutputHelper output)
         [HelpExample.Keys("Send-GdNotification.md", 3)] = new() { Prelude = Topic },
         [HelpExample.Keys("Set-GdDefault.md", 1)] = new() { Prelude = ResponderProfile },
         [HelpExample.Keys("Set-GdDefault.md", 3)] = new() { Prelude = ResponderProfile },
-        [HelpExample.Keys("Set-GdDefault.md", 4)] = new() { NoOutput = "-WhatIf" },
+        [HelpExample.Keys("Set-GdDefault.md", 4)] = new()
+        {
+            Arrange = c => c.AddRole(c.Lab.MemberAccountId, "IncidentResponder", "case-42"),
+            Prelude = c => $"$memberRoleArn = 'arn:aws:iam::{c.Lab.MemberAccountId}:role/IncidentResponder'",
+            Check = (c, r) => Assert.Contains(c.Render(r), line => line.Contains(c.Lab.MemberAccountId, StringComparison.Ordinal)),
+        },
+        [HelpExample.Keys("Set-GdDefault.md", 5)] = new() { NoOutput = "-WhatIf" },
         [HelpExample.Keys("Set-GdFinding.md", 1)] = new()
         {
             NoOutput = "Set-GdFinding writes nothing without -PassThru",
@@ -310,12 +318,6 @@ public sealed class ExampleTests(ITestOutputHelper output)
     [MemberData(nameof(Runnable))]
     public void Example_runs_against_the_Lab(string file, int example) => RunExample(HelpExamples.Get(file, example));
 
-    private const string ProfileFileDefect =
-        "Module defect (credentials): the shared credentials and config files named by AWS_SHARED_CREDENTIALS_FILE and " +
-        "AWS_CONFIG_FILE are read once per process (AWSSDK.Core's SharedCredentialsFile resolves them in its static " +
-        "constructor, and only if the file exists then), so a profile file set in the environment after the first AWS " +
-        "command of the process is never read: ProfileNotFound for the ir-responder profile of the setup";
-
     private const string FindingNotCarriedDefect =
         "Module defect (notification pipeline): a finding piped into New-ForensicSnapshot is not carried on its snapshots " +
         "(FindingId is set, Finding is empty), so Set-InstanceQuarantine and Send-GdNotification after it have no finding: " +
@@ -323,11 +325,6 @@ public sealed class ExampleTests(ITestOutputHelper output)
 
     /// <summary>Examples that fail because of a module defect; the skip reason names it. Remove the Skip with the fix.</summary>
     [Theory]
-    [InlineData("Get-GdCallerIdentity.md", 1, Skip = ProfileFileDefect)]
-    [InlineData("Get-GdDetector.md", 3, Skip = ProfileFileDefect)]
-    [InlineData("Set-GdDefault.md", 1, Skip = ProfileFileDefect)]
-    [InlineData("Set-GdDefault.md", 3, Skip = ProfileFileDefect)]
-    [InlineData("README.md", 3, Skip = ProfileFileDefect)]
     [InlineData("about_GuardDutyIR.md", 5, Skip = FindingNotCarriedDefect)]
     public void Known_failing_example_runs_against_the_Lab(string file, int example) => RunExample(HelpExamples.Get(file, example));
 
