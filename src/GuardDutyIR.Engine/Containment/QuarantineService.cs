@@ -704,19 +704,22 @@ public sealed class QuarantineService
                 step.Detail = $"put the instance back in {asg}";
                 step.Error = $"Auto Scaling membership could not be read: {unknown.Message}";
             }
-            else try
+            else
             {
-                string? id = null;
-                if (record.AutoScalingAction == nameof(AutoScalingAction.Detach) && f.AutoScaling is null) id = await ctx.AutoScaling.AttachInstanceAsync(asg, instanceId, ct).ConfigureAwait(false);
-                else if (f.AutoScaling?.LifecycleState == "Standby") id = await ctx.AutoScaling.ExitStandbyAsync(asg, instanceId, ct).ConfigureAwait(false);
-                step.Status = id is null ? StepStatus.Skipped : StepStatus.Done;
-                step.Detail = id is null ? "already back in the group" : $"back in service in {asg}";
-                if (id is not null) { ((List<string>)step.RequestIds).Add(id); actions.Add(step.Detail); }
-            }
-            catch (GuardDutyIRException e)
-            {
-                step.Status = StepStatus.Failed;
-                step.Error = e.Message;
+                try
+                {
+                    string? id = null;
+                    if (record.AutoScalingAction == nameof(AutoScalingAction.Detach) && f.AutoScaling is null) id = await ctx.AutoScaling.AttachInstanceAsync(asg, instanceId, ct).ConfigureAwait(false);
+                    else if (f.AutoScaling?.LifecycleState == "Standby") id = await ctx.AutoScaling.ExitStandbyAsync(asg, instanceId, ct).ConfigureAwait(false);
+                    step.Status = id is null ? StepStatus.Skipped : StepStatus.Done;
+                    step.Detail = id is null ? "already back in the group" : $"back in service in {asg}";
+                    if (id is not null) { ((List<string>)step.RequestIds).Add(id); actions.Add(step.Detail); }
+                }
+                catch (GuardDutyIRException e)
+                {
+                    step.Status = StepStatus.Failed;
+                    step.Error = e.Message;
+                }
             }
         }
         var failed = steps.Any(s => s.Status == StepStatus.Failed);

@@ -64,6 +64,28 @@ public sealed class QuarantineEngineTests
         foreach (var eni in world.NetworkInterfaces) Assert.Equal(new[] { made.GroupId }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
     }
 
+    [Fact]
+    public async Task The_plan_of_a_rerun_names_the_rules_added_to_the_isolation_group()
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var id = lab.World.BastionInstanceId!;
+        using var session = Session(lab);
+        await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(id, lab.Region, "IR-33") }, Fast, CancellationToken.None);
+        var iso = Assert.Single(lab.Ec2.GroupsNamed("GuardDutyIR-Isolation")).GroupId;
+        var stray = lab.Ec2.AddRule(iso, egress: true, "-1", "203.0.113.0/24");
+
+        lab.Counters.Reset();
+        var run = new QuarantineService(session).Start(Fast, askApproval: true, CancellationToken.None);
+        run.Add(new QuarantineRequest(id, lab.Region, "IR-33"));
+        run.Complete();
+        var approval = await run.Approvals.ReadAsync();
+        approval.Answer(false);
+        await run.Completion;
+        Assert.Contains(approval.Plan.Split('\n'), l => l.Contains("revoke the 1 rule(s)") && l.Contains(iso) && l.Contains(stray));
+        Assert.DoesNotContain("nothing: already quarantined", approval.Plan);
+        Assert.Equal(0, lab.Counters.Snapshot().TotalMutating);
+    }
+
     private static AmazonEC2Client Ec2(LabHost lab) => new(new BasicAWSCredentials(lab.AccessKeyId, lab.SecretAccessKey),
         new AmazonEC2Config { ServiceURL = lab.Endpoint, AuthenticationRegion = lab.Region });
 

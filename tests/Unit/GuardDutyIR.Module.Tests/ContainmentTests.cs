@@ -429,9 +429,17 @@ public sealed class ContainmentTests : IAsyncLifetime
         var id = _lab.World.AutoScalingInstanceId!;
         var asg = _lab.GetService<GuardDutyIR.Lab.Ec2.AutoScalingService>()!;
         _lab.Deny("autoscaling", "DescribeAutoScalingInstances");
-        ScriptResult first;
-        try { first = Run($"Set-InstanceQuarantine $args[0] -CaseId IR-23 -ConversionWaitSeconds 0 {Aws(_lab)}", id); }
+        ScriptResult first, notChecked;
+        try
+        {
+            first = Run($"Set-InstanceQuarantine $args[0] -CaseId IR-23 -ConversionWaitSeconds 0 {Aws(_lab)}", id);
+            notChecked = Run($"Test-InstanceQuarantine $args[0] {Aws(_lab)} | ForEach-Object Checks | Where-Object Name -eq OutOfAutoScalingGroup", id);
+        }
         finally { _lab.Allow("autoscaling", "DescribeAutoScalingInstances"); }
+        // What cannot be read is not reported as holding.
+        var check = notChecked.Output.Single();
+        Assert.False((bool)check.Properties["Passed"].Value);
+        Assert.Contains("could not be read", S(check, "Detail"));
 
         var iso = IsolationGroup(_lab, _lab.World.Instance(id).VpcId);
         foreach (var eni in _lab.World.Instance(id).NetworkInterfaces) Assert.Equal(new[] { iso }, _lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
