@@ -108,6 +108,8 @@ public sealed partial class Ec2Service
         var hasCount = count is not null;
         if (hasList == hasCount)
             throw new Ec2Exception("InvalidParameterCombination", "Specify either the private IP addresses or the secondary private IP address count");
+        if (p.Bool("AllowReassignment"))
+            throw new Ec2Exception("UnsupportedOperation", "The Lab does not model moving a private IP address from another network interface (AllowReassignment).");
         if (count is < 1) throw new Ec2Exception("InvalidParameterValue", $"Value ({count}) for parameter secondaryPrivateIpAddressCount is invalid. It must be at least 1.");
         var subnet = _subnets[eni.SubnetId];
         var (first, last) = HostRange(subnet.CidrBlock);
