@@ -112,7 +112,7 @@ public sealed partial class Ec2Service
                     E("attachmentId", e.AttachmentId), E("deviceIndex", Inv(e.DeviceIndex)), E("networkCardIndex", "0"),
                     E("status", "attached"), E("attachTime", T(e.AttachTime)), E("deleteOnTermination", B(e.DeleteOnTermination))),
                 EniPublicIp(e) is { } pip ? E("association", E("publicIp", pip), E("publicDnsName", DnsName(pip)), E("ipOwnerId", e.AllocationId is null ? "amazon" : e.AccountId)) : null,
-                PrivateIpAddressesSet(e),
+                PrivateIpAddressesSet(e, primaryAssociation: false),
                 E("ipv6AddressesSet"),
                 E("interfaceType", "interface"),
                 ConnectionTrackingXml(e)))),

@@ -82,13 +82,14 @@ public sealed partial class Ec2Service
             E("udpTimeout", Inv(e.UdpTimeout ?? 30)));
 
     /// <summary>
-    /// privateIpAddressesSet of an ENI (DescribeNetworkInterfaces and the instance's networkInterfaceSet share its
-    /// shape): the primary address first, then the secondaries, each with the Elastic IP associated with it.
+    /// privateIpAddressesSet of an ENI: the primary address first, then the secondaries, each with the Elastic IP
+    /// associated with it. In DescribeInstances the primary address's public IP is given at the interface level only,
+    /// as the reference response has it (<paramref name="primaryAssociation"/> false).
     /// </summary>
-    private XElement PrivateIpAddressesSet(NetworkInterface e) => E("privateIpAddressesSet", e.PrivateIps.Select(ip =>
+    private XElement PrivateIpAddressesSet(NetworkInterface e, bool primaryAssociation = true) => E("privateIpAddressesSet", e.PrivateIps.Select(ip =>
     {
         var primary = ip == e.PrivateIp;
-        var pip = primary ? EniPublicIp(e) : _addresses.Values.FirstOrDefault(a => a.NetworkInterfaceId == e.NetworkInterfaceId && a.PrivateIp == ip)?.PublicIp;
+        var pip = primary ? (primaryAssociation ? EniPublicIp(e) : null) : _addresses.Values.FirstOrDefault(a => a.NetworkInterfaceId == e.NetworkInterfaceId && a.PrivateIp == ip)?.PublicIp;
         var owner = primary && e.AllocationId is null ? "amazon" : e.AccountId;
         return Item(E("privateIpAddress", ip), E("privateDnsName", PrivateDns(ip)), E("primary", B(primary)),
             pip is null ? null : E("association", E("publicIp", pip), E("publicDnsName", DnsName(pip)), E("ipOwnerId", owner)));
