@@ -71,10 +71,15 @@ public sealed class QuarantineRecord
     public IReadOnlyDictionary<string, string> ElasticIps { get; internal init; } = new Dictionary<string, string>();
     /// <summary>Elastic IP allocation ID → its public address (kept because the finding and the logs name it).</summary>
     public IReadOnlyDictionary<string, string> ElasticIpAddresses { get; internal init; } = new Dictionary<string, string>();
+    /// <summary>
+    /// Elastic IP allocation ID → the private IP of the ENI it was associated with, so it goes back there and not onto
+    /// the primary private IP (absent in records made before this was kept: those go back to the primary one).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ElasticIpPrivateAddresses { get; internal init; } = new Dictionary<string, string>();
     public string? AutoScalingGroupName { get; internal init; }
     /// <summary>Standby or Detach: how the instance left its Auto Scaling group.</summary>
     public string? AutoScalingAction { get; internal init; }
-    /// <summary>ENI ID → tcp/udpStream/udp idle timeouts before they were lowered.</summary>
+    /// <summary>ENI ID → the ENI's own tcp/udpStream/udp idle timeouts (seconds) before they were lowered.</summary>
     public IReadOnlyDictionary<string, string> ConnectionTracking { get; internal init; } = new Dictionary<string, string>();
     public DateTime RecordedAt { get; internal init; }
 }

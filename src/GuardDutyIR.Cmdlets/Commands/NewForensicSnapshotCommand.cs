@@ -12,6 +12,7 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
 {
     /// <summary>The instance; binds by property name from findings and quarantine results.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
     /// <summary>The case ID, tagged as ir:case; binds from quarantine results; default the instance's ir:case tag.</summary>
@@ -59,10 +60,25 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
     // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
     private ForensicService Service => _service ??= new ForensicService(Session);
 
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            if (KmsKeyId is not null) Ec2Ids.RequireKmsKeyId(KmsKeyId);
+        }
+        catch (GuardDutyIRException e) { ThrowEngineError(e); }
+        base.BeginProcessing();
+        if (CopyToRegion is not null) RegionOrThrow(CopyToRegion);
+    }
+
     protected override void ProcessRecord()
     {
+        if (InstanceIdInputAttribute.Refusal(InstanceId) is { } refused)
+        {
+            WriteEngineError(refused);
+            return;
+        }
         var region = CurrentRegion;
-        if (!ShouldProcess($"{InstanceId} ({region})", $"Snapshot every EBS volume for case {CaseId ?? "(from the instance's ir:case tag)"}")) return;
         var options = new SnapshotOptions
         {
             PerVolume = PerVolume, Wait = Wait, Timeout = TimeSpan.FromMinutes(TimeoutMinutes), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
@@ -70,8 +86,11 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
         };
         try
         {
-            var snapshots = Await(Service.SnapshotAsync(InstanceId, region, CaseId, FindingId, Finding, options,
-                status => ReportProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", status)), CancellationToken));
+            // Resolved first, so the confirmation names the volumes and the snapshots the case already has.
+            var plan = Await(Service.PlanSnapshotAsync(InstanceId, region, CaseId, FindingId, Finding, CancellationToken));
+            if (!ShouldProcess($"{InstanceId} ({plan.State}, {region})", plan.Describe(PerVolume))) return;
+            var snapshots = Await(Service.SnapshotAsync(plan, options,
+                (status, percent) => ReportProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", status) { PercentComplete = percent }), CancellationToken));
             WriteProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(snapshots, enumerateCollection: true);
         }

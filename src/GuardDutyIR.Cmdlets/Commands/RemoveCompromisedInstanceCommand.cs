@@ -8,6 +8,7 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
 {
     /// <summary>The instance; binds by property name.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
     /// <summary>The case whose completed snapshots (tag ir:case) must cover every volume.</summary>
@@ -35,14 +36,20 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
 
     protected override void ProcessRecord()
     {
+        if (InstanceIdInputAttribute.Refusal(InstanceId) is { } refused)
+        {
+            WriteEngineError(refused);
+            return;
+        }
         var region = CurrentRegion;
         var verb = Terminate ? "Terminate" : "Stop";
-        // ShouldProcess first: -WhatIf wins over -Force and makes no call at all.
-        if (!ShouldProcess($"{InstanceId} ({region})", $"{verb} after checking that every volume has a completed snapshot of case {CaseId ?? "(none)"}{(Force ? " (-Force: even if not)" : "")}")) return;
         try
         {
-            var result = Await(Service.ShutdownAsync(InstanceId, region, CaseId, Terminate, Force,
-                TimeSpan.FromMinutes(TimeoutMinutes), TimeSpan.FromSeconds(PollIntervalSeconds),
+            // The instance and its evidence are read first (a missing snapshot refuses here, with no prompt), so the
+            // confirmation names them; -WhatIf still wins over -Force and changes nothing.
+            var plan = Await(Service.PlanShutdownAsync(InstanceId, region, CaseId, Terminate, Force, CancellationToken));
+            if (!ShouldProcess($"{InstanceId} ({plan.State}, {region})", plan.Describe())) return;
+            var result = Await(Service.ShutdownAsync(plan, TimeSpan.FromMinutes(TimeoutMinutes), TimeSpan.FromSeconds(PollIntervalSeconds),
                 s => ReportProgress(new ProgressRecord(63, $"{verb} {InstanceId}", s)), CancellationToken));
             WriteProgress(new ProgressRecord(63, $"{verb} {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(result);

@@ -12,6 +12,7 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
 {
     /// <summary>The instance; binds by property name.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
     /// <summary>The folder the files go to (created if missing).</summary>
@@ -36,12 +37,18 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
 
     protected override void ProcessRecord()
     {
+        if (InstanceIdInputAttribute.Refusal(InstanceId) is { } refused)
+        {
+            WriteEngineError(refused);
+            return;
+        }
         var region = CurrentRegion;
         var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-        if (!ShouldProcess($"{InstanceId} ({region})", $"Save console output, screenshot and description to {folder}")) return;
         try
         {
-            var evidence = Await(Service.CaptureAsync(InstanceId, region, folder, CaseId, FindingId, Finding, CancellationToken));
+            var target = Await(Service.ResolveAsync(InstanceId, region, CancellationToken));
+            if (!ShouldProcess($"{InstanceId} ({target.State}, {region})", $"Save console output, screenshot and description to {folder}")) return;
+            var evidence = Await(Service.CaptureAsync(target, folder, CaseId, FindingId, Finding, CancellationToken));
             foreach (var missing in evidence.Missing) WriteWarning($"{InstanceId}: not captured: {missing}");
             WriteObject(evidence);
         }

@@ -12,6 +12,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
 {
     /// <summary>The instance; binds by property name, so findings pipe in.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
     /// <summary>The finding the instance came from (piped findings bind here); carried on the result.</summary>
@@ -68,6 +69,13 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
 
     protected override void BeginProcessing()
     {
+        // Values that are wrong for every record stop the command before any call.
+        try
+        {
+            if (ReplacementInstanceProfileArn is not null) Ec2Ids.RequireInstanceProfileArn(ReplacementInstanceProfileArn);
+            Ec2Ids.RequireSecurityGroupName(IsolationGroupName);
+        }
+        catch (GuardDutyIRException e) { ThrowEngineError(e); }
         base.BeginProcessing();
         var options = new QuarantineOptions
         {
@@ -93,6 +101,12 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
 
     protected override void ProcessRecord()
     {
+        if (InstanceIdInputAttribute.Refusal(InstanceId) is { } refused)
+        {
+            WriteEngineError(refused);
+            Pump(untilDone: false);
+            return;
+        }
         var region = CurrentRegion;
         _run!.Add(new QuarantineRequest(InstanceId, region, CaseId, FindingId ?? Finding?.Id, Finding));
         Pump(untilDone: false);

@@ -12,6 +12,7 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
 {
     /// <summary>The instance; binds by property name from findings and quarantine results.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
     /// <summary>Fail the profile check unless no instance profile (or the replacement) is associated.</summary>
@@ -30,8 +31,24 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
     // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
     private QuarantineService Service => _service ??= new QuarantineService(Session);
 
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            if (ReplacementInstanceProfileArn is not null) Ec2Ids.RequireInstanceProfileArn(ReplacementInstanceProfileArn);
+            Ec2Ids.RequireSecurityGroupName(IsolationGroupName);
+        }
+        catch (GuardDutyIRException e) { ThrowEngineError(e); }
+        base.BeginProcessing();
+    }
+
     protected override void ProcessRecord()
     {
+        if (InstanceIdInputAttribute.Refusal(InstanceId) is { } refused)
+        {
+            WriteEngineError(refused);
+            return;
+        }
         var region = CurrentRegion;
         try
         {

@@ -12,6 +12,7 @@ public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
 {
     /// <summary>The instance; binds by property name from quarantine results.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
     private QuarantineService? _service;
@@ -20,6 +21,11 @@ public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
 
     protected override void ProcessRecord()
     {
+        if (InstanceIdInputAttribute.Refusal(InstanceId) is { } refused)
+        {
+            WriteEngineError(refused);
+            return;
+        }
         var region = CurrentRegion;
         var service = Service;
         try

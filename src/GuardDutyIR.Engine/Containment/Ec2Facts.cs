@@ -12,6 +12,8 @@ internal sealed class InstanceFacts
     public IamInstanceProfileAssociation? ProfileAssociation { get; init; }
     public IReadOnlyList<Address> ElasticIps { get; init; } = Array.Empty<Address>();
     public AutoScalingMembership? AutoScaling { get; init; }
+    /// <summary>Why the Auto Scaling membership is unknown (the lookup failed); <see cref="AutoScaling"/> is then null.</summary>
+    public GuardDutyIRException? AutoScalingError { get; init; }
     public bool DisableApiTermination { get; set; }
     public bool DisableApiStop { get; set; }
     public string ShutdownBehavior { get; set; } = "stop";
@@ -26,6 +28,17 @@ internal sealed class InstanceFacts
     public IReadOnlyList<InstanceBlockDeviceMapping> Volumes => (Instance.BlockDeviceMappings ?? new()).Where(b => b.Ebs is not null).ToList();
 
     public static IReadOnlyList<string> GroupsOf(InstanceNetworkInterface eni) => (eni.Groups ?? new()).Select(g => g.GroupId).ToList();
+
+    /// <summary>
+    /// An ENI's idle timeouts as "tcp/udpStream/udp" seconds. An ENI that never had its own reports none, and AWS's
+    /// defaults apply to it: TCP established 432000 s, UDP stream 180 s, UDP 30 s
+    /// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-connection-tracking.html#connection-tracking-timeouts).
+    /// </summary>
+    public static string TrackingOf(InstanceNetworkInterface eni)
+    {
+        var c = eni.ConnectionTrackingConfiguration;
+        return $"{c?.TcpEstablishedTimeout ?? 432000}/{c?.UdpStreamTimeout ?? 180}/{c?.UdpTimeout ?? 30}";
+    }
 }
 
 /// <summary>Batched reads: one DescribeInstances (instance-id filter, paginated) and one call per related API for many instances.</summary>
@@ -64,6 +77,7 @@ internal static class Ec2Facts
         var associations = new Dictionary<string, IamInstanceProfileAssociation>(StringComparer.Ordinal);
         var addresses = new List<Address>();
         var asg = new Dictionary<string, AutoScalingMembership>(StringComparer.Ordinal);
+        var asgErrors = new Dictionary<string, GuardDutyIRException>(StringComparer.Ordinal);
         foreach (var chunk in ids.Chunk(BatchSize))
         {
             string? next = null;
@@ -89,7 +103,20 @@ internal static class Ec2Facts
                 addresses.AddRange(response.Addresses ?? new());
             }
             if (autoScaling is not null)
-                foreach (var m in await autoScaling.DescribeInstancesAsync(chunk, ct).ConfigureAwait(false)) asg[m.InstanceId] = m;
+            {
+                try
+                {
+                    foreach (var m in await autoScaling.DescribeInstancesAsync(chunk, ct).ConfigureAwait(false)) asg[m.InstanceId] = m;
+                }
+                catch (Exception e) when (e is not OperationCanceledException && e is not AwsServiceException { Kind: ErrorKind.AuthenticationError })
+                {
+                    // An unknown membership must not stop containment: each instance carries the failure, and the caller
+                    // decides (quarantine isolates anyway and reports it; test and undo say they cannot check).
+                    var error = e as GuardDutyIRException ?? new GuardDutyIRException("AutoScalingLookupFailed", ErrorKind.ConnectionError,
+                        $"Auto Scaling DescribeAutoScalingInstances failed: {e.Message}", null, e);
+                    foreach (var id in chunk) asgErrors[id] = error;
+                }
+            }
         }
 
         var facts = new Dictionary<string, InstanceFacts>(StringComparer.Ordinal);
@@ -103,6 +130,7 @@ internal static class Ec2Facts
                 ProfileAssociation = associations.GetValueOrDefault(id),
                 ElasticIps = addresses.Where(a => a.NetworkInterfaceId is not null && eniIds.Contains(a.NetworkInterfaceId) && a.AllocationId is not null).ToList(),
                 AutoScaling = asg.GetValueOrDefault(id),
+                AutoScalingError = asgErrors.GetValueOrDefault(id),
             };
         }
         if (withAttributes)

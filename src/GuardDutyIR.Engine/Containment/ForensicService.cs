@@ -22,6 +22,65 @@ public sealed record SnapshotOptions
     public TimeSpan LimitRetryFor { get; init; } = TimeSpan.FromMinutes(10);
 }
 
+/// <summary>An instance as described before a forensic action, so the confirmation can name what will be acted on.</summary>
+public class ForensicTarget
+{
+    internal ForensicTarget(InstanceFacts facts, string region)
+    {
+        Facts = facts;
+        Region = region;
+    }
+
+    internal InstanceFacts Facts { get; }
+    public string InstanceId => Facts.InstanceId;
+    public string Region { get; }
+    public string State => Facts.StateName;
+    /// <summary>Attached EBS volumes: volume ID → device.</summary>
+    public IReadOnlyDictionary<string, string> Volumes => Facts.Volumes.ToDictionary(v => v.Ebs.VolumeId, v => v.DeviceName, StringComparer.Ordinal);
+}
+
+/// <summary>What New-ForensicSnapshot will do to one instance: the snapshots to take and those of the case to reuse.</summary>
+public sealed class SnapshotPlan : ForensicTarget
+{
+    internal SnapshotPlan(InstanceFacts facts, string region) : base(facts, region) { }
+
+    public string? CaseId { get; internal init; }
+    public string? FindingId { get; internal init; }
+    internal GdFinding? Finding { get; init; }
+    /// <summary>Snapshots this case already took, by volume.</summary>
+    internal IReadOnlyDictionary<string, Snapshot> Reused { get; init; } = new Dictionary<string, Snapshot>();
+    /// <summary>Volumes that still need a snapshot.</summary>
+    public IReadOnlyList<string> Missing { get; internal init; } = Array.Empty<string>();
+
+    /// <summary>The action, for ShouldProcess ("Performing the operation … on target i-…").</summary>
+    public string Describe(bool perVolume)
+    {
+        var volumes = Volumes;
+        var what = Missing.Count == 0 ? "take no new snapshot"
+            : $"snapshot {string.Join(", ", Missing.Select(v => $"{v} ({volumes[v]})"))} " + (perVolume || Missing.Count < volumes.Count ? "one CreateSnapshot per volume" : "in one crash-consistent CreateSnapshots");
+        var reuse = Reused.Count == 0 ? "" : "; reuse " + string.Join(", ", Reused.Select(r => $"{r.Value.SnapshotId} of {r.Key}"));
+        return $"{what} for case {CaseId ?? "(none)"}{reuse}";
+    }
+}
+
+/// <summary>What Stop-/Remove-CompromisedInstance will do: the evidence found, and whether the gate is forced open.</summary>
+public sealed class ShutdownPlan : ForensicTarget
+{
+    internal ShutdownPlan(InstanceFacts facts, string region) : base(facts, region) { }
+
+    public string? CaseId { get; internal init; }
+    public bool Terminate { get; internal init; }
+    /// <summary>Volume → the completed snapshot of the case that covers it.</summary>
+    public IReadOnlyDictionary<string, string> Covered { get; internal init; } = new Dictionary<string, string>();
+    public IReadOnlyList<string> Missing { get; internal init; } = Array.Empty<string>();
+
+    /// <summary>The action, for ShouldProcess.</summary>
+    public string Describe() =>
+        $"{(Terminate ? "Terminate" : "Stop")}; evidence of case {CaseId ?? "(none)"}: " +
+        (Covered.Count == 0 ? "none" : string.Join(", ", Covered.Select(c => $"{c.Key} in {c.Value}"))) +
+        (Missing.Count == 0 ? "" : $"; NO completed snapshot of {string.Join(", ", Missing)} (-Force)");
+}
+
 /// <summary>
 /// Evidence: EBS snapshots of every volume (crash-consistent CreateSnapshots, never just the first volume), waited on
 /// until completed (never a sleep and a hope), copied re-encrypted and shared; console output and screenshot with
@@ -51,37 +110,72 @@ public sealed class ForensicService
         return facts.TryGetValue(instanceId, out var f) ? f : throw Ec2Facts.NotFound(instanceId, ec2.Region);
     }
 
+    /// <summary>Describes the instance (after checking its ID), for a confirmation that names what is acted on.</summary>
+    public async Task<ForensicTarget> ResolveAsync(string instanceId, string region, CancellationToken ct)
+    {
+        Ec2Ids.RequireInstanceId(instanceId);
+        return new ForensicTarget(await DescribeOneAsync(Gateway(region), instanceId, ct).ConfigureAwait(false), region);
+    }
+
     private static bool IsSnapshotLimit(AwsServiceException e) =>
         e.ErrorCode is "ConcurrentSnapshotLimitExceeded" or "SnapshotCreationPerVolumeRateExceeded" or "SnapshotLimitExceeded" || e.IsThrottling;
 
     // ------------------------------------------------------------------ snapshots
 
-    /// <summary>Snapshots every EBS volume of the instance; snapshots this case already took are reused, not duplicated.</summary>
-    public async Task<IReadOnlyList<ForensicSnapshot>> SnapshotAsync(string instanceId, string region, string? caseId, string? findingId, GdFinding? finding,
-        SnapshotOptions o, Action<string>? progress, CancellationToken ct)
+    /// <summary>
+    /// Reads what a snapshot run needs, changing nothing: the instance, its volumes, and the snapshots this case already
+    /// took of it (reused, never duplicated). A terminated instance has no volumes left to snapshot by instance.
+    /// </summary>
+    public async Task<SnapshotPlan> PlanSnapshotAsync(string instanceId, string region, string? caseId, string? findingId, GdFinding? finding, CancellationToken ct)
     {
+        Ec2Ids.RequireInstanceId(instanceId);
         var ec2 = Gateway(region);
         var f = await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false);
+        if (f.StateName == "terminated")
+            throw new GuardDutyIRException("InstanceTerminated", ErrorKind.InvalidOperation,
+                $"Instance {instanceId} is terminated: its volumes are no longer attached, so there is nothing to snapshot by instance. " +
+                "Volumes kept on termination (DeleteOnTermination=false) still exist and can be snapshotted by volume ID.", instanceId);
         var volumes = f.Volumes.ToDictionary(v => v.Ebs.VolumeId, v => v.DeviceName, StringComparer.Ordinal);
         if (volumes.Count == 0)
             throw new GuardDutyIRException("NoVolumes", ErrorKind.InvalidOperation, $"{instanceId} has no attached EBS volume to snapshot.", instanceId);
-        var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-        var caseTag = caseId ?? f.Tags.GetValueOrDefault(QuarantineTags.Case);
-        var findingTag = findingId ?? finding?.Id ?? f.Tags.GetValueOrDefault(QuarantineTags.Finding);
-
-        // Already taken by this case (a re-run after a failure or a timeout): reuse, so evidence is never duplicated.
+        var caseTag = NonEmpty(caseId) ?? NonEmpty(f.Tags.GetValueOrDefault(QuarantineTags.Case));
+        var findingTag = NonEmpty(findingId) ?? NonEmpty(finding?.Id) ?? NonEmpty(f.Tags.GetValueOrDefault(QuarantineTags.Finding));
         var existing = caseTag is null ? new List<Snapshot>() : await SnapshotsOfCaseAsync(ec2, caseTag, instanceId, ct).ConfigureAwait(false);
-        var byVolume = existing.Where(s => s.State?.Value != "error").GroupBy(s => s.VolumeId).ToDictionary(g => g.Key, g => g.OrderByDescending(s => s.StartTime).First(), StringComparer.Ordinal);
-        var results = new List<ForensicSnapshot>();
-        foreach (var (vol, snap) in byVolume.Where(kv => volumes.ContainsKey(kv.Key)))
-            results.Add(ToModel(snap, instanceId, volumes[vol], caseTag, findingTag, finding, region, reused: true, null));
-        var missing = volumes.Keys.Where(v => !byVolume.ContainsKey(v)).ToList();
-
-        List<Tag> BaseTags() => new()
+        var byVolume = existing.Where(s => s.State?.Value != "error" && volumes.ContainsKey(s.VolumeId)).GroupBy(s => s.VolumeId)
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(s => s.StartTime).First(), StringComparer.Ordinal);
+        return new SnapshotPlan(f, region)
         {
-            new(QuarantineTags.Case, caseTag ?? ""), new(QuarantineTags.Finding, findingTag ?? ""), new("ir:instance", instanceId), new("ir:time", now),
-            new("Name", $"IR {caseTag} {instanceId}"),
+            CaseId = caseTag, FindingId = findingTag, Finding = finding, Reused = byVolume,
+            Missing = volumes.Keys.Where(v => !byVolume.ContainsKey(v)).ToList(),
         };
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    /// <summary>
+    /// Snapshots every volume of the plan that has none of its case yet. <paramref name="progress"/> gets a status line
+    /// and a percentage (0-100; a snapshot that reports no progress yet counts as 0).
+    /// </summary>
+    public async Task<IReadOnlyList<ForensicSnapshot>> SnapshotAsync(SnapshotPlan plan, SnapshotOptions o, Action<string, int>? progress, CancellationToken ct)
+    {
+        var region = plan.Region;
+        var instanceId = plan.InstanceId;
+        var ec2 = Gateway(region);
+        var volumes = plan.Volumes;
+        var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        var caseTag = plan.CaseId;
+        var findingTag = plan.FindingId;
+        var finding = plan.Finding;
+        var results = new List<ForensicSnapshot>();
+        foreach (var (vol, snap) in plan.Reused)
+            results.Add(ToModel(snap, instanceId, volumes[vol], caseTag, findingTag, finding, region, reused: true, null));
+        var missing = plan.Missing;
+
+        // Only the tags that have a value: an empty ir:finding would say "no finding" in a way no filter can tell from a real one.
+        List<Tag> BaseTags() => Tags(
+            (QuarantineTags.Case, caseTag), (QuarantineTags.Finding, findingTag), ("ir:instance", instanceId), ("ir:time", now),
+            ("Name", string.Join(' ', new[] { "IR", caseTag, instanceId }.OfType<string>())));
+        var description = "GuardDutyIR" + (caseTag is null ? "" : $" case {caseTag}") + (findingTag is null ? "" : $" finding {findingTag}") + $": {instanceId}";
 
         if (missing.Count > 0)
         {
@@ -90,7 +184,7 @@ public sealed class ForensicService
                 var request = new CreateSnapshotsRequest
                 {
                     InstanceSpecification = new InstanceSpecification { InstanceId = instanceId, ExcludeBootVolume = false },
-                    Description = $"GuardDutyIR case {caseTag} finding {findingTag}: {instanceId} (crash-consistent)",
+                    Description = description + " (crash-consistent)",
                     TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = BaseTags() } },
                 };
                 var m = await WithLimitRetryAsync(() => ec2.MutateAsync("CreateSnapshots", instanceId, (c, dry, t) => c.CreateSnapshotsAsync(request, t), ct), o, progress, ct).ConfigureAwait(false);
@@ -99,11 +193,11 @@ public sealed class ForensicService
                     var device = volumes.GetValueOrDefault(s.VolumeId);
                     // The per-volume tags CreateSnapshots cannot set (one TagSpecification for all of them).
                     var tagged = await ec2.MutateAsync("CreateTags", s.SnapshotId, (c, dry, t) => c.CreateTagsAsync(new CreateTagsRequest
-                    { Resources = new List<string> { s.SnapshotId }, Tags = new List<Tag> { new("ir:volume", s.VolumeId), new("ir:device", device ?? "") } }, t), ct).ConfigureAwait(false);
+                    { Resources = new List<string> { s.SnapshotId }, Tags = Tags(("ir:volume", s.VolumeId), ("ir:device", device)) }, t), ct).ConfigureAwait(false);
                     results.Add(new ForensicSnapshot
                     {
                         SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "pending",
-                        Progress = s.Progress, StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region,
+                        Progress = NonEmpty(s.Progress), StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region,
                         Encrypted = s.Encrypted ?? false, RequestIds = new List<string?> { m.RequestId, tagged.RequestId }.OfType<string>().ToList(),
                         Actions = new List<string> { $"snapshot {s.SnapshotId} of {s.VolumeId} ({device})" },
                     });
@@ -114,18 +208,17 @@ public sealed class ForensicService
                 foreach (var vol in missing)
                 {
                     var tags = BaseTags();
-                    tags.Add(new("ir:volume", vol));
-                    tags.Add(new("ir:device", volumes[vol]));
+                    tags.AddRange(Tags(("ir:volume", vol), ("ir:device", volumes[vol])));
                     var request = new CreateSnapshotRequest
                     {
-                        VolumeId = vol, Description = $"GuardDutyIR case {caseTag} finding {findingTag}: {instanceId} {volumes[vol]}",
+                        VolumeId = vol, Description = $"{description} {volumes[vol]}",
                         TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = tags } },
                     };
                     var m = await WithLimitRetryAsync(() => ec2.MutateAsync("CreateSnapshot", vol, (c, dry, t) => c.CreateSnapshotAsync(request, t), ct), o, progress, ct).ConfigureAwait(false);
                     var s = m.Response!.Snapshot;
                     results.Add(new ForensicSnapshot
                     {
-                        SnapshotId = s.SnapshotId, VolumeId = vol, InstanceId = instanceId, Device = volumes[vol], State = s.State?.Value ?? "pending", Progress = s.Progress,
+                        SnapshotId = s.SnapshotId, VolumeId = vol, InstanceId = instanceId, Device = volumes[vol], State = s.State?.Value ?? "pending", Progress = NonEmpty(s.Progress),
                         StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false,
                         RequestIds = m.RequestId is null ? new List<string>() : new List<string> { m.RequestId },
                         Actions = new List<string> { $"snapshot {s.SnapshotId} of {vol} ({volumes[vol]})" },
@@ -141,7 +234,15 @@ public sealed class ForensicService
         return results;
     }
 
-    private static async Task<Mutation<T>> WithLimitRetryAsync<T>(Func<Task<Mutation<T>>> call, SnapshotOptions o, Action<string>? progress, CancellationToken ct)
+    /// <summary>Tags from (key, value) pairs, leaving out those without a value.</summary>
+    private static List<Tag> Tags(params (string Key, string? Value)[] pairs) =>
+        pairs.Where(p => !string.IsNullOrEmpty(p.Value)).Select(p => new Tag(p.Key, p.Value)).ToList();
+
+    /// <summary>A snapshot's reported progress ("42%") as a number; none reported yet is 0.</summary>
+    internal static int PercentOf(string? progress) =>
+        int.TryParse(progress?.Trim().TrimEnd('%'), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? Math.Clamp(p, 0, 100) : 0;
+
+    private static async Task<Mutation<T>> WithLimitRetryAsync<T>(Func<Task<Mutation<T>>> call, SnapshotOptions o, Action<string, int>? progress, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + o.LimitRetryFor;
         var delay = TimeSpan.FromSeconds(1);
@@ -154,7 +255,7 @@ public sealed class ForensicService
             catch (AwsServiceException e) when (IsSnapshotLimit(e) && DateTime.UtcNow + delay < deadline)
             {
                 // The account's concurrent-snapshot limit is a wait, not a failure and never a success (research-anchors P12).
-                progress?.Invoke($"{e.ErrorCode}; retrying in {delay.TotalSeconds:0} s");
+                progress?.Invoke($"{e.ErrorCode}; retrying in {delay.TotalSeconds:0} s", 0);
                 await Task.Delay(delay, ct).ConfigureAwait(false);
                 delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
             }
@@ -180,14 +281,14 @@ public sealed class ForensicService
 
     private static ForensicSnapshot ToModel(Snapshot s, string instanceId, string? device, string? caseId, string? findingId, GdFinding? finding, string region, bool reused, string? requestId) => new()
     {
-        SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "", Progress = s.Progress,
+        SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "", Progress = NonEmpty(s.Progress),
         StartTime = s.StartTime, CaseId = caseId, FindingId = findingId, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false, Reused = reused,
         RequestIds = requestId is null ? new List<string>() : new List<string> { requestId },
         Actions = new List<string> { $"snapshot {s.SnapshotId} of {s.VolumeId} ({device}) already taken for this case" },
     };
 
     /// <summary>Polls until every snapshot is completed; an error state or the timeout is an error.</summary>
-    private static async Task WaitAsync(Ec2Gateway ec2, List<ForensicSnapshot> snapshots, SnapshotOptions o, Action<string>? progress, CancellationToken ct)
+    private static async Task WaitAsync(Ec2Gateway ec2, List<ForensicSnapshot> snapshots, SnapshotOptions o, Action<string, int>? progress, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + o.Timeout;
         while (true)
@@ -198,11 +299,12 @@ public sealed class ForensicService
                 if (snapshots.FirstOrDefault(x => x.SnapshotId == s.SnapshotId) is { } model)
                 {
                     model.State = s.State?.Value ?? model.State;
-                    model.Progress = s.Progress;
+                    model.Progress = NonEmpty(s.Progress);
                 }
             if (snapshots.FirstOrDefault(s => s.State == "error") is { } bad)
                 throw new GuardDutyIRException("SnapshotFailed", ErrorKind.InvalidData, $"Snapshot {bad.SnapshotId} of {bad.VolumeId} ended in state error.", bad.SnapshotId);
-            progress?.Invoke(string.Join(", ", snapshots.Select(s => $"{s.SnapshotId} {s.State} {s.Progress}")));
+            int Percent(ForensicSnapshot s) => s.State == "completed" ? 100 : PercentOf(s.Progress);
+            progress?.Invoke(string.Join(", ", snapshots.Select(s => $"{s.SnapshotId} {s.State} {Percent(s)}%")), (int)snapshots.Average(Percent));
             if (snapshots.All(s => s.State == "completed")) return;
             if (DateTime.UtcNow >= deadline)
                 throw new GuardDutyIRException("SnapshotWaitTimedOut", ErrorKind.OperationTimeout,
@@ -223,12 +325,10 @@ public sealed class ForensicService
             var request = new CopySnapshotRequest
             {
                 SourceSnapshotId = s.SnapshotId, SourceRegion = region, Encrypted = true, KmsKeyId = o.KmsKeyId,
-                Description = $"GuardDutyIR case {s.CaseId}: copy of {s.SnapshotId} ({s.InstanceId} {s.Device})",
-                TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = new List<Tag>
-                {
-                    new(QuarantineTags.Case, s.CaseId ?? ""), new(QuarantineTags.Finding, s.FindingId ?? ""), new("ir:instance", s.InstanceId),
-                    new("ir:volume", s.VolumeId), new("ir:device", s.Device ?? ""), new("ir:source-snapshot", s.SnapshotId),
-                } } },
+                Description = "GuardDutyIR" + (s.CaseId is null ? "" : $" case {s.CaseId}") + $": copy of {s.SnapshotId} ({s.InstanceId} {s.Device})",
+                TagSpecifications = new List<TagSpecification> { new() { ResourceType = ResourceType.Snapshot, Tags = Tags(
+                    (QuarantineTags.Case, s.CaseId), (QuarantineTags.Finding, s.FindingId), ("ir:instance", s.InstanceId),
+                    ("ir:volume", s.VolumeId), ("ir:device", s.Device), ("ir:source-snapshot", s.SnapshotId)) } },
             };
             var m = await dest.MutateAsync("CopySnapshot", s.SnapshotId, (c, dry, t) => c.CopySnapshotAsync(request, t), ct).ConfigureAwait(false);
             s.CopySnapshotId = m.Response!.SnapshotId;
@@ -257,10 +357,13 @@ public sealed class ForensicService
 
     // ------------------------------------------------------------------ evidence capture
 
-    public async Task<InstanceEvidence> CaptureAsync(string instanceId, string region, string directory, string? caseId, string? findingId, GdFinding? finding, CancellationToken ct)
+    /// <summary>Saves the description, console output and screenshot of an instance resolved by <see cref="ResolveAsync"/>.</summary>
+    public async Task<InstanceEvidence> CaptureAsync(ForensicTarget target, string directory, string? caseId, string? findingId, GdFinding? finding, CancellationToken ct)
     {
+        var region = target.Region;
+        var instanceId = target.InstanceId;
         var ec2 = Gateway(region);
-        var f = await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false);
+        var f = target.Facts;
         Directory.CreateDirectory(directory);
         var stamp = DateTime.UtcNow.ToString("yyyyMMddTHHmmssZ", CultureInfo.InvariantCulture);
         var files = new List<EvidenceFile>();
@@ -308,15 +411,25 @@ public sealed class ForensicService
     /// The evidence gate: every attached volume needs a completed snapshot tagged with the case. Returns volume → snapshot,
     /// and the volumes that lack one.
     /// </summary>
-    internal async Task<(Dictionary<string, string> Covered, List<string> Missing, InstanceFacts Facts)> CheckEvidenceAsync(string instanceId, string region, string? caseId, CancellationToken ct)
+    /// <summary>
+    /// Reads the instance and its evidence, changing nothing, and refuses (EvidenceIncomplete) unless every volume has a
+    /// completed snapshot of the case or <paramref name="force"/> is given: a refusal needs no confirmation.
+    /// </summary>
+    public async Task<ShutdownPlan> PlanShutdownAsync(string instanceId, string region, string? caseId, bool terminate, bool force, CancellationToken ct)
     {
+        Ec2Ids.RequireInstanceId(instanceId);
         var ec2 = Gateway(region);
         var f = await DescribeOneAsync(ec2, instanceId, ct).ConfigureAwait(false);
         var covered = new Dictionary<string, string>(StringComparer.Ordinal);
         var snaps = caseId is null ? new List<Snapshot>() : await SnapshotsOfCaseAsync(ec2, caseId, null, ct).ConfigureAwait(false);
         foreach (var v in f.Volumes)
             if (snaps.FirstOrDefault(s => s.VolumeId == v.Ebs.VolumeId && s.State?.Value == "completed") is { } s) covered[v.Ebs.VolumeId] = s.SnapshotId;
-        return (covered, f.Volumes.Select(v => v.Ebs.VolumeId).Where(v => !covered.ContainsKey(v)).ToList(), f);
+        var missing = f.Volumes.Select(v => v.Ebs.VolumeId).Where(v => !covered.ContainsKey(v)).ToList();
+        if (missing.Count > 0 && !force)
+            throw new GuardDutyIRException("EvidenceIncomplete", ErrorKind.InvalidOperation,
+                $"Refusing to {(terminate ? "terminate" : "stop")} {instanceId}: no completed snapshot of case {caseId ?? "(none given)"} for volume(s) {string.Join(", ", missing)}. " +
+                "Run New-ForensicSnapshot -Wait first, or pass -Force.", instanceId);
+        return new ShutdownPlan(f, region) { CaseId = caseId, Terminate = terminate, Covered = covered, Missing = missing };
     }
 
     private static async Task<string> WaitForStateAsync(Ec2Gateway ec2, string instanceId, string want, TimeSpan timeout, TimeSpan pollInterval, Action<string>? progress, CancellationToken ct)
@@ -334,15 +447,10 @@ public sealed class ForensicService
     }
 
     /// <summary>Stops or terminates after the gate: lifts the protections only now, then waits for the final state.</summary>
-    public async Task<InstanceShutdown> ShutdownAsync(string instanceId, string region, string? caseId, bool terminate, bool force, TimeSpan timeout, TimeSpan pollInterval,
-        Action<string>? progress, CancellationToken ct)
+    public async Task<InstanceShutdown> ShutdownAsync(ShutdownPlan plan, TimeSpan timeout, TimeSpan pollInterval, Action<string>? progress, CancellationToken ct)
     {
+        var (instanceId, region, caseId, terminate, covered, missing, f) = (plan.InstanceId, plan.Region, plan.CaseId, plan.Terminate, plan.Covered, plan.Missing, plan.Facts);
         var ec2 = Gateway(region);
-        var (covered, missing, f) = await CheckEvidenceAsync(instanceId, region, caseId, ct).ConfigureAwait(false);
-        if (missing.Count > 0 && !force)
-            throw new GuardDutyIRException("EvidenceIncomplete", ErrorKind.InvalidOperation,
-                $"Refusing to {(terminate ? "terminate" : "stop")} {instanceId}: no completed snapshot of case {caseId ?? "(none given)"} for volume(s) {string.Join(", ", missing)}. " +
-                "Run New-ForensicSnapshot -Wait first, or pass -Force.", instanceId);
         var want = terminate ? "terminated" : "stopped";
         if (f.StateName == want || (terminate && f.StateName == "shutting-down") || (!terminate && f.StateName == "stopping"))
         {

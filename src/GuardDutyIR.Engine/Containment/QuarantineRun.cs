@@ -38,11 +38,16 @@ public sealed class QuarantineRun
     public Task Completion { get; private set; } = Task.CompletedTask;
     public QuarantineProgress Progress => new(_received, Volatile.Read(ref _finished), _current, null);
 
-    /// <summary>Queues an instance; the same instance twice in one run is worked on once.</summary>
+    /// <summary>Queues an instance; the same instance twice in one run is worked on once, a malformed ID never reaches EC2.</summary>
     public void Add(QuarantineRequest request)
     {
         lock (_seen) if (!_seen.Add((request.Region, request.InstanceId))) return;
         Interlocked.Increment(ref _received);
+        if (!Ec2Ids.IsInstanceId(request.InstanceId))
+        {
+            Finish(new QuarantineOutcome(request.InstanceId, request.Region, null, Ec2Ids.InvalidInstanceId(request.InstanceId)));
+            return;
+        }
         _input.Writer.TryWrite(request);
     }
 
@@ -73,9 +78,13 @@ public sealed class QuarantineRun
         }
         finally
         {
-            await Task.WhenAll(running).ConfigureAwait(false);
-            _approvals.Writer.TryComplete();
-            _outcomes.Writer.TryComplete();
+            // The channels end even when the run was stopped, so whoever reads the outcomes sees the end of them.
+            try { await Task.WhenAll(running).ConfigureAwait(false); }
+            finally
+            {
+                _approvals.Writer.TryComplete();
+                _outcomes.Writer.TryComplete();
+            }
         }
     }
 
@@ -142,6 +151,11 @@ public sealed class QuarantineRun
         catch (OperationCanceledException) when (_ct.IsCancellationRequested)
         {
             throw;
+        }
+        catch (Exception e) when (_ct.IsCancellationRequested && e is not GuardDutyIRException)
+        {
+            // A stop is a stop, whatever shape the interrupted call gave it: never an outcome "QuarantineFailed".
+            throw new OperationCanceledException($"Quarantine of {r.InstanceId} was stopped.", e, _ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -34,8 +34,9 @@ public static class QuarantineTags
         foreach (var (eni, groups) in r.NetworkInterfaceGroups) tokens.Add($"eni:{eni}={string.Join('+', groups)}");
         foreach (var (device, dot) in r.DeleteOnTermination) tokens.Add($"dot:{device}={(dot ? "1" : "0")}");
         if (r.InstanceProfileArn is not null) tokens.Add("prof=" + r.InstanceProfileArn);
+        // eip:<allocation>=<eni>@<public IP>@<private IP>; records written before the private IP was kept end after the public IP.
         foreach (var (alloc, eni) in r.ElasticIps)
-            tokens.Add($"eip:{alloc}={eni}@{(r.ElasticIpAddresses.TryGetValue(alloc, out var ip) ? ip : "")}");
+            tokens.Add($"eip:{alloc}={eni}@{r.ElasticIpAddresses.GetValueOrDefault(alloc, "")}@{r.ElasticIpPrivateAddresses.GetValueOrDefault(alloc, "")}");
         foreach (var (eni, timeouts) in r.ConnectionTracking) tokens.Add($"ct:{eni}={timeouts}");
         if (r.AutoScalingGroupName is not null)
         {
@@ -99,6 +100,7 @@ public static class QuarantineTags
         var dots = new Dictionary<string, bool>(StringComparer.Ordinal);
         var eips = new Dictionary<string, string>(StringComparer.Ordinal);
         var eipIps = new Dictionary<string, string>(StringComparer.Ordinal);
+        var eipPrivate = new Dictionary<string, string>(StringComparer.Ordinal);
         var cts = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var token in rest.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -120,9 +122,10 @@ public static class QuarantineTags
                     else if (key.StartsWith("ct:", StringComparison.Ordinal)) cts[key[3..]] = value;
                     else if (key.StartsWith("eip:", StringComparison.Ordinal))
                     {
-                        var atSign = value.IndexOf('@');
-                        eips[key[4..]] = atSign < 0 ? value : value[..atSign];
-                        if (atSign >= 0 && atSign < value.Length - 1) eipIps[key[4..]] = value[(atSign + 1)..];
+                        var parts = value.Split('@');
+                        eips[key[4..]] = parts[0];
+                        if (parts.Length > 1 && parts[1].Length > 0) eipIps[key[4..]] = parts[1];
+                        if (parts.Length > 2 && parts[2].Length > 0) eipPrivate[key[4..]] = parts[2];
                     }
                     break;
             }
@@ -130,7 +133,8 @@ public static class QuarantineTags
         return new QuarantineRecord
         {
             DisableApiTermination = dat, DisableApiStop = das, ShutdownBehavior = sib, RecordedAt = at, InstanceProfileArn = profile,
-            NetworkInterfaceGroups = enis, DeleteOnTermination = dots, ElasticIps = eips, ElasticIpAddresses = eipIps, ConnectionTracking = cts,
+            NetworkInterfaceGroups = enis, DeleteOnTermination = dots, ElasticIps = eips, ElasticIpAddresses = eipIps,
+            ElasticIpPrivateAddresses = eipPrivate, ConnectionTracking = cts,
             AutoScalingGroupName = asg, AutoScalingAction = asg is null ? null : asgAct,
         };
     }

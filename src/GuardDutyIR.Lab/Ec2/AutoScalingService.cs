@@ -73,12 +73,24 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
         }
     }
 
+    /// <summary>An instance's group and lifecycle state, as the Lab holds them (null when it is in no group).</summary>
+    public (string Group, string LifecycleState)? MembershipOf(string instanceId)
+    {
+        lock (_gate)
+            return _groups.Values.FirstOrDefault(g => g.Instances.ContainsKey(instanceId)) is { } g ? (g.Name, g.Instances[instanceId]) : null;
+    }
+
     public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
     {
         var action = request.Form["Action"] ?? "";
         request.Action = action;
         if (!_handlers.TryGetValue(action, out var handler))
             return Task.FromResult(ProtocolErrors.Query(400, "Sender", "InvalidAction", $"Could not find operation {action} for version 2011-01-01", request.RequestId, Ns));
+        // As EC2 does: an action the test denied answers AccessDenied, the awsQuery form of an IAM refusal.
+        if (_ctx.IsDenied("autoscaling", action))
+            return Task.FromResult(ProtocolErrors.Query(403, "Sender", "AccessDenied",
+                $"User: {request.Principal?.Arn} is not authorized to perform: autoscaling:{action} because no identity-based policy allows the autoscaling:{action} action",
+                request.RequestId, Ns));
         // Like the other Coral query services, Auto Scaling reports every broken model constraint in one ValidationError.
         if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)
             return Task.FromResult(ProtocolErrors.Query(400, "Sender", "ValidationError", ModelViolation.Summary(violations), request.RequestId, Ns));

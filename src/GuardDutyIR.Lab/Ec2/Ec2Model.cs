@@ -45,6 +45,9 @@ internal sealed class NetworkInterface
     public required string VpcId { get; init; }
     public required string AvailabilityZone { get; init; }
     public required string PrivateIp { get; init; }
+    /// <summary>Secondary private IPv4 addresses (AssignPrivateIpAddresses); each can carry its own Elastic IP.</summary>
+    public List<string> SecondaryPrivateIps { get; } = new();
+    public IEnumerable<string> PrivateIps => SecondaryPrivateIps.Prepend(PrivateIp);
     public required string MacAddress { get; init; }
     public required string Description { get; init; }
     public List<string> Groups { get; set; } = new();
@@ -53,6 +56,7 @@ internal sealed class NetworkInterface
     public int DeviceIndex { get; set; }
     public bool DeleteOnTermination { get; set; } = true;
     public DateTimeOffset AttachTime { get; set; }
+    /// <summary>The public IP of the primary private IP (the Elastic IP of a secondary one lives only on its <see cref="Address"/>).</summary>
     public string? PublicIp { get; set; }
     /// <summary>Set when the public IP is an Elastic IP (then it survives stop/start and has an association).</summary>
     public string? AllocationId { get; set; }

@@ -28,7 +28,7 @@ public sealed partial class Ec2Service
         .AddMany("group-name", i => EnisOf(i).SelectMany(e => e.Groups).Select(GroupName))
         .AddMany("network-interface.network-interface-id", i => EnisOf(i).Select(e => e.NetworkInterfaceId))
         .AddMany("network-interface.group-id", i => EnisOf(i).SelectMany(e => e.Groups))
-        .AddMany("network-interface.addresses.private-ip-address", i => EnisOf(i).Select(e => e.PrivateIp))
+        .AddMany("network-interface.addresses.private-ip-address", i => EnisOf(i).SelectMany(e => e.PrivateIps))
         .AddMany("network-interface.vpc-id", i => EnisOf(i).Select(e => e.VpcId))
         .AddMany("network-interface.subnet-id", i => EnisOf(i).Select(e => e.SubnetId))
         .AddMany("block-device-mapping.volume-id", i => VolumesOf(i).Select(v => v.VolumeId))
@@ -112,9 +112,10 @@ public sealed partial class Ec2Service
                     E("attachmentId", e.AttachmentId), E("deviceIndex", Inv(e.DeviceIndex)), E("networkCardIndex", "0"),
                     E("status", "attached"), E("attachTime", T(e.AttachTime)), E("deleteOnTermination", B(e.DeleteOnTermination))),
                 EniPublicIp(e) is { } pip ? E("association", E("publicIp", pip), E("publicDnsName", DnsName(pip)), E("ipOwnerId", e.AllocationId is null ? "amazon" : e.AccountId)) : null,
-                E("privateIpAddressesSet", Item(E("privateIpAddress", e.PrivateIp), E("privateDnsName", PrivateDns(e.PrivateIp)), E("primary", "true"))),
+                PrivateIpAddressesSet(e, primaryAssociation: false),
                 E("ipv6AddressesSet"),
-                E("interfaceType", "interface")))),
+                E("interfaceType", "interface"),
+                ConnectionTrackingXml(e)))),
             assoc is null ? null : E("iamInstanceProfile", E("arn", assoc.ProfileArn), E("id", assoc.ProfileId)),
             E("ebsOptimized", "false"),
             E("enaSupport", "true"),

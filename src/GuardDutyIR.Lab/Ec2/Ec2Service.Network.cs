@@ -19,7 +19,7 @@ public sealed partial class Ec2Service
         .Add("availability-zone", e => e.AvailabilityZone)
         .Add("status", e => e.Status)
         .Add("private-ip-address", e => e.PrivateIp)
-        .Add("addresses.private-ip-address", e => e.PrivateIp)
+        .AddMany("addresses.private-ip-address", e => e.PrivateIps)
         .Add("association.public-ip", e => EniPublicIp(e))
         .Add("association.allocation-id", e => e.AllocationId)
         .Add("association.association-id", e => e.AssociationId)
@@ -68,14 +68,95 @@ public sealed partial class Ec2Service
                 e.AllocationId is null ? null : E("allocationId", e.AllocationId),
                 e.AssociationId is null ? null : E("associationId", e.AssociationId)),
             TagSet(TagsOf(e.NetworkInterfaceId)),
-            E("privateIpAddressesSet", Item(E("privateIpAddress", e.PrivateIp), E("privateDnsName", PrivateDns(e.PrivateIp)), E("primary", "true"),
-                pip is null ? null : E("association", E("publicIp", pip), E("publicDnsName", DnsName(pip)), E("ipOwnerId", e.AllocationId is null ? "amazon" : e.AccountId)))),
+            PrivateIpAddressesSet(e),
             E("ipv6AddressesSet"),
             E("interfaceType", "interface"),
-            e.TcpEstablishedTimeout is null && e.UdpStreamTimeout is null && e.UdpTimeout is null ? null : E("connectionTrackingConfiguration",
-                E("tcpEstablishedTimeout", Inv(e.TcpEstablishedTimeout ?? 432000)),
-                E("udpStreamTimeout", Inv(e.UdpStreamTimeout ?? 180)),
-                E("udpTimeout", Inv(e.UdpTimeout ?? 30))));
+            ConnectionTrackingXml(e));
+    }
+
+    /// <summary>The ENI's connection-tracking timeouts once any was set (DescribeNetworkInterfaces and DescribeInstances alike).</summary>
+    private static XElement? ConnectionTrackingXml(NetworkInterface e) =>
+        e.TcpEstablishedTimeout is null && e.UdpStreamTimeout is null && e.UdpTimeout is null ? null : E("connectionTrackingConfiguration",
+            E("tcpEstablishedTimeout", Inv(e.TcpEstablishedTimeout ?? 432000)),
+            E("udpStreamTimeout", Inv(e.UdpStreamTimeout ?? 180)),
+            E("udpTimeout", Inv(e.UdpTimeout ?? 30)));
+
+    /// <summary>
+    /// privateIpAddressesSet of an ENI: the primary address first, then the secondaries, each with the Elastic IP
+    /// associated with it. In DescribeInstances the primary address's public IP is given at the interface level only,
+    /// as the reference response has it (<paramref name="primaryAssociation"/> false).
+    /// </summary>
+    private XElement PrivateIpAddressesSet(NetworkInterface e, bool primaryAssociation = true) => E("privateIpAddressesSet", e.PrivateIps.Select(ip =>
+    {
+        var primary = ip == e.PrivateIp;
+        var pip = primary ? (primaryAssociation ? EniPublicIp(e) : null) : _addresses.Values.FirstOrDefault(a => a.NetworkInterfaceId == e.NetworkInterfaceId && a.PrivateIp == ip)?.PublicIp;
+        var owner = primary && e.AllocationId is null ? "amazon" : e.AccountId;
+        return Item(E("privateIpAddress", ip), E("privateDnsName", PrivateDns(ip)), E("primary", B(primary)),
+            pip is null ? null : E("association", E("publicIp", pip), E("publicDnsName", DnsName(pip)), E("ipOwnerId", owner)));
+    }));
+
+    /// <summary>
+    /// Secondary private IPv4 addresses, given (PrivateIpAddress.N) or counted (SecondaryPrivateIpAddressCount) from the
+    /// subnet's range, where AWS reserves the first four addresses and the last.
+    /// </summary>
+    private IEnumerable<object?> AssignPrivateIpAddresses(Ec2Call c)
+    {
+        var p = c.P;
+        var eni = GetEni(c, p.Required("NetworkInterfaceId"));
+        var given = p.List("PrivateIpAddress");
+        var count = p.Int("SecondaryPrivateIpAddressCount");
+        var hasList = given.Count > 0;
+        var hasCount = count is not null;
+        if (hasList == hasCount)
+            throw new Ec2Exception("InvalidParameterCombination", "Specify either the private IP addresses or the secondary private IP address count");
+        if (p.Bool("AllowReassignment"))
+            throw new Ec2Exception("UnsupportedOperation", "The Lab does not model moving a private IP address from another network interface (AllowReassignment).");
+        if (count is < 1) throw new Ec2Exception("InvalidParameterValue", $"Value ({count}) for parameter secondaryPrivateIpAddressCount is invalid. It must be at least 1.");
+        var subnet = _subnets[eni.SubnetId];
+        var (first, last) = HostRange(subnet.CidrBlock);
+        var inUse = _enis.Values.Where(x => x.SubnetId == eni.SubnetId).SelectMany(x => x.PrivateIps).ToHashSet(StringComparer.Ordinal);
+        var assign = new List<string>();
+        foreach (var ip in given)
+        {
+            if (!System.Net.IPAddress.TryParse(ip, out var parsed) || parsed.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+                throw new Ec2Exception("InvalidParameterValue", $"Value ({ip}) for parameter privateIpAddress is invalid. It is not a valid IPv4 address.");
+            var n = ToUInt(parsed);
+            if (n < first || n > last)
+                throw new Ec2Exception("InvalidParameterValue", $"Address {ip} does not fall within the subnet's address range");
+            if (inUse.Contains(ip) && !eni.PrivateIps.Contains(ip))
+                throw new Ec2Exception("InvalidIPAddress.InUse", $"Address {ip} is in use.");
+            if (!eni.PrivateIps.Contains(ip) && !assign.Contains(ip)) assign.Add(ip);
+        }
+        for (var n = first; count is { } want && assign.Count < want && n <= last; n++)
+        {
+            var ip = FromUInt(n);
+            if (!inUse.Contains(ip)) assign.Add(ip);
+        }
+        if (count is { } wanted && assign.Count < wanted)
+            throw new Ec2Exception("InsufficientFreeAddressesInSubnet", $"The subnet {eni.SubnetId} has too few free addresses.");
+        c.CommitPoint();
+        eni.SecondaryPrivateIps.AddRange(assign);
+        yield return E("return", "true");
+        yield return E("networkInterfaceId", eni.NetworkInterfaceId);
+        yield return E("assignedPrivateIpAddressesSet", assign.Select(ip => Item(E("privateIpAddress", ip))));
+    }
+
+    private static (uint First, uint Last) HostRange(string cidr)
+    {
+        var slash = cidr.IndexOf('/');
+        var bits = int.Parse(cidr[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var network = ToUInt(System.Net.IPAddress.Parse(cidr[..slash])) & (bits == 0 ? 0u : uint.MaxValue << (32 - bits));
+        var broadcast = network | (bits == 32 ? 0u : uint.MaxValue >> bits);
+        return (network + 4, broadcast - 1);
+    }
+
+    private static uint ToUInt(System.Net.IPAddress ip) => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ip.GetAddressBytes());
+
+    private static string FromUInt(uint n)
+    {
+        var bytes = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, n);
+        return new System.Net.IPAddress(bytes).ToString();
     }
 
     private IEnumerable<object?> ModifyNetworkInterfaceAttribute(Ec2Call c)
@@ -244,26 +325,30 @@ public sealed partial class Ec2Service
             eni = enis[0];
         }
         else throw new Ec2Exception("MissingParameter", "Either instance ID or network interface ID must be specified");
+        // Without PrivateIpAddress the primary one; a given one must be an address of this ENI.
+        var privateIp = p["PrivateIpAddress"] ?? eni.PrivateIp;
+        if (!eni.PrivateIps.Contains(privateIp))
+            throw new Ec2Exception("InvalidParameterValue", $"The private IP address {privateIp} is not assigned to the network interface {eni.NetworkInterfaceId}");
         var allowReassociation = p.Bool("AllowReassociation", false);
-        if (addr.AssociationId is not null && addr.NetworkInterfaceId != eni.NetworkInterfaceId && !allowReassociation)
+        if (addr.AssociationId is not null && (addr.NetworkInterfaceId != eni.NetworkInterfaceId || addr.PrivateIp != privateIp) && !allowReassociation)
             throw new Ec2Exception("Resource.AlreadyAssociated", $"resource {addr.AllocationId} is already associated with associate-id {addr.AssociationId}");
         c.CommitPoint();
 
-        if (addr.NetworkInterfaceId is { } oldEni && _enis.TryGetValue(oldEni, out var previous))
-        {
-            previous.PublicIp = null; previous.AllocationId = null; previous.AssociationId = null;
-        }
-        foreach (var other in _addresses.Values.Where(x => x.NetworkInterfaceId == eni.NetworkInterfaceId && x != addr))
-        {
-            other.NetworkInterfaceId = null; other.InstanceId = null; other.AssociationId = null; other.PrivateIp = null;
-        }
+        ClearAssociation(addr);
+        // One Elastic IP per private IP: an address already on this private IP is disassociated (it stays allocated);
+        // the Elastic IPs of the ENI's other private IPs stay where they are.
+        foreach (var other in _addresses.Values.Where(x => x.NetworkInterfaceId == eni.NetworkInterfaceId && x.PrivateIp == privateIp && x != addr).ToList())
+            ClearAssociation(other);
         addr.AssociationId = NewId("eipassoc");
         addr.NetworkInterfaceId = eni.NetworkInterfaceId;
         addr.InstanceId = eni.InstanceId;
-        addr.PrivateIp = p["PrivateIpAddress"] ?? eni.PrivateIp;
-        eni.PublicIp = addr.PublicIp;
-        eni.AllocationId = addr.AllocationId;
-        eni.AssociationId = addr.AssociationId;
+        addr.PrivateIp = privateIp;
+        if (privateIp == eni.PrivateIp)
+        {
+            eni.PublicIp = addr.PublicIp;
+            eni.AllocationId = addr.AllocationId;
+            eni.AssociationId = addr.AssociationId;
+        }
         yield return E("return", "true");
         yield return E("associationId", addr.AssociationId);
     }
@@ -279,12 +364,18 @@ public sealed partial class Ec2Service
                    ?? throw new Ec2Exception("InvalidAddress.NotFound", $"Address '{ip}' not found.");
         else throw new Ec2Exception("MissingParameter", "Either public IP or association id must be specified");
         c.CommitPoint();
-        if (addr.NetworkInterfaceId is { } eniId && _enis.TryGetValue(eniId, out var eni))
+        ClearAssociation(addr);
+        yield return E("return", "true");
+    }
+
+    /// <summary>Ends an address's association; the ENI's public IP goes only when it was this address on its primary IP.</summary>
+    private void ClearAssociation(Address addr)
+    {
+        if (addr.NetworkInterfaceId is { } eniId && _enis.TryGetValue(eniId, out var eni) && eni.AllocationId == addr.AllocationId)
         {
             eni.PublicIp = null; eni.AllocationId = null; eni.AssociationId = null;
         }
         addr.AssociationId = null; addr.NetworkInterfaceId = null; addr.InstanceId = null; addr.PrivateIp = null;
-        yield return E("return", "true");
     }
 
     private static readonly string[] s_regions =

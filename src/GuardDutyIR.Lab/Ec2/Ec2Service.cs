@@ -58,6 +58,7 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
             ["DescribeSubnets"] = DescribeSubnets,
             ["DescribeAddresses"] = DescribeAddresses,
             ["AssociateAddress"] = AssociateAddress,
+            ["AssignPrivateIpAddresses"] = AssignPrivateIpAddresses,
             ["DisassociateAddress"] = DisassociateAddress,
             ["DescribeVolumes"] = DescribeVolumes,
             ["CreateTags"] = CreateTags,
@@ -437,7 +438,10 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         }
     }
 
-    /// <summary>What containment changes on an instance, as the Lab holds it (tests compare it before and after a restore).</summary>
+    /// <summary>
+    /// What containment changes on an instance, as the Lab holds it (tests compare it before and after a restore).
+    /// ElasticIps: "allocation@eni@private-ip" for every Elastic IP on the instance's ENIs.
+    /// </summary>
     public sealed record InstanceView(string State, bool DisableApiTermination, bool DisableApiStop, string ShutdownBehavior,
         IReadOnlyDictionary<string, bool> DeleteOnTermination, string? ProfileArn, IReadOnlyList<string> ElasticIps,
         IReadOnlyDictionary<string, string> EniGroups);
@@ -451,7 +455,8 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
             return new InstanceView(i.State, i.DisableApiTermination, i.DisableApiStop, i.ShutdownBehavior,
                 new SortedDictionary<string, bool>(VolumesOf(i).ToDictionary(v => v.Device!, v => v.DeleteOnTermination), StringComparer.Ordinal),
                 _iam.Values.FirstOrDefault(a => a.InstanceId == instanceId)?.ProfileArn,
-                EnisOf(i).Where(e => e.AllocationId is not null).Select(e => e.AllocationId + "@" + e.NetworkInterfaceId).OrderBy(x => x, StringComparer.Ordinal).ToList(),
+                _addresses.Values.Where(a => a.NetworkInterfaceId is not null && i.NetworkInterfaceIds.Contains(a.NetworkInterfaceId))
+                    .Select(a => $"{a.AllocationId}@{a.NetworkInterfaceId}@{a.PrivateIp}").OrderBy(x => x, StringComparer.Ordinal).ToList(),
                 new SortedDictionary<string, string>(EnisOf(i).ToDictionary(e => e.NetworkInterfaceId, e => string.Join(",", e.Groups)), StringComparer.Ordinal));
         }
     }
@@ -466,6 +471,37 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
     public IReadOnlyDictionary<string, string> ResourceTags(string resourceId)
     {
         lock (_gate) return new Dictionary<string, string>(TagsOf(resourceId), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Adds an all-ports rule to a group, as another principal's AuthorizeSecurityGroupIngress/Egress would, for tests
+    /// of what the module finds changed behind its back. Returns the new rule's ID.
+    /// </summary>
+    public string AddRule(string groupId, bool egress, string protocol, string cidrIpv4)
+    {
+        lock (_gate)
+        {
+            var proto = NormalizeProtocol(protocol);
+            var all = proto == "-1";
+            var rule = new SgRule
+            {
+                RuleId = NewId("sgr"), GroupId = groupId, IsEgress = egress, Protocol = proto,
+                FromPort = all ? null : 0, ToPort = all ? null : 65535, CidrIpv4 = cidrIpv4,
+            };
+            _groups[groupId].Rules.Add(rule);
+            GroupRulesChanged(groupId);
+            return rule.RuleId;
+        }
+    }
+
+    /// <summary>The connection-tracking timeouts an ENI holds (null where none was ever set: AWS's defaults apply).</summary>
+    public (int? Tcp, int? UdpStream, int? Udp) ConnectionTrackingOf(string networkInterfaceId)
+    {
+        lock (_gate)
+        {
+            var e = _enis[networkInterfaceId];
+            return (e.TcpEstablishedTimeout, e.UdpStreamTimeout, e.UdpTimeout);
+        }
     }
 
     /// <summary>ENIs currently using a group.</summary>

@@ -17,6 +17,7 @@ public sealed class ContainmentPlanningTests
         InstanceProfileArn = "arn:aws:iam::123456789012:instance-profile/GuardDuty-Example-WebRole",
         ElasticIps = new Dictionary<string, string> { ["eipalloc-0123456789abcdef0"] = "eni-00000000000000000" },
         ElasticIpAddresses = new Dictionary<string, string> { ["eipalloc-0123456789abcdef0"] = "44.192.10.20" },
+        ElasticIpPrivateAddresses = new Dictionary<string, string> { ["eipalloc-0123456789abcdef0"] = "10.0.1.25" },
         ConnectionTracking = new Dictionary<string, string> { ["eni-00000000000000000"] = "432000/180/30" },
         AutoScalingGroupName = asg,
         AutoScalingAction = asg is null ? null : "Standby",
@@ -42,9 +43,23 @@ public sealed class ContainmentPlanningTests
         Assert.Equal(record.InstanceProfileArn, back.InstanceProfileArn);
         Assert.Equal(record.ElasticIps, back.ElasticIps);
         Assert.Equal(record.ElasticIpAddresses, back.ElasticIpAddresses);
+        Assert.Equal(record.ElasticIpPrivateAddresses, back.ElasticIpPrivateAddresses);
         Assert.Equal(record.ConnectionTracking, back.ConnectionTracking);
         Assert.Equal("web tier (prod)", back.AutoScalingGroupName);
         Assert.Equal("Standby", back.AutoScalingAction);
+    }
+
+    [Fact]
+    public void A_record_written_before_private_IPs_were_kept_still_reads()
+    {
+        // The format of the first release: eip:<allocation>=<eni>@<public IP>, and no private IP.
+        var old = "v1 dat=0 das=0 sib=stop at=20261123T081500Z eni:eni-00000000000000001=sg-00000000000000001 " +
+                  "eip:eipalloc-0123456789abcdef0=eni-00000000000000001@44.192.10.20 ct:eni-00000000000000001=432000/180/30";
+        var r = QuarantineTags.FromTags(new Dictionary<string, string> { [QuarantineTags.OriginPrefix + "1"] = "n=1 " + old }, "i-1")!;
+        Assert.Equal("eni-00000000000000001", r.ElasticIps["eipalloc-0123456789abcdef0"]);
+        Assert.Equal("44.192.10.20", r.ElasticIpAddresses["eipalloc-0123456789abcdef0"]);
+        Assert.Empty(r.ElasticIpPrivateAddresses);
+        Assert.Equal("432000/180/30", r.ConnectionTracking["eni-00000000000000001"]);
     }
 
     [Fact]

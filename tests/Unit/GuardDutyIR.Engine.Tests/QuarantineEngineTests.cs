@@ -63,4 +63,110 @@ public sealed class QuarantineEngineTests
         Assert.Equal("Isolation", lab.Ec2.ResourceTags(made.GroupId)[QuarantineTags.Purpose]);
         foreach (var eni in world.NetworkInterfaces) Assert.Equal(new[] { made.GroupId }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
     }
+
+    [Fact]
+    public async Task The_plan_of_a_rerun_names_the_rules_added_to_the_isolation_group()
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var id = lab.World.BastionInstanceId!;
+        using var session = Session(lab);
+        await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(id, lab.Region, "IR-33") }, Fast, CancellationToken.None);
+        var iso = Assert.Single(lab.Ec2.GroupsNamed("GuardDutyIR-Isolation")).GroupId;
+        var stray = lab.Ec2.AddRule(iso, egress: true, "-1", "203.0.113.0/24");
+
+        lab.Counters.Reset();
+        var run = new QuarantineService(session).Start(Fast, askApproval: true, CancellationToken.None);
+        run.Add(new QuarantineRequest(id, lab.Region, "IR-33"));
+        run.Complete();
+        var approval = await run.Approvals.ReadAsync();
+        approval.Answer(false);
+        await run.Completion;
+        Assert.Contains(approval.Plan.Split('\n'), l => l.Contains("revoke the 1 rule(s)") && l.Contains(iso) && l.Contains(stray));
+        Assert.DoesNotContain("nothing: already quarantined", approval.Plan);
+        Assert.Equal(0, lab.Counters.Snapshot().TotalMutating);
+    }
+
+    private static AmazonEC2Client Ec2(LabHost lab) => new(new BasicAWSCredentials(lab.AccessKeyId, lab.SecretAccessKey),
+        new AmazonEC2Config { ServiceURL = lab.Endpoint, AuthenticationRegion = lab.Region });
+
+    [Fact]
+    public async Task Two_Elastic_IPs_on_one_ENI_come_back_each_on_its_own_private_IP()
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var id = lab.World.MaliciousInstanceId!;
+        var eni = lab.World.Instance(id).PrimaryNetworkInterface.NetworkInterfaceId;
+        using var ec2 = Ec2(lab);
+        var secondary = (await ec2.AssignPrivateIpAddressesAsync(new AssignPrivateIpAddressesRequest { NetworkInterfaceId = eni, SecondaryPrivateIpAddressCount = 1 }))
+            .AssignedPrivateIpAddresses.Single().PrivateIpAddress;
+        var spare = (await ec2.DescribeAddressesAsync(new DescribeAddressesRequest())).Addresses.Single(a => a.AssociationId is null);
+        await ec2.AssociateAddressAsync(new AssociateAddressRequest { AllocationId = spare.AllocationId, NetworkInterfaceId = eni, PrivateIpAddress = secondary });
+        var before = lab.Ec2.ViewInstance(id).ElasticIps;
+        Assert.Equal(2, before.Count);
+
+        using var session = Session(lab);
+        var service = new QuarantineService(session);
+        var outcome = Assert.Single(await service.QuarantineAsync(new[] { new QuarantineRequest(id, lab.Region, "IR-30") }, Fast with { DisassociateElasticIps = true }, CancellationToken.None));
+        Assert.Equal(QuarantineStatus.Quarantined, outcome.Result!.Status);
+        Assert.Empty(lab.Ec2.ViewInstance(id).ElasticIps);
+
+        var undo = await new QuarantineService(session).UndoAsync(id, lab.Region, CancellationToken.None);
+        Assert.Equal(QuarantineStatus.Released, undo.Status);
+        Assert.Equal(before, lab.Ec2.ViewInstance(id).ElasticIps);
+    }
+
+    [Fact]
+    public async Task Undo_puts_back_the_ENI_own_connection_tracking_timeouts()
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var id = lab.World.BastionInstanceId!;
+        var eni = lab.World.Instance(id).PrimaryNetworkInterface.NetworkInterfaceId;
+        using var ec2 = Ec2(lab);
+        await ec2.ModifyNetworkInterfaceAttributeAsync(new ModifyNetworkInterfaceAttributeRequest
+        {
+            NetworkInterfaceId = eni,
+            ConnectionTrackingSpecification = new ConnectionTrackingSpecificationRequest { TcpEstablishedTimeout = 3600, UdpStreamTimeout = 120, UdpTimeout = 45 },
+        });
+
+        using var session = Session(lab);
+        var outcome = Assert.Single(await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(id, lab.Region, "IR-31") }, Fast with { LowerConnectionTracking = true }, CancellationToken.None));
+        Assert.Equal(QuarantineStatus.Quarantined, outcome.Result!.Status);
+        Assert.Equal<(int?, int?, int?)>((60, 60, 30), lab.Ec2.ConnectionTrackingOf(eni));
+
+        var undo = await new QuarantineService(session).UndoAsync(id, lab.Region, CancellationToken.None);
+        Assert.Equal(QuarantineStatus.Released, undo.Status);
+        Assert.Equal<(int?, int?, int?)>((3600, 120, 45), lab.Ec2.ConnectionTrackingOf(eni));
+    }
+
+    [Fact]
+    public async Task A_cancelled_run_ends_in_cancellation_not_in_a_failed_outcome()
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var world = lab.World;
+        using var session = Session(lab);
+        // The groups exist first, so the cancelled run's only slow calls are the ENI moves.
+        await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(world.BastionInstanceId!, lab.Region) }, Fast, CancellationToken.None);
+
+        // One ModifyNetworkInterfaceAttribute at once and then one per 2 s: the second ENI's conversion waits, and is cancelled there.
+        var slow = Fast with
+        {
+            RateLimiter = new Ec2RateLimiter(capacityScale: 0.01, refillScale: 0.1, headroom: 1),
+            TerminationProtection = false, StopProtection = false, ShutdownBehaviorStop = false, PreserveVolumes = false,
+        };
+        using var cts = new CancellationTokenSource();
+        lab.Counters.Reset();
+        var run = new QuarantineService(session).Start(slow, askApproval: false, cts.Token);
+        run.Add(new QuarantineRequest(world.CompromisedInstanceId!, lab.Region, "IR-32"));
+        run.Complete();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (lab.Counters.Snapshot().CallsOf("ec2", "ModifyNetworkInterfaceAttribute") == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        await Task.Delay(200);
+        cts.Cancel();
+
+        var outcomes = new List<QuarantineOutcome>();
+        await foreach (var o in run.Outcomes.ReadAllAsync()) outcomes.Add(o);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.Completion);
+        Assert.DoesNotContain(outcomes, o => o.Error is not null);
+        // The roll-forward still ran: no ENI is left on the all-open group.
+        foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
+    }
 }

@@ -247,4 +247,64 @@ public sealed class Ec2NetworkInterfaceTests
         var nf = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.DisassociateAddressAsync(new DisassociateAddressRequest { AssociationId = "eipassoc-0000000000000dead" }));
         Assert.Equal("InvalidAssociationID.NotFound", nf.ErrorCode);
     }
+
+    [Fact]
+    public async Task An_Elastic_IP_on_a_secondary_private_IP_leaves_the_primary_ones_alone()
+    {
+        await using var lab = await TestLab.StartAsync();
+        var w = lab.World;
+        using var ec2 = TestLab.Ec2(lab);
+        var eni = w.Instance(w.MaliciousInstanceId!).PrimaryNetworkInterface;
+        var addrs = (await ec2.DescribeAddressesAsync(new DescribeAddressesRequest())).Addresses;
+        var mal = addrs.Single(a => a.PublicIp == w.MaliciousEip);
+        var spare = addrs.Single(a => a.AssociationId is null);
+
+        var assigned = await ec2.AssignPrivateIpAddressesAsync(new AssignPrivateIpAddressesRequest { NetworkInterfaceId = eni.NetworkInterfaceId, SecondaryPrivateIpAddressCount = 1 });
+        var secondary = Assert.Single(assigned.AssignedPrivateIpAddresses).PrivateIpAddress;
+        Assert.NotEqual(eni.PrivateIp, secondary);
+        var taken = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.AssignPrivateIpAddressesAsync(new AssignPrivateIpAddressesRequest
+        { NetworkInterfaceId = w.Instance(w.BastionInstanceId!).PrimaryNetworkInterface.NetworkInterfaceId, PrivateIpAddresses = new() { secondary } }));
+        Assert.Equal("InvalidIPAddress.InUse", taken.ErrorCode);
+        var notHere = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.AssociateAddressAsync(new AssociateAddressRequest
+        { AllocationId = spare.AllocationId, NetworkInterfaceId = eni.NetworkInterfaceId, PrivateIpAddress = "192.0.2.9" }));
+        Assert.Equal("InvalidParameterValue", notHere.ErrorCode);
+
+        await ec2.AssociateAddressAsync(new AssociateAddressRequest { AllocationId = spare.AllocationId, NetworkInterfaceId = eni.NetworkInterfaceId, PrivateIpAddress = secondary });
+        var both = (await ec2.DescribeAddressesAsync(new DescribeAddressesRequest { Filters = new() { F("network-interface-id", eni.NetworkInterfaceId) } })).Addresses;
+        Assert.Equal(new[] { (mal.AllocationId, eni.PrivateIp), (spare.AllocationId, secondary) }.OrderBy(x => x.Item1),
+            both.Select(a => (a.AllocationId, a.PrivateIpAddress)).OrderBy(x => x.Item1));
+        var instance = (await ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new() { w.MaliciousInstanceId! } })).Reservations[0].Instances[0];
+        Assert.Equal(w.MaliciousEip, instance.PublicIpAddress);
+        // The primary address's public IP is on the interface; a secondary's on its own entry.
+        Assert.Equal(w.MaliciousEip, instance.NetworkInterfaces[0].Association.PublicIp);
+        var ips = instance.NetworkInterfaces[0].PrivateIpAddresses;
+        Assert.Equal(new[] { (eni.PrivateIp, true), (secondary, false) }, ips.Select(p => (p.PrivateIpAddress, p.Primary ?? false)));
+        Assert.Equal(spare.PublicIp, ips[1].Association.PublicIp);
+
+        // Off the secondary IP, the primary's Elastic IP stays; a new one on the primary IP replaces the old one there only.
+        await ec2.DisassociateAddressAsync(new DisassociateAddressRequest { AssociationId = both.Single(a => a.AllocationId == spare.AllocationId).AssociationId });
+        var left = (await ec2.DescribeAddressesAsync(new DescribeAddressesRequest { Filters = new() { F("network-interface-id", eni.NetworkInterfaceId) } })).Addresses;
+        Assert.Equal(mal.AllocationId, Assert.Single(left).AllocationId);
+        await ec2.AssociateAddressAsync(new AssociateAddressRequest { AllocationId = spare.AllocationId, NetworkInterfaceId = eni.NetworkInterfaceId });
+        var replaced = (await ec2.DescribeAddressesAsync(new DescribeAddressesRequest { Filters = new() { F("network-interface-id", eni.NetworkInterfaceId) } })).Addresses;
+        Assert.Equal((spare.AllocationId, eni.PrivateIp), replaced.Select(a => (a.AllocationId, a.PrivateIpAddress)).Single());
+    }
+
+    [Fact]
+    public async Task An_ENI_with_its_own_tracking_timeouts_shows_them_in_the_instance_description()
+    {
+        await using var lab = await TestLab.StartAsync();
+        var w = lab.World;
+        using var ec2 = TestLab.Ec2(lab);
+        var eni = w.Instance(w.BastionInstanceId!).PrimaryNetworkInterface.NetworkInterfaceId;
+        Instance Describe() => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new() { w.BastionInstanceId! } }).Result.Reservations[0].Instances[0];
+        Assert.Null(Describe().NetworkInterfaces[0].ConnectionTrackingConfiguration);
+        await ec2.ModifyNetworkInterfaceAttributeAsync(new ModifyNetworkInterfaceAttributeRequest
+        {
+            NetworkInterfaceId = eni,
+            ConnectionTrackingSpecification = new ConnectionTrackingSpecificationRequest { TcpEstablishedTimeout = 3600, UdpStreamTimeout = 120, UdpTimeout = 45 },
+        });
+        var ct = Describe().NetworkInterfaces[0].ConnectionTrackingConfiguration;
+        Assert.Equal((3600, 120, 45), (ct.TcpEstablishedTimeout, ct.UdpStreamTimeout, ct.UdpTimeout));
+    }
 }

@@ -168,9 +168,11 @@ public sealed class ContainmentTests : IAsyncLifetime
         Assert.Equal("EvidenceIncomplete", Assert.Single(refused.Errors).FullyQualifiedErrorId.Split(',')[0]);
         Assert.Equal("running", _lab.Ec2.InstanceState(id));
 
+        // -WhatIf wins over -Force: the instance and its evidence are read, nothing is changed.
         _lab.Counters.Reset();
         Run($"Remove-CompromisedInstance $args[0] -CaseId IR-4 -Force -WhatIf {Aws(_lab)}", id);
-        Assert.Equal(0, _lab.Counters.Snapshot().TotalCalls);
+        Assert.Equal(0, _lab.Counters.Snapshot().TotalMutating);
+        Assert.Equal("running", _lab.Ec2.InstanceState(id));
 
         var snaps = Run($"New-ForensicSnapshot $args[0] -CaseId IR-4 -Wait -PollIntervalSeconds 0.3 {Aws(_lab)}", id);
         Assert.Empty(snaps.Errors);
@@ -327,14 +329,266 @@ public sealed class ContainmentTests : IAsyncLifetime
         await using var lab = await Start(new LabOptions { Scenario = ScenarioNames.Scale, Instances = 60, Vpcs = 3, Faults = new FaultOptions { LatencyMs = 5 } });
         var ids = lab.World.Instances.Where(i => i.AccountId == lab.AccountId).Select(i => i.InstanceId).ToArray();
         _host.Runspace.SessionStateProxy.SetVariable("ids", ids);
-        var (_, took) = _host.RunAndStop($"$ids | Set-InstanceQuarantine -CaseId IR-7 -ConversionWaitSeconds 1 -ThrottleLimit 8 {Aws(lab)}", TimeSpan.FromSeconds(2));
+        var (stopped, took) = _host.RunAndStop($"$ids | Set-InstanceQuarantine -CaseId IR-7 -ConversionWaitSeconds 1 -ThrottleLimit 8 {Aws(lab)}", TimeSpan.FromSeconds(2));
         Assert.True(took < TimeSpan.FromSeconds(30), took.ToString());
+        // A stop is a stop: never an error record of a wrapped cancellation.
+        Assert.IsType<PipelineStoppedException>(stopped.Terminating);
+        Assert.Empty(stopped.Errors);
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
 
         var rerun = _host.Run($"$ids | Set-InstanceQuarantine -CaseId IR-7 -ConversionWaitSeconds 0 {Aws(lab)}");
         Assert.Null(rerun.Terminating);
         Assert.Empty(rerun.Errors);
         AssertAllIsolated(lab, ids);
+    }
+
+    private static IReadOnlyList<PSObject> Steps(PSObject result) =>
+        ((System.Collections.IEnumerable)Prop<object>(result, "Steps")).Cast<object>().Select(PSObject.AsPSObject).ToList();
+
+    private static string S(PSObject o, string name) => o.Properties[name].Value?.ToString() ?? "";
+
+    [Fact]
+    public void A_rerun_revokes_a_rule_added_to_the_isolation_group_and_says_so()
+    {
+        var id = _lab.World.BastionInstanceId!;
+        Run($"Set-InstanceQuarantine $args[0] -CaseId IR-20 -ConversionWaitSeconds 0 {Aws(_lab)}", id);
+        var iso = IsolationGroup(_lab, _lab.World.Instance(id).VpcId);
+        var stray = _lab.Ec2.AddRule(iso, egress: false, "tcp", "198.51.100.0/24");
+        var before = Run($"Test-InstanceQuarantine $args[0] {Aws(_lab)}", id).Output.Single();
+        Assert.False((bool)before.Properties["Passed"].Value);
+
+        _lab.Counters.Reset();
+        var again = Run($"Set-InstanceQuarantine $args[0] -CaseId IR-20 -ConversionWaitSeconds 0 {Aws(_lab)}", id);
+        Assert.Empty(again.Errors);
+        var q = again.Output.Single();
+        Assert.Equal("Quarantined", S(q, "Status"));
+        var revoke = Assert.Single(Steps(q), s => S(s, "Name") == "RevokeSecurityGroupIngress");
+        Assert.Equal("Done", S(revoke, "Status"));
+        Assert.Contains(stray, S(revoke, "Detail"));
+        Assert.NotEmpty(((System.Collections.IEnumerable)Prop<object>(revoke, "RequestIds")).Cast<object>());
+        Assert.Equal(1, _lab.Counters.Snapshot().MutatingOf("ec2", "RevokeSecurityGroupIngress"));
+        Assert.Equal(0, _lab.Ec2.GroupsNamed("GuardDutyIR-Isolation").Single(g => g.GroupId == iso).Rules);
+
+        var test = Run($"Test-InstanceQuarantine $args[0] {Aws(_lab)}", id).Output.Single();
+        Assert.True((bool)test.Properties["Passed"].Value, string.Join("\n", Prop<IEnumerable<string>>(test, "Failed")));
+    }
+
+    [Fact]
+    public void Of_many_instances_in_one_VPC_only_one_says_it_created_the_isolation_group()
+    {
+        var ids = new[] { _lab.World.BastionInstanceId!, _lab.World.MaliciousInstanceId! };
+        var result = Run($"$args[0] | Set-InstanceQuarantine -CaseId IR-21 -ConversionWaitSeconds 0 {Aws(_lab)}", (object)ids);
+        Assert.Empty(result.Errors);
+        AssertOneCreatorOthersReused(result.Output, "CreateIsolationGroup", "GuardDutyIR-Isolation");
+        AssertOneCreatorOthersReused(result.Output, "CreateConversionGroup", "GuardDutyIR-Conversion");
+    }
+
+    [Fact]
+    public async Task Of_parallel_runs_in_one_VPC_only_one_says_it_created_the_isolation_group()
+    {
+        await using var lab = await Start(new LabOptions { Scenario = ScenarioNames.Workshop, Faults = new FaultOptions { LatencyMs = 20 } });
+        var ids = new[] { lab.World.BastionInstanceId!, lab.World.MaliciousInstanceId!, lab.World.CompromisedInstanceId! };
+        var hosts = ids.Select(_ => new HostedPowerShell()).ToList();
+        try
+        {
+            using var go = new Barrier(ids.Length);
+            var runs = ids.Select((id, i) => Task.Run(() =>
+            {
+                go.SignalAndWait();
+                return hosts[i].Run($"Set-InstanceQuarantine $args[0] -CaseId IR-22 -ConversionWaitSeconds 0 {Aws(lab)}", id);
+            })).ToList();
+            var results = await Task.WhenAll(runs);
+            Assert.All(results, r => Assert.Null(r.Terminating));
+            Assert.All(results, r => Assert.Empty(r.Errors));
+            AssertOneCreatorOthersReused(results.SelectMany(r => r.Output).ToList(), "CreateIsolationGroup", "GuardDutyIR-Isolation");
+            Assert.Single(lab.Ec2.GroupsNamed("GuardDutyIR-Isolation"));
+            var iso = IsolationGroup(lab, lab.World.Instance(ids[0]).VpcId);
+            Assert.Equal(0, lab.Ec2.GroupsNamed("GuardDutyIR-Isolation").Single().Rules);
+            foreach (var id in ids)
+                foreach (var eni in lab.World.Instance(id).NetworkInterfaces) Assert.Equal(new[] { iso }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+        }
+        finally { hosts.ForEach(h => h.Dispose()); }
+    }
+
+    private static void AssertOneCreatorOthersReused(IReadOnlyList<PSObject> results, string step, string name)
+    {
+        var creators = results.Where(r => Steps(r).Any(s => S(s, "Name") == step && S(s, "Status") == "Done")).ToList();
+        Assert.Single(creators);
+        Assert.Single(results.SelectMany(r => ((System.Collections.IEnumerable)Prop<object>(r, "Actions")).Cast<object>()), a => a.ToString()!.StartsWith("created " + name, StringComparison.Ordinal));
+        foreach (var other in results.Except(creators))
+        {
+            var s = Assert.Single(Steps(other), x => S(x, "Name") == step);
+            Assert.Equal("Skipped", S(s, "Status"));
+            Assert.StartsWith("reused " + name, S(s, "Detail"));
+        }
+    }
+
+    [Fact]
+    public void A_failed_Auto_Scaling_lookup_does_not_stop_the_network_cut_and_a_rerun_finishes_the_job()
+    {
+        var id = _lab.World.AutoScalingInstanceId!;
+        var asg = _lab.GetService<GuardDutyIR.Lab.Ec2.AutoScalingService>()!;
+        _lab.Deny("autoscaling", "DescribeAutoScalingInstances");
+        ScriptResult first, notChecked;
+        try
+        {
+            first = Run($"Set-InstanceQuarantine $args[0] -CaseId IR-23 -ConversionWaitSeconds 0 {Aws(_lab)}", id);
+            notChecked = Run($"Test-InstanceQuarantine $args[0] {Aws(_lab)} | ForEach-Object Checks | Where-Object Name -eq OutOfAutoScalingGroup", id);
+        }
+        finally { _lab.Allow("autoscaling", "DescribeAutoScalingInstances"); }
+        // What cannot be read is not reported as holding.
+        var check = notChecked.Output.Single();
+        Assert.False((bool)check.Properties["Passed"].Value);
+        Assert.Contains("could not be read", S(check, "Detail"));
+
+        var iso = IsolationGroup(_lab, _lab.World.Instance(id).VpcId);
+        foreach (var eni in _lab.World.Instance(id).NetworkInterfaces) Assert.Equal(new[] { iso }, _lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+        Assert.All(_lab.Ec2.ViewInstance(id).DeleteOnTermination.Values, dot => Assert.False(dot));
+        var q = first.Output.Single();
+        Assert.Equal("PartiallyQuarantined", S(q, "Status"));
+        var step = Assert.Single(Steps(q), s => S(s, "Name") == "LeaveAutoScalingGroup");
+        Assert.Equal("Failed", S(step, "Status"));
+        Assert.Contains("AccessDenied", S(step, "Error"));
+        Assert.Contains("volumes are kept on termination", S(step, "Error"));
+        Assert.Equal("QuarantineIncomplete", first.SingleError().FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal("InService", asg.MembershipOf(id)!.Value.LifecycleState);
+
+        var again = Run($"Set-InstanceQuarantine $args[0] -CaseId IR-23 -ConversionWaitSeconds 0 {Aws(_lab)}", id);
+        Assert.Empty(again.Errors);
+        Assert.Equal("Quarantined", S(again.Output.Single(), "Status"));
+        Assert.Equal("Standby", asg.MembershipOf(id)!.Value.LifecycleState);
+
+        // The group learnt on the re-run is in the record, so the undo puts the instance back in service.
+        var undo = Run($"Undo-InstanceQuarantine $args[0] -Confirm:$false {Aws(_lab)}", id);
+        Assert.Empty(undo.Errors);
+        Assert.Equal("InService", asg.MembershipOf(id)!.Value.LifecycleState);
+    }
+
+    [Fact]
+    public void Objects_that_are_not_instance_IDs_are_refused_before_any_call_and_the_rest_go_on()
+    {
+        var bad = new object[] { new System.Collections.Hashtable { ["InstanceId"] = _lab.World.BastionInstanceId }, 42, "i-XYZ", "i-0123", "sg-0123456789abcdef0" };
+        foreach (var cmdlet in new[]
+        {
+            "Set-InstanceQuarantine -ConversionWaitSeconds 0", "Test-InstanceQuarantine", "Undo-InstanceQuarantine -Confirm:$false",
+            "New-ForensicSnapshot", "Save-InstanceEvidence -Path ([IO.Path]::GetTempPath())", "Remove-CompromisedInstance -Force -Confirm:$false",
+            "Stop-CompromisedInstance -Force -Confirm:$false",
+        })
+        {
+            _lab.Counters.Reset();
+            var result = Run($"$args[0] | {cmdlet} {Aws(_lab)}", (object)bad);
+            Assert.Equal(0, _lab.Counters.Snapshot().TotalCalls);
+            Assert.Empty(result.Output);
+            Assert.Equal(bad.Length, result.Errors.Count);
+            for (int i = 0; i < bad.Length; i++)
+            {
+                var e = result.Errors[i];
+                Assert.Equal("InvalidInstanceId", e.FullyQualifiedErrorId.Split(',')[0]);
+                Assert.Equal(ErrorCategory.InvalidArgument, e.CategoryInfo.Category);
+                Assert.Equal(bad[i], e.TargetObject is PSObject p ? p.BaseObject : e.TargetObject);
+            }
+        }
+
+        // A bad record among good ones: refused, and the good one is worked on.
+        var id = _lab.World.BastionInstanceId!;
+        var mixed = Run($"$args[0] | Test-InstanceQuarantine {Aws(_lab)}", (object)new object[] { new System.Collections.Hashtable(), id });
+        Assert.Equal("InvalidInstanceId", mixed.SingleError().FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(id, mixed.Output.Single().Properties["InstanceId"].Value);
+    }
+
+    [Fact]
+    public void Bad_profile_ARNs_KMS_keys_and_group_names_stop_the_command_before_any_call()
+    {
+        var id = _lab.World.BastionInstanceId!;
+        foreach (var (script, errorId) in new[]
+        {
+            ("Set-InstanceQuarantine $args[0] -ReplacementInstanceProfileArn 'arn:aws:iam::123:role/x'", "InvalidInstanceProfileArn"),
+            ("Test-InstanceQuarantine $args[0] -ReplacementInstanceProfileArn 'deny-all'", "InvalidInstanceProfileArn"),
+            ("Set-InstanceQuarantine $args[0] -IsolationGroupName 'sg-isolation'", "InvalidSecurityGroupName"),
+            ("New-ForensicSnapshot $args[0] -CopyToRegion us-east-1 -KmsKeyId 'my key'", "InvalidKmsKeyId"),
+        })
+        {
+            _lab.Counters.Reset();
+            var result = _host.Run($"{script} {Aws(_lab)}", id);
+            Assert.Equal(errorId, result.SingleError().FullyQualifiedErrorId.Split(',')[0]);
+            Assert.Equal(ErrorCategory.InvalidArgument, result.SingleError().CategoryInfo.Category);
+            Assert.Equal(0, _lab.Counters.Snapshot().TotalCalls);
+        }
+    }
+
+    [Fact]
+    public void A_snapshot_of_a_terminated_instance_is_refused_as_terminated()
+    {
+        var id = _lab.World.BastionInstanceId!;
+        Run($"Remove-CompromisedInstance $args[0] -Force -Confirm:$false -PollIntervalSeconds 0.2 {Aws(_lab)}", id);
+        Assert.Equal("terminated", _lab.Ec2.InstanceState(id));
+        var result = Run($"New-ForensicSnapshot $args[0] -CaseId IR-24 {Aws(_lab)}", id);
+        var e = result.SingleError();
+        Assert.Equal("InstanceTerminated", e.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidOperation, e.CategoryInfo.Category);
+        Assert.Equal(id, e.TargetObject);
+    }
+
+    [Fact]
+    public void WhatIf_comes_after_the_instance_is_resolved_and_changes_nothing()
+    {
+        var missing = "i-0123456789abcdef0";
+        var dir = Path.Combine(Path.GetTempPath(), "gdir-whatif-" + Guid.NewGuid().ToString("N"));
+        foreach (var cmdlet in new[] { "New-ForensicSnapshot -CaseId IR-25", $"Save-InstanceEvidence -Path '{dir}'", "Remove-CompromisedInstance -CaseId IR-25 -Force", "Stop-CompromisedInstance -CaseId IR-25 -Force" })
+        {
+            var gone = Run($"{cmdlet} $args[0] -WhatIf {Aws(_lab)}", missing);
+            Assert.Equal("InstanceNotFound", gone.SingleError().FullyQualifiedErrorId.Split(',')[0]);
+
+            _lab.Counters.Reset();
+            var real = Run($"{cmdlet} $args[0] -WhatIf {Aws(_lab)}", _lab.World.CompromisedInstanceId);
+            Assert.Empty(real.Errors);
+            Assert.Empty(real.Output);
+            Assert.True(_lab.Counters.Snapshot().TotalCalls > 0);
+            Assert.Equal(0, _lab.Counters.Snapshot().TotalMutating);
+        }
+        Assert.False(Directory.Exists(dir));
+        Assert.Equal("running", _lab.Ec2.InstanceState(_lab.World.CompromisedInstanceId!));
+    }
+
+    [Fact]
+    public void Snapshot_progress_has_a_percentage_and_no_empty_finding_tag()
+    {
+        var id = _lab.World.CompromisedInstanceId!;
+        var result = Run($"New-ForensicSnapshot $args[0] -CaseId IR-26 -Wait -PollIntervalSeconds 0.3 {Aws(_lab)}", id);
+        Assert.Empty(result.Errors);
+        var progress = result.Progress.Where(p => p.Activity.StartsWith("Snapshots of", StringComparison.Ordinal) && p.RecordType != ProgressRecordType.Completed).ToList();
+        Assert.NotEmpty(progress);
+        Assert.All(progress, p => Assert.InRange(p.PercentComplete, 0, 100));
+        Assert.All(progress, p => Assert.DoesNotContain("-1%", p.StatusDescription));
+        foreach (var snap in result.Output)
+        {
+            var tags = _lab.Ec2.ResourceTags((string)snap.Properties["SnapshotId"].Value);
+            Assert.Equal("IR-26", tags["ir:case"]);
+            Assert.False(tags.ContainsKey("ir:finding"), "an empty ir:finding tag was set");
+            Assert.All(tags.Values, v => Assert.False(string.IsNullOrWhiteSpace(v)));
+        }
+    }
+
+    [Fact]
+    public void DryRun_steps_say_what_would_happen_to_which_group()
+    {
+        var id = _lab.World.CompromisedInstanceId!;
+        var own = _lab.World.Instance(id).NetworkInterfaces.SelectMany(e => e.GroupIds).ToHashSet();
+        var result = Run($"Set-InstanceQuarantine $args[0] -CaseId IR-27 -DryRun {Aws(_lab)}", id);
+        Assert.Empty(result.Errors);
+        var steps = Steps(result.Output.Single());
+        Assert.All(steps.Where(s => S(s, "Status").StartsWith("DryRun", StringComparison.Ordinal)),
+            s => Assert.StartsWith("would ", S(s, "Detail")));
+        foreach (var (name, group) in new[] { ("ConvertToUntracked", "GuardDutyIR-Conversion"), ("Isolate", "GuardDutyIR-Isolation") })
+        {
+            var planned = steps.Where(s => S(s, "Name") == name).ToList();
+            Assert.Equal(2, planned.Count);
+            Assert.All(planned, s => Assert.Contains(group, S(s, "Detail")));
+            // The groups do not exist yet: the call is checked with the ENI's own group, which the text must not present as the target.
+            Assert.All(planned, s => Assert.DoesNotContain(own, g => S(s, "Detail").Contains(g)));
+        }
+        Assert.Contains(steps, s => S(s, "Name") == "CreateIsolationGroup" && S(s, "Status") == "DryRunAllowed");
+        Assert.Empty(_lab.Ec2.GroupsNamed("GuardDutyIR-Isolation"));
     }
 
     private void AssertAllIsolated(LabHost lab, string[] ids)
