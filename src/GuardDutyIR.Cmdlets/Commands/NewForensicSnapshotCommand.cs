@@ -94,13 +94,9 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
             WriteProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(snapshots, enumerateCollection: true);
         }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, InstanceId);
-        }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, InstanceId);
+            ReportFailure(e, InstanceId);
         }
     }
 }

@@ -54,13 +54,9 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
             WriteProgress(new ProgressRecord(63, $"{verb} {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(result);
         }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, InstanceId);
-        }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, InstanceId);
+            ReportFailure(e, InstanceId);
         }
     }
 }

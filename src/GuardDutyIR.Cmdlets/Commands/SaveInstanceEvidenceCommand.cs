@@ -52,13 +52,9 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
             foreach (var missing in evidence.Missing) WriteWarning($"{InstanceId}: not captured: {missing}");
             WriteObject(evidence);
         }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, InstanceId);
-        }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, InstanceId);
+            ReportFailure(e, InstanceId);
         }
         catch (IOException e)
         {

@@ -170,8 +170,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
         }
         else if (outcome.Error is { } error)
         {
-            if (error is AwsServiceException { Kind: ErrorKind.AuthenticationError }) ThrowEngineError(error, outcome.InstanceId);
-            WriteEngineError(error, outcome.InstanceId);
+            ReportFailure(error, outcome.InstanceId);
         }
     }
 }

@@ -55,13 +55,9 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
             var options = new QuarantineOptions { ReplacementInstanceProfileArn = ReplacementInstanceProfileArn, IsolationGroupName = IsolationGroupName };
             WriteObject(Await(Service.TestAsync(InstanceId, region, options, ExpectInstanceProfileRemoved, ExpectElasticIpRemoved, CancellationToken)));
         }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, InstanceId);
-        }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, InstanceId);
+            ReportFailure(e, InstanceId);
         }
     }
 }

@@ -38,13 +38,9 @@ public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
                 WriteError(ToErrorRecord(new GuardDutyIRException("RestoreIncomplete", ErrorKind.InvalidOperation,
                     $"{InstanceId} was not fully restored: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed)) + ". The record is kept; run again.", InstanceId), InstanceId));
         }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, InstanceId);
-        }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, InstanceId);
+            ReportFailure(e, InstanceId);
         }
     }
 }

@@ -113,14 +113,23 @@ public abstract class GdAwsCmdletBase : GdCmdlet
         {
             work();
         }
-        catch (GuardDutyIRException e) when (StopsCommand(e))
-        {
-            ThrowEngineError(e, e is AwsServiceException ? target : e.Target ?? target);
-        }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, e.Target ?? target);
+            ReportFailure(e, target);
         }
+    }
+
+    /// <summary>
+    /// The one way a failure about one resource becomes an ErrorRecord. It stops the command when no other resource
+    /// could escape it (<see cref="GdCmdlet.StopsCommand"/>), else it is written and the pipeline goes on. The target is
+    /// the resource for a service's answer about it, and the error's own target otherwise (the endpoint of a transport
+    /// failure, the value of a refused input).
+    /// </summary>
+    protected void ReportFailure(GuardDutyIRException e, object? resource)
+    {
+        var target = e is AwsServiceException ? resource ?? e.Target : e.Target ?? resource;
+        if (StopsCommand(e)) ThrowEngineError(e, target);
+        else WriteEngineError(e, target);
     }
 
     protected override void Dispose(bool disposing)
