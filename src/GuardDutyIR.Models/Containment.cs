@@ -153,6 +153,11 @@ public sealed class ForensicSnapshot
     public IReadOnlyList<string> RequestIds { get; internal init; } = new List<string>();
     public GdFinding? Finding { get; internal init; }
     public IReadOnlyList<string> Actions { get; internal set; } = new List<string>();
+    /// <summary>
+    /// What the earlier steps of the pipeline reported doing to this instance (a piped quarantine result's Actions),
+    /// carried on so a notification at the end of the runbook tells everything that was done.
+    /// </summary>
+    public IReadOnlyList<string> EarlierActions { get; internal set; } = Array.Empty<string>();
 }
 
 /// <summary>One file of captured evidence with its SHA-256.</summary>

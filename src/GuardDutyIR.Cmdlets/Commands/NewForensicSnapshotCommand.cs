@@ -23,9 +23,14 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? FindingId { get; set; }
 
-    /// <summary>The finding, carried on each snapshot object.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    /// <summary>The finding, carried on each snapshot object; a piped finding binds here.</summary>
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     public GdFinding? Finding { get; set; }
+
+    /// <summary>What earlier steps did to the instance; binds from a piped quarantine result's Actions and is carried on each snapshot.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Actions")]
+    public string[] EarlierAction { get; set; } = Array.Empty<string>();
 
     /// <summary>One CreateSnapshot per volume instead of one crash-consistent CreateSnapshots.</summary>
     [Parameter] public SwitchParameter PerVolume { get; set; }
@@ -82,7 +87,7 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
         var options = new SnapshotOptions
         {
             PerVolume = PerVolume, Wait = Wait, Timeout = TimeSpan.FromMinutes(TimeoutMinutes), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
-            CopyToRegion = CopyToRegion, KmsKeyId = KmsKeyId, ShareWithAccountIds = ShareWithAccountId,
+            CopyToRegion = CopyToRegion, KmsKeyId = KmsKeyId, ShareWithAccountIds = ShareWithAccountId, EarlierActions = EarlierAction,
         };
         try
         {

@@ -28,7 +28,7 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
     public string? FindingId { get; set; }
 
     /// <summary>The finding, carried on the evidence object.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     public GdFinding? Finding { get; set; }
 
     private ForensicService? _service;

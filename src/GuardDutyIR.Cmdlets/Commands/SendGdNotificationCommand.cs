@@ -36,6 +36,7 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
     public SwitchParameter PassThru { get; set; }
 
     private NotificationService? _service;
+    private readonly NotificationComposer _composer = new();
 
     protected override void BeginProcessing()
     {
@@ -51,50 +52,59 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
         _service = new NotificationService(Session);
     }
 
+    /// <summary>Gathers the objects: one message per instance tells everything the pipeline did to it, so it is sent at the end.</summary>
     protected override void ProcessRecord()
     {
-        var finding = FindingOf(InputObject);
-        object? Lookup(string name) => name switch
+        try
         {
-            "ConsoleUrl" => finding is null ? null : NotificationTemplate.FindingConsoleUrl(finding.Region, finding.Id),
-            "InstanceConsoleUrl" => finding?.InstanceId is null ? null : NotificationTemplate.InstanceConsoleUrl(finding.Region, finding.InstanceId),
-            "ActionsTaken" => ActionsOf(InputObject),
-            _ => InputObject.Properties[name]?.Value ?? (finding is null ? null : typeof(GdFinding).GetProperty(name)?.GetValue(finding)),
-        };
-        var subject = NotificationTemplate.Render(Subject, Lookup);
-        var message = NotificationTemplate.Render(Message, Lookup);
-        var target = finding?.Id ?? InputObject.ToString();
-        if (!ShouldProcess(TopicArn, $"Publish notification for {target}: '{NotificationTemplate.SafeSubject(subject)}'")) return;
-
-        var attributes = MessageAttribute?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
-        ForResource(TopicArn, () =>
+            _composer.Add(ToInput(InputObject));
+        }
+        catch (GuardDutyIRException e)
         {
-            var sent = Await(_service!.PublishAsync(TopicArn, subject, message, attributes, finding?.Id, finding?.InstanceId, CancellationToken));
-            if (PassThru)
-            {
-                InputObject.Properties.Remove("NotificationMessageId");
-                InputObject.Properties.Add(new PSNoteProperty("NotificationMessageId", sent.MessageId));
-                WriteObject(InputObject);
-            }
-            else
-            {
-                WriteObject(sent);
-            }
-        });
+            WriteEngineError(e, InputObject);
+        }
     }
 
-    private static GdFinding? FindingOf(PSObject input) =>
-        input.BaseObject as GdFinding ?? input.Properties["Finding"]?.Value switch
-        {
-            GdFinding f => f,
-            PSObject { BaseObject: GdFinding f } => f,
-            _ => null,
-        };
-
-    // Later steps of a runbook (quarantine, snapshots) describe what they did in an Actions or Steps list.
-    private static object ActionsOf(PSObject input)
+    protected override void EndProcessing()
     {
-        var actions = input.Properties["Actions"]?.Value ?? input.Properties["Steps"]?.Value;
-        return actions is IEnumerable list and not string ? list : new[] { "none recorded by this pipeline" };
+        var attributes = MessageAttribute?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
+        foreach (var draft in _composer.Compose(Subject, Message))
+        {
+            if (!ShouldProcess(TopicArn, $"Publish notification for {draft.About}: '{NotificationTemplate.SafeSubject(draft.Subject)}'")) continue;
+            ForResource(draft.InstanceId ?? draft.Finding?.Id, () =>
+            {
+                var sent = Await(_service!.PublishAsync(TopicArn, draft.Subject, draft.Message, attributes, draft.Finding?.Id, draft.InstanceId, CancellationToken));
+                if (!PassThru)
+                {
+                    WriteObject(sent);
+                    return;
+                }
+                foreach (var input in draft.Inputs.OfType<PSObject>())
+                {
+                    input.Properties.Remove("NotificationMessageId");
+                    input.Properties.Add(new PSNoteProperty("NotificationMessageId", sent.MessageId));
+                    WriteObject(input);
+                }
+            });
+        }
     }
+
+    private static NotificationInput ToInput(PSObject input)
+    {
+        var finding = input.BaseObject as GdFinding ?? Unwrap(input.Properties["Finding"]?.Value) as GdFinding;
+        var instanceId = Unwrap(input.Properties["InstanceId"]?.Value) as string;
+        var actions = Texts(input.Properties["EarlierActions"]?.Value)
+            .Concat(Texts(input.Properties["Actions"]?.Value ?? input.Properties["Steps"]?.Value)).ToList();
+        return new NotificationInput(input, finding, instanceId, actions, name => Unwrap(input.Properties[name]?.Value));
+    }
+
+    private static object? Unwrap(object? value) => value is PSObject wrapped ? wrapped.BaseObject : value;
+
+    private static IEnumerable<string> Texts(object? value) => Unwrap(value) switch
+    {
+        null => Enumerable.Empty<string>(),
+        string text => new[] { text },
+        IEnumerable list => list.Cast<object?>().Select(i => Unwrap(i)?.ToString() ?? "").Where(t => t.Length > 0),
+        var other => new[] { other.ToString() ?? "" },
+    };
 }

@@ -20,6 +20,8 @@ public sealed record SnapshotOptions
     public IReadOnlyList<string> ShareWithAccountIds { get; init; } = Array.Empty<string>();
     /// <summary>How long to keep retrying when the account's concurrent-snapshot limit is reached.</summary>
     public TimeSpan LimitRetryFor { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>What earlier steps of the pipeline did to the instance, carried on each snapshot.</summary>
+    public IReadOnlyList<string> EarlierActions { get; init; } = Array.Empty<string>();
 }
 
 /// <summary>An instance as described before a forensic action, so the confirmation can name what will be acted on.</summary>
@@ -231,6 +233,7 @@ public sealed class ForensicService
             await WaitAsync(ec2, results, o, progress, ct).ConfigureAwait(false);
         if (o.CopyToRegion is not null || o.ShareWithAccountIds.Count > 0)
             foreach (var s in results) await CopyAndShareAsync(s, region, o, ct).ConfigureAwait(false);
+        foreach (var s in results) s.EarlierActions = o.EarlierActions;
         return results;
     }
 

@@ -66,8 +66,31 @@ public static partial class NotificationTemplate
         DateTime t => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture),
         double d => d.ToString("0.0##", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        IEnumerable sequence and not IDictionary => string.Join("\n", sequence.Cast<object?>().Select(i => "  - " + Format(i))),
+        // A part of the finding (<Detail.service.action>) renders as its JSON, as an input transformer renders an
+        // object path, never as a .NET type name.
+        IDictionary dictionary => Json(dictionary),
+        IEnumerable sequence when sequence.Cast<object?>().Any(i => i is IDictionary or (IEnumerable and not string)) => Json(sequence),
+        IEnumerable sequence => string.Join("\n", sequence.Cast<object?>().Select(i => "  - " + Format(i))),
         _ => value.ToString() ?? "",
+    };
+
+    private static readonly System.Text.Json.JsonSerializerOptions s_json = new()
+    {
+        WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    private static string Json(object value) => System.Text.Json.JsonSerializer.Serialize(Plain(value), s_json);
+
+    // Dictionaries with any key type and nested lists, as plain JSON-shaped values.
+    private static object? Plain(object? value) => value switch
+    {
+        null or string or bool => value,
+        DateTime t => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+        IDictionary d => d.Keys.Cast<object>().ToDictionary(k => Convert.ToString(k, CultureInfo.InvariantCulture) ?? "", k => Plain(d[k])),
+        IEnumerable e => e.Cast<object?>().Select(Plain).ToList(),
+        IConvertible c when c.GetTypeCode() is >= TypeCode.SByte and <= TypeCode.Decimal => c,
+        _ => value.ToString(),
     };
 
     /// <summary>A subject SNS accepts: one line of printable text, fewer than 100 characters.</summary>

@@ -26,7 +26,7 @@ public sealed class ExampleCollection;
 /// shows a result. An example that needs context it does not state itself (a topic ARN, a finding ID, a profile, a
 /// file) gets a small setup keyed by file and example number in <see cref="Setups"/>; the example text is never
 /// changed. Examples that cannot run against the Lab by nature are in <see cref="NotRunnable"/>, examples that fail
-/// because of a module defect in <see cref="Known_failing_example_runs_against_the_Lab"/>, each with its reason.
+/// because of a module defect are fixed, not listed.
 /// </summary>
 [Collection(nameof(ExampleCollection))]
 public sealed class ExampleTests(ITestOutputHelper output)
@@ -299,17 +299,10 @@ public sealed class ExampleTests(ITestOutputHelper output)
 
     // ---- the cases --------------------------------------------------------------------------------------------------
 
-    private static IReadOnlySet<string> KnownFailing { get; } = typeof(ExampleTests)
-        .GetMethod(nameof(Known_failing_example_runs_against_the_Lab))!
-        .GetCustomAttributes<InlineDataAttribute>()
-        .Select(a => a.GetData(null!).Single())
-        .Select(row => HelpExample.Keys((string)row[0], (int)row[1]))
-        .ToHashSet();
-
     public static TheoryData<string, int> Runnable()
     {
         var data = new TheoryData<string, int>();
-        foreach (var example in HelpExamples.All.Where(e => !NotRunnable.ContainsKey(e.Key) && !KnownFailing.Contains(e.Key)))
+        foreach (var example in HelpExamples.All.Where(e => !NotRunnable.ContainsKey(e.Key)))
             data.Add(example.File, example.Number);
         return data;
     }
@@ -318,16 +311,6 @@ public sealed class ExampleTests(ITestOutputHelper output)
     [MemberData(nameof(Runnable))]
     public void Example_runs_against_the_Lab(string file, int example) => RunExample(HelpExamples.Get(file, example));
 
-    private const string FindingNotCarriedDefect =
-        "Module defect (notification pipeline): a finding piped into New-ForensicSnapshot is not carried on its snapshots " +
-        "(FindingId is set, Finding is empty), so Set-InstanceQuarantine and Send-GdNotification after it have no finding: " +
-        "the e-mail's subject reads 'GuardDuty Finding | | | i-...' and its message names no finding ID or type";
-
-    /// <summary>Examples that fail because of a module defect; the skip reason names it. Remove the Skip with the fix.</summary>
-    [Theory]
-    [InlineData("about_GuardDutyIR.md", 5, Skip = FindingNotCarriedDefect)]
-    public void Known_failing_example_runs_against_the_Lab(string file, int example) => RunExample(HelpExamples.Get(file, example));
-
     [Fact]
     public void Every_example_is_run_or_listed_with_a_reason()
     {
@@ -335,8 +318,7 @@ public sealed class ExampleTests(ITestOutputHelper output)
         var keys = all.Select(e => e.Key).ToHashSet();
         Assert.True(all.Count >= 60, $"only {all.Count} examples were found in module/help and README.md");
         Assert.Equal(all.Count, keys.Count);
-        Assert.All(NotRunnable.Keys.Concat(KnownFailing).Concat(Setups.Keys), key => Assert.Contains(key, keys));
-        Assert.Empty(NotRunnable.Keys.Intersect(KnownFailing));
+        Assert.All(NotRunnable.Keys.Concat(Setups.Keys), key => Assert.Contains(key, keys));
         Assert.True(NotRunnable.Count <= 5, "the examples that cannot run against the Lab stay few");
         Assert.All(NotRunnable.Keys, key => Assert.DoesNotContain(key, Setups.Keys));
         // Only PowerShell can run here; anything else must be listed as not runnable.

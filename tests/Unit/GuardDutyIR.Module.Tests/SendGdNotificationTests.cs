@@ -110,11 +110,41 @@ public sealed class SendGdNotificationTests : IDisposable
         _stub.Default = null;
         _stub.Enqueue(new StubResponse(404, File.ReadAllText(Path.Combine(TestPaths.Samples, "sns-Error-NotFound.xml")), new() { ["Content-Type"] = "text/xml" }),
             StubResponse.FromSample("sns-Publish.xml"));
-        var result = _host.Run($"$args[0], $args[0] | ConvertFrom-GdFindingEvent | Send-GdNotification -TopicArn '{Topic}' {Common}", Event, _stub.Url);
+        var other = Event.Replace("i-0abc1234def567890", "i-0fed1234def567890", StringComparison.Ordinal).Replace("5ec7a3a0f1b2c3d4e5f6a7b8c9d0e1f2", "6ec7a3a0f1b2c3d4e5f6a7b8c9d0e1f2", StringComparison.Ordinal);
+        var result = _host.Run($"$args[0], $args[2] | ConvertFrom-GdFindingEvent | Send-GdNotification -TopicArn '{Topic}' {Common}", Event, _stub.Url, other);
         Assert.Null(result.Terminating);
         var error = Assert.Single(result.Errors);
         Assert.Equal("SNS.NotFound", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Equal(ErrorCategory.ObjectNotFound, error.CategoryInfo.Category);
         Assert.Single(result.Output);
+    }
+
+    [Fact]
+    public void A_part_of_the_finding_renders_as_JSON_not_as_a_type_name()
+    {
+        var result = _host.Run($"$args[0] | ConvertFrom-GdFindingEvent | Send-GdNotification -TopicArn '{Topic}' {Common} -Message 'Action: <Detail.service.action>'", Event, _stub.Url);
+
+        Assert.Empty(result.Errors);
+        var message = Form(_stub.Single())["Message"];
+        Assert.DoesNotContain("System.Collections", message);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(message["Action: ".Length..])!;
+        Assert.Equal("NETWORK_CONNECTION", (string?)json["actionType"]);
+        Assert.Equal(443, (int?)json["networkConnectionAction"]!["remotePortDetails"]!["port"]);
+    }
+
+    [Theory]
+    [InlineData("42")]
+    [InlineData("'just text'")]
+    [InlineData("@{ Note = 'no finding here' }")]
+    public void Input_without_a_finding_or_an_instance_is_refused_and_nothing_is_sent(string input)
+    {
+        var result = _host.Run($"{input} | Send-GdNotification -TopicArn '{Topic}' {Common}", null, _stub.Url);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("NotificationInputUnrecognized", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.NotNull(error.TargetObject);
+        Assert.Empty(result.Output);
+        Assert.Empty(_stub.Requests);
     }
 }
