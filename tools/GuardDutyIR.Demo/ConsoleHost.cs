@@ -29,35 +29,39 @@ internal sealed class ConsoleHost : PSHost
 internal sealed class ConsoleUserInterface : PSHostUserInterface
 {
     private readonly ConsoleRawUserInterface _raw = new();
+    private readonly ProgressLine _progress = new(Console.Out, showProgress: !Console.IsOutputRedirected, TerminalWidth());
+
+    private static int TerminalWidth()
+    {
+        try { return Console.WindowWidth > 0 ? Console.WindowWidth : 120; }
+        catch (IOException) { return 120; }
+    }
     public override PSHostRawUserInterface RawUI => _raw;
 
     // Table headers carry ANSI styling; a file or CI log gets the text without the escape codes.
     private static readonly System.Text.RegularExpressions.Regex Ansi = new("\u001b\\[[0-9;]*[A-Za-z]");
     private static string Plain(string value) => Console.IsOutputRedirected ? Ansi.Replace(value, "") : value;
 
-    public override void Write(string value) => Console.Write(Plain(value));
-    public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Console.Write(Plain(value));
-    public override void WriteLine(string value) => Console.WriteLine(Plain(value));
-    public override void WriteErrorLine(string value) => Console.Error.WriteLine(value);
-    public override void WriteDebugLine(string message) => Console.WriteLine("DEBUG: " + message);
-    public override void WriteVerboseLine(string message) => Console.WriteLine("VERBOSE: " + message);
-    public override void WriteWarningLine(string message) => Console.WriteLine("WARNING: " + message);
-
-    private readonly Dictionary<int, string> _lastProgress = new();
-
-    // One line per change of status, so a log of the demo shows what long work did without redrawing.
-    public override void WriteProgress(long sourceId, ProgressRecord record)
+    // Every write first takes the progress line away, as pwsh does, so it never ends up between table rows.
+    private void Out(string text, bool newLine)
     {
-        if (record.RecordType == ProgressRecordType.Completed)
-        {
-            _lastProgress.Remove(record.ActivityId);
-            return;
-        }
-        var line = $"[{record.Activity}] {record.StatusDescription}" + (record.PercentComplete >= 0 ? $" {record.PercentComplete}%" : "");
-        if (_lastProgress.TryGetValue(record.ActivityId, out var last) && last == line) return;
-        _lastProgress[record.ActivityId] = line;
-        Console.WriteLine(line);
+        _progress.Clear();
+        if (newLine) Console.WriteLine(Plain(text)); else Console.Write(Plain(text));
     }
+
+    public override void Write(string value) => Out(value, newLine: false);
+    public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Out(value, newLine: false);
+    public override void WriteLine(string value) => Out(value, newLine: true);
+    public override void WriteErrorLine(string value)
+    {
+        _progress.Clear();
+        Console.Error.WriteLine(value);
+    }
+    public override void WriteDebugLine(string message) => Out("DEBUG: " + message, newLine: true);
+    public override void WriteVerboseLine(string message) => Out("VERBOSE: " + message, newLine: true);
+    public override void WriteWarningLine(string message) => Out("WARNING: " + message, newLine: true);
+
+    public override void WriteProgress(long sourceId, ProgressRecord record) => _progress.Show(record);
 
     public override string ReadLine() => Console.IsInputRedirected ? "" : Console.ReadLine() ?? "";
     public override SecureString ReadLineAsSecureString() => throw new NotSupportedException("The demo host does not read secrets.");
@@ -92,4 +96,41 @@ internal sealed class ConsoleRawUserInterface : PSHostRawUserInterface
     public override void ScrollBufferContents(Rectangle source, Coordinates destination, Rectangle clip, BufferCell fill) { }
     public override void SetBufferContents(Coordinates origin, BufferCell[,] contents) { }
     public override void SetBufferContents(Rectangle rectangle, BufferCell fill) { }
+}
+
+/// <summary>
+/// Progress as pwsh shows it on a terminal: one status line that is redrawn in place and taken away when the work is
+/// done or other output is written. When output goes to a file or a pipe there is no status line at all: a log gets
+/// the results, not the redraws.
+/// </summary>
+internal sealed class ProgressLine(TextWriter writer, bool showProgress, int width)
+{
+    private int _shown;
+    private string _last = "";
+
+    public void Show(ProgressRecord record)
+    {
+        if (!showProgress) return;
+        if (record.RecordType == ProgressRecordType.Completed)
+        {
+            Clear();
+            return;
+        }
+        var text = $"{record.Activity}: {record.StatusDescription}" + (record.PercentComplete is >= 0 and <= 100 ? $" [{record.PercentComplete}%]" : "");
+        var limit = Math.Max(20, width - 1);
+        if (text.Length > limit) text = text[..(limit - 3)] + "...";
+        if (_shown > 0 && text == _last) return;
+        _last = text;
+        writer.Write("\r" + text.PadRight(_shown));
+        writer.Flush();
+        _shown = text.Length;
+    }
+
+    public void Clear()
+    {
+        if (_shown == 0) return;
+        writer.Write("\r" + new string(' ', _shown) + "\r");
+        writer.Flush();
+        _shown = 0;
+    }
 }

@@ -1,18 +1,92 @@
+using System.Diagnostics;
+using System.Text;
 using GuardDutyIR.Module.Tests.Support;
-using GuardDutyIR.TestSupport;
 
 namespace GuardDutyIR.Module.Tests;
 
-/// <summary>The README's main job, examples/Demo.ps1, runs to the end without an error in the hosted engine.</summary>
+/// <summary>
+/// The README's main job, the demo host running examples/Demo.ps1, as a user runs it: it plays both workshop scenarios
+/// to the end, and its output reads like a pwsh session. On a terminal progress is one status line drawn in place and
+/// gone before the next output; into a file or a pipe there is no progress at all.
+/// </summary>
 public sealed class DemoScriptTests
 {
+    // Progress the demo is known to report: quarantine, snapshots, the guarded terminate and Lake queries.
+    private static readonly string[] ProgressTexts = { "Quarantining instances", "Snapshots of i-", "Terminate i-", "QUEUED" };
+
     [Fact]
-    public void The_demo_script_plays_both_workshop_scenarios_without_errors()
+    public void Redirected_the_demo_plays_both_scenarios_and_shows_no_progress()
     {
-        using var host = new HostedPowerShell();
-        var result = host.Run("& $args[0]", Path.Combine(TestPaths.RepoRoot, "examples", "Demo.ps1"));
-        Assert.True(result.Terminating is null, result.Terminating?.ErrorRecord + " " + result.Terminating?.ErrorRecord.InvocationInfo?.PositionMessage);
-        Assert.Empty(result.Errors);
-        Assert.Empty(host.Run("Get-GdLab").Output);
+        var (exitCode, output) = RunDemo(throughTerminal: false);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("== Scenario 2 on Athena over the CloudTrail table ==", output);
+        Assert.Contains("The Lab is stopped.", output);
+        Assert.DoesNotContain('\r', output);
+        foreach (var text in ProgressTexts) Assert.DoesNotContain(text, output);
+    }
+
+    [PseudoTerminalFact]
+    public void On_a_terminal_progress_is_a_status_line_that_leaves_nothing_behind()
+    {
+        var (exitCode, raw) = RunDemo(throughTerminal: true);
+
+        Assert.True(exitCode == 0, raw);
+        // The status lines were drawn...
+        Assert.Contains(ProgressTexts, t => raw.Contains("\r" + t, StringComparison.Ordinal));
+        // ...and what stays on the screen, once each carriage return has overwritten its line, holds none of them.
+        var screen = Screen(raw);
+        Assert.Contains("The Lab is stopped.", screen);
+        foreach (var text in ProgressTexts) Assert.DoesNotContain(screen, line => line.Contains(text, StringComparison.Ordinal));
+    }
+
+    private static (int ExitCode, string Output) RunDemo(bool throughTerminal)
+    {
+        var command = $"dotnet exec '{ModuleLayout.DemoHostDll}'";
+        var start = throughTerminal
+            ? new ProcessStartInfo("/usr/bin/script", new[] { "-qefc", command, "/dev/null" })
+            : new ProcessStartInfo("dotnet", new[] { "exec", ModuleLayout.DemoHostDll });
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.RedirectStandardInput = throughTerminal;
+        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        start.Environment["TERM"] = "xterm";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("The demo did not finish within 3 minutes.");
+        }
+        return (process.ExitCode, output.Result + errors.Result);
+    }
+
+    // What a terminal shows: within a line, text after a carriage return overwrites the text before it.
+    private static List<string> Screen(string raw)
+    {
+        var lines = new List<string>();
+        foreach (var line in raw.Replace("\r\n", "\n").Split('\n'))
+        {
+            var cells = new StringBuilder();
+            var column = 0;
+            foreach (var c in line)
+            {
+                if (c == '\r') { column = 0; continue; }
+                if (column < cells.Length) cells[column] = c; else cells.Append(c);
+                column++;
+            }
+            lines.Add(cells.ToString().TrimEnd());
+        }
+        return lines;
+    }
+}
+
+/// <summary>A test that needs util-linux's <c>script</c> to run a program on a pseudo-terminal; skipped, saying so, where it is missing.</summary>
+public sealed class PseudoTerminalFactAttribute : FactAttribute
+{
+    public PseudoTerminalFactAttribute()
+    {
+        if (!File.Exists("/usr/bin/script")) Skip = "needs util-linux 'script' (/usr/bin/script) to give the demo a pseudo-terminal";
     }
 }
