@@ -69,7 +69,7 @@ public sealed class AwsSession : IDisposable
             : defaults?.RoleArn is { } defaultRole ? new RoleRequest(defaultRole, defaults.ExternalId, defaults.RoleSessionName) : null;
         if (role is not null) verbose?.Invoke($"Role: {role.RoleArn}" + (options.RoleArn is null ? " (session defaults)." : "."));
 
-        var (region, regionSource) = ResolveRegion(options, defaults);
+        var (region, regionSource) = ResolveRegion(options, defaults, verbose);
         verbose?.Invoke(region is null ? "Region: none found yet." : $"Region: {region} ({regionSource}).");
 
         var endpointText = options.EndpointUrl ?? defaults?.EndpointUrl ?? Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL");
@@ -79,7 +79,7 @@ public sealed class AwsSession : IDisposable
         return new AwsSession(options, credentials, role, region, regionSource, endpoint, options.ProfileName ?? defaults?.ProfileName, transport);
     }
 
-    private static (string? Region, string Source) ResolveRegion(AwsContextOptions options, SessionDefaults? defaults)
+    private static (string? Region, string Source) ResolveRegion(AwsContextOptions options, SessionDefaults? defaults, Action<string>? verbose)
     {
         if (options.Region is not null) return (AwsContextValidator.ValidateRegion(options.Region), "the -Region parameter");
         if (defaults?.Region is { } d) return (d, $"session defaults ({defaults.Source})");
@@ -93,8 +93,11 @@ public sealed class AwsSession : IDisposable
         if (store.TryGetProfile(profileName, out var profile) && profile.Region is not null)
             return (profile.Region.SystemName, $"profile '{profileName}'");
 
-        if (Ec2Environment.MetadataServiceAllowed() && Amazon.Util.EC2InstanceMetadata.Region is { } imds)
-            return (imds.SystemName, "EC2 instance metadata");
+        if (Ec2Environment.MetadataServiceAllowed())
+        {
+            verbose?.Invoke("Trying the EC2 instance metadata service for the region.");
+            if (Amazon.Util.EC2InstanceMetadata.Region is { } imds) return (imds.SystemName, "EC2 instance metadata");
+        }
         return (null, "");
     }
 

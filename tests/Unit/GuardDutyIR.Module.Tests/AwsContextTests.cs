@@ -119,12 +119,11 @@ public sealed class AwsContextTests : IDisposable
         var empty = Path.GetTempFileName();
         try
         {
-            var watch = Stopwatch.StartNew();
-            var result = _host.Run($"Get-GdCallerIdentity -EndpointUrl $args[0] -ProfileLocation $args[1] -Credential {Keys}", _stub.Url, empty);
-            watch.Stop();
+            var result = _host.Run($"Get-GdCallerIdentity -EndpointUrl $args[0] -ProfileLocation $args[1] -Credential {Keys} -Verbose", _stub.Url, empty);
             AssertTerminating(result, "NoRegion", ErrorCategory.InvalidArgument, null);
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
             Assert.Empty(_stub.Requests);
+            // Off EC2 (or with AWS_EC2_METADATA_DISABLED) the metadata service is never asked, so nothing waits on it.
+            Assert.DoesNotContain(result.Verbose, v => v.Message.Contains("instance metadata", StringComparison.OrdinalIgnoreCase));
         }
         finally
         {
@@ -189,11 +188,15 @@ public sealed class AwsContextTests : IDisposable
     }
 
     [Fact]
-    public void Ctrl_C_stops_a_call_in_flight_within_a_second()
+    public void Ctrl_C_stops_a_call_in_flight()
     {
-        _stub.Default = StubResponse.FromSample("sts-GetCallerIdentity.xml") with { Delay = TimeSpan.FromSeconds(30) };
-        var (result, stopTook) = _host.RunAndStop($"Get-GdCallerIdentity -Region us-east-1 -EndpointUrl '{_stub.Url}' -Credential {Keys}", TimeSpan.FromMilliseconds(500));
-        Assert.True(stopTook < TimeSpan.FromSeconds(1), $"stop took {stopTook}");
+        // The answer would come after 10 minutes: only a stop that cancels the call in flight ends the command.
+        _stub.Default = StubResponse.FromSample("sts-GetCallerIdentity.xml") with { Delay = TimeSpan.FromMinutes(10) };
+
+        var (result, _) = _host.RunAndStop($"Get-GdCallerIdentity -Region us-east-1 -EndpointUrl '{_stub.Url}' -Credential {Keys}",
+            stopWhen: () => !_stub.Requests.IsEmpty);
+
+        Assert.IsType<PipelineStoppedException>(result.Terminating);
         Assert.Empty(result.Output);
         Assert.Single(_stub.Requests);
     }

@@ -84,16 +84,32 @@ public sealed class HostedPowerShell : IDisposable
     }
 
     /// <summary>Starts a script, stops it (as Ctrl+C does) after a delay, and reports how long the stop took.</summary>
-    public (ScriptResult Result, TimeSpan StopTook) RunAndStop(string script, TimeSpan stopAfter)
+    public (ScriptResult Result, TimeSpan StopTook) RunAndStop(string script, TimeSpan stopAfter) =>
+        RunAndStop(script, () => { Thread.Sleep(stopAfter); return true; });
+
+    /// <summary>
+    /// Starts a script and stops it, as Ctrl+C does, as soon as <paramref name="stopWhen"/> sees the moment the test
+    /// wants (a request in flight, a first call counted by the Lab). Returns what the script produced and how long
+    /// the stop took. The limits only keep a broken build from hanging the test run: a stop that does not end the
+    /// script within a minute fails the test.
+    /// </summary>
+    public (ScriptResult Result, TimeSpan StopTook) RunAndStop(string script, Func<bool> stopWhen)
     {
         using var ps = PowerShell.Create();
         ps.Runspace = _runspace;
         ps.AddScript(script);
         var output = new PSDataCollection<PSObject>();
         var async = ps.BeginInvoke<PSObject, PSObject>(null, output);
-        Thread.Sleep(stopAfter);
+        var guard = System.Diagnostics.Stopwatch.StartNew();
+        while (!stopWhen() && !async.IsCompleted)
+        {
+            if (guard.Elapsed > TimeSpan.FromMinutes(1)) throw new TimeoutException("The moment to stop the script never came: " + script);
+            Thread.Sleep(10);
+        }
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        ps.Stop();
+        var stop = ps.BeginStop(null, null);
+        if (!stop.AsyncWaitHandle.WaitOne(TimeSpan.FromMinutes(1))) throw new TimeoutException("Stopping the script did not end it within a minute: " + script);
+        ps.EndStop(stop);
         RuntimeException? terminating = null;
         try { ps.EndInvoke(async); }
         catch (RuntimeException e) { terminating = e; }
