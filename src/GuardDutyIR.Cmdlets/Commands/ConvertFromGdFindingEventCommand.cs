@@ -60,14 +60,7 @@ public sealed class ConvertFromGdFindingEventCommand : GdCmdlet
                 Emit(FindingEventReader.Read(text, "the input text"));
                 return;
         }
-        try
-        {
-            Emit(FindingEventReader.Read(PSObjectJson.ToJson(input), "the input object"));
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e, input);
-        }
+        ForResource(input, () => Emit(FindingEventReader.Read(PSObjectJson.ToJson(input), "the input object")));
     }
 
     private void ReadFiles(string path, bool literal)
@@ -115,7 +108,7 @@ public sealed class ConvertFromGdFindingEventCommand : GdCmdlet
         foreach (var result in results)
         {
             if (result.Finding is not null) WriteObject(result.Finding);
-            else WriteEngineError(result.Error!);
+            else ReportFailure(result.Error!, null);
         }
     }
 }

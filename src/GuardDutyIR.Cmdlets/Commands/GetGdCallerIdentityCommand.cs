@@ -12,18 +12,6 @@ public sealed class GetGdCallerIdentityCommand : GdAwsCmdlet
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
-        try
-        {
-            WriteObject(Await(Session.GetCallerIdentityAsync(region, CancellationToken)));
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError or ErrorKind.PermissionDenied)
-        {
-            // The credentials themselves are wrong: nothing else in this pipeline can succeed.
-            ThrowEngineError(e);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteEngineError(e);
-        }
+        ForResource(region, () => WriteObject(Await(Session.GetCallerIdentityAsync(region, CancellationToken))));
     }
 }

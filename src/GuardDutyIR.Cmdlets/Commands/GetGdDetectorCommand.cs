@@ -17,18 +17,10 @@ public sealed class GetGdDetectorCommand : GdAwsMultiRegionCmdlet
         var lookups = CurrentRegions.Select(region => (region, task: Collect(service.GetDetectorsAsync(region, CancellationToken)))).ToList();
         foreach (var (region, task) in lookups)
         {
-            try
+            ForResource(region, () =>
             {
                 foreach (var detector in Await(task)) WriteObject(detector);
-            }
-            catch (GuardDutyIRException e) when (e is not AwsServiceException { Kind: ErrorKind.AuthenticationError })
-            {
-                WriteEngineError(e, region);
-            }
-            catch (AwsServiceException e)
-            {
-                ThrowEngineError(e, region);
-            }
+            });
         }
     }
 

@@ -61,7 +61,7 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
         }
         catch (GuardDutyIRException e)
         {
-            WriteEngineError(e, InputObject);
+            ReportFailure(e, InputObject);
         }
     }
 

@@ -130,6 +130,36 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
     protected static bool StopsCommand(GuardDutyIRException e) =>
         e is CredentialsUnavailableException || e.Kind is ErrorKind.AuthenticationError or ErrorKind.ConnectionError or ErrorKind.OperationTimeout;
 
+    /// <summary>
+    /// Runs the work for one resource. Failures that no other resource could escape (rejected or unobtainable
+    /// credentials, an endpoint that cannot be reached or does not answer) stop the command; any other engine error
+    /// is written for this resource (with the error's own target when it has one) and the pipeline goes on.
+    /// </summary>
+    protected void ForResource(object? target, Action work)
+    {
+        try
+        {
+            work();
+        }
+        catch (GuardDutyIRException e)
+        {
+            ReportFailure(e, target);
+        }
+    }
+
+    /// <summary>
+    /// The one way a failure about one resource becomes an ErrorRecord. It stops the command when no other resource
+    /// could escape it (<see cref="GdCmdlet.StopsCommand"/>), else it is written and the pipeline goes on. The target is
+    /// the resource for a service's answer about it, and the error's own target otherwise (the endpoint of a transport
+    /// failure, the value of a refused input).
+    /// </summary>
+    protected void ReportFailure(GuardDutyIRException e, object? resource)
+    {
+        var target = e is AwsServiceException ? resource ?? e.Target : e.Target ?? resource;
+        if (StopsCommand(e)) ThrowEngineError(e, target);
+        else WriteEngineError(e, target);
+    }
+
     /// <summary>Reports a per-resource failure and lets the pipeline go on.</summary>
     protected void WriteEngineError(GuardDutyIRException e, object? target = null) => WriteError(ToErrorRecord(e, target));
 

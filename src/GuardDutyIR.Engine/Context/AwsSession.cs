@@ -171,7 +171,9 @@ public sealed class AwsSession : IDisposable
         }
         catch (AmazonServiceException e)
         {
-            throw AwsErrors.Translate(e, "STS", "GetCallerIdentity", null);
+            // GetCallerIdentity needs no permission: a refusal says these credentials cannot be used at all.
+            var error = AwsErrors.Translate(e, "STS", "GetCallerIdentity", null);
+            throw error.Kind is ErrorKind.PermissionDenied ? new CredentialsUnavailableException(error) : error;
         }
     }
 

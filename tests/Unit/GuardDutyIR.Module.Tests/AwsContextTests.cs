@@ -181,7 +181,9 @@ public sealed class AwsContextTests : IDisposable
         _stub.Enqueue(new StubResponse(403, File.ReadAllText(Path.Combine(TestPaths.Samples, "sts-Error-AccessDenied.xml")), new() { ["Content-Type"] = "text/xml" }));
         var result = _host.Run($"Get-GdCallerIdentity -Region us-east-1 -EndpointUrl $args[0] -Credential {Keys}", _stub.Url);
         AssertTerminating(result, "STS.AccessDenied", ErrorCategory.PermissionDenied, null);
-        var inner = result.Terminating!.ErrorRecord.Exception;
+        var recorded = result.Terminating!.ErrorRecord.Exception;
+        // The service's answer itself, or the cause of "these credentials cannot be used" (a refused GetCallerIdentity).
+        var inner = recorded.GetType().Name == "AwsServiceException" ? recorded : recorded.InnerException!;
         Assert.Equal("GuardDutyIR.AwsServiceException", inner.GetType().FullName);
         Assert.Equal(403, (int)inner.GetType().GetProperty("StatusCode")!.GetValue(inner)!);
         Assert.False(string.IsNullOrEmpty((string?)inner.GetType().GetProperty("RequestId")!.GetValue(inner)));
