@@ -36,6 +36,13 @@ public sealed class LabContext
 
     public bool IsDenied(string service, string action) => DeniedActions.ContainsKey(service + ":" + action);
 
+    /// <summary>
+    /// IAM's wording of an implicit deny, which services put in their authorization errors
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    /// </summary>
+    public static string DenialMessage(string? principalArn, string service, string action, string? resource = null) =>
+        $"User: {principalArn} is not authorized to perform: {service}:{action}{(resource is null ? "" : " on resource: " + resource)} because no identity-based policy allows the {service}:{action} action";
+
     public IReadOnlyList<ILabService> Services => _services;
 
     internal void AddServices(IEnumerable<ILabService> services) => _services.AddRange(services);

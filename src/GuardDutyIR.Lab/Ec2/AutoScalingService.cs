@@ -89,7 +89,7 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
         // As EC2 does: an action the test denied answers AccessDenied, the awsQuery form of an IAM refusal.
         if (_ctx.IsDenied("autoscaling", action))
             return Task.FromResult(ProtocolErrors.Query(403, "Sender", "AccessDenied",
-                $"User: {request.Principal?.Arn} is not authorized to perform: autoscaling:{action} because no identity-based policy allows the autoscaling:{action} action",
+                LabContext.DenialMessage(request.Principal?.Arn, "autoscaling", action),
                 request.RequestId, Ns));
         // Like the other Coral query services, Auto Scaling reports every broken model constraint in one ValidationError.
         if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)

@@ -108,7 +108,7 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         var principal = request.Principal!;
         if (_ctx.IsDenied("ec2", action))
             return Task.FromResult(ProtocolErrors.Ec2(403, "UnauthorizedOperation",
-                $"You are not authorized to perform this operation. User: {principal.Arn} is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action. Encoded authorization failure message: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("lab-denied:" + action))}",
+                $"You are not authorized to perform this operation. {LabContext.DenialMessage(principal.Arn, "ec2", action)}. Encoded authorization failure message: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("lab-denied:" + action))}",
                 request.RequestId));
 
         if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)

@@ -314,7 +314,7 @@ public sealed partial class GuardDutyService : ILabService, IScenarioSeeded, IMo
         var handler = _handlers[op];
         if (_context.IsDenied("guardduty", op))
             return Task.FromResult(ProtocolErrors.RestJson(403, "AccessDeniedException",
-                $"User: {request.Principal?.Arn} is not authorized to perform: guardduty:{op} because no identity-based policy allows the guardduty:{op} action", request.RequestId));
+                LabContext.DenialMessage(request.Principal?.Arn, "guardduty", op), request.RequestId));
         JsonObject body;
         if (request.Body.Length == 0) body = new JsonObject();
         else

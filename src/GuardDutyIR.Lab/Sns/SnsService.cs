@@ -112,7 +112,7 @@ public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdmin
         request.Action = action.Length > 0 ? action : "Unknown";
         if (action.Length > 0 && _context.IsDenied("sns", action))
             return Task.FromResult(Error(request, 403, "AuthorizationError",
-                $"User: {request.Principal?.Arn} is not authorized to perform: SNS:{action} because no identity-based policy allows the SNS:{action} action"));
+                LabContext.DenialMessage(request.Principal?.Arn, "SNS", action)));
         if (action.Length == 0) return Task.FromResult(Error(request, 400, "MissingAction", "Missing Action"));
         if (!_handlers.TryGetValue(action, out var handler))
             return Task.FromResult(Error(request, 400, "InvalidAction", $"Could not find operation {action} for version 2010-03-31"));
