@@ -5,7 +5,6 @@ using System.Text.RegularExpressions;
 using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.S3;
-using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.CloudTrail;
 
@@ -13,12 +12,10 @@ namespace GuardDutyIR.Lab.CloudTrail;
 /// CloudTrail (awsJson1_1): CloudTrail Lake over the scenario's events (one event data store, SQL on DuckDB) and
 /// LookupEvents over its management events.
 /// </summary>
-public sealed partial class CloudTrailService : Json11Service, IScenarioSeeded
+public sealed partial class CloudTrailService : Json11Service
 {
     public const string EventDataStoreName = "workshop-eds";
     private const int MaxConcurrentQueries = 10;
-
-    private ScenarioWorld? _world;
 
     public CloudTrailService(LabContext context) : base(context, "cloudtrail", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.")
     {
@@ -52,27 +49,28 @@ public sealed partial class CloudTrailService : Json11Service, IScenarioSeeded
     private DateTimeOffset _edsCreated;
 
     /// <summary>Answers of the five workshop queries for the investigated instance (null when the scenario has none).</summary>
-    public CloudTrailTruth? Truth { get; private set; }
+    public CloudTrailTruth? Truth { get; internal set; }
 
-    public void Seed(ScenarioWorld world)
+    /// <summary>Replaces the events Lake and LookupEvents answer from (queries start afresh over them).</summary>
+    internal void Load(IReadOnlyList<CloudTrailRecord> records)
     {
-        _world = world;
-        var records = CloudTrailEventGenerator.ForWorld(world);
         Database = new TrailDatabase(records);
         Queries = new TrailQueryRunner(Database, Context.Clock) { MinimumRunTime = Queries.MinimumRunTime };
-        if (world.Scenario == ScenarioNames.Empty) return;
-        var hex = GuardDutyIds.HexOf($"eds|{world.AccountId}|{world.Region}|{world.Seed}", 32);
-        EventDataStoreId = $"{hex[..8]}-{hex[8..12]}-{hex[12..16]}-{hex[16..20]}-{hex[20..]}";
-        EventDataStoreArn = $"arn:aws:cloudtrail:{world.Region}:{world.AccountId}:eventdatastore/{EventDataStoreId}";
-        EventDataStoreOwner = world.AccountId;
-        _edsCreated = world.BaseTime.AddDays(-30);
-        if (world.InvestigatedInstanceId is { } inst) Truth = CloudTrailTruth.Compute(records, inst);
+    }
+
+    /// <summary>The account's event data store over those events (the Lab has at most one).</summary>
+    internal void AddEventDataStore(string id, string arn, string ownerAccountId, DateTimeOffset created)
+    {
+        EventDataStoreId = id;
+        EventDataStoreArn = arn;
+        EventDataStoreOwner = ownerAccountId;
+        _edsCreated = created;
     }
 
     /// <summary>Adds <paramref name="count"/> background events (time-ordered, deterministic) to the store, e.g. for large-result tests.</summary>
     public void AddBulkEvents(int count, int seed = 1)
     {
-        var w = _world ?? throw new InvalidOperationException("Not seeded");
+        var w = Context.World;
         Database.Append(CloudTrailEventGenerator.Bulk(w.AccountId, w.Region, seed, count, w.BaseTime.AddDays(-10), w.BaseTime.AddDays(-4)));
     }
 

@@ -51,12 +51,6 @@ public sealed class LabContext
     public T? GetService<T>() where T : class => _services.OfType<T>().FirstOrDefault();
 }
 
-/// <summary>A service that loads its initial state from the scenario's facts.</summary>
-public interface IScenarioSeeded
-{
-    void Seed(ScenarioWorld world);
-}
-
 /// <summary>A service that publishes unauthenticated /_lab/... endpoints for tests and out-of-process tools.</summary>
 public interface ILabAdminEndpoints
 {
