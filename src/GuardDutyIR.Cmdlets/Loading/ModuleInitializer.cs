@@ -17,9 +17,6 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer
 
     public void OnImport() => EnsureRegistered();
 
-    /// <summary>The module's context, for tests and diagnostics (Get-GdModuleInfo).</summary>
-    internal static AssemblyLoadContext? Context => _context;
-
     internal static string ModuleDirectory =>
         Path.GetDirectoryName(typeof(ModuleInitializer).Assembly.Location) ?? AppContext.BaseDirectory;
 

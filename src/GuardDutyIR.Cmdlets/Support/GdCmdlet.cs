@@ -109,10 +109,6 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
         return wildcard;
     }
 
-    /// <summary>Engine control flow that must never be swallowed by a broad catch.</summary>
-    protected static bool IsPipelineControl(Exception e) =>
-        e is PipelineStoppedException or ActionPreferenceStopException or OperationCanceledException;
-
     /// <summary>The ErrorRecord for an engine error: its ErrorId, a category from its kind, the resource as target.</summary>
     protected static ErrorRecord ToErrorRecord(GuardDutyIRException e, object? target = null) =>
         new(e, e.ErrorId, ToCategory(e.Kind), target ?? e.Target);

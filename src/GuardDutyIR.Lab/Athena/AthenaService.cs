@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Lab.CloudTrail;
@@ -14,36 +13,23 @@ namespace GuardDutyIR.Lab.Athena;
 /// <c>default</c>, table <c>cloudtrail_logs</c> with the Athena user guide's CloudTrail schema. Query errors surface
 /// asynchronously as FAILED executions, as on Athena; results are written as CSV to the OutputLocation in Lab S3.
 /// </summary>
-public sealed partial class AthenaService : ILabService, IModeledService
+public sealed partial class AthenaService : Json11Service
 {
-    private static readonly ServiceModel s_model = ServiceModel.For("athena");
-    public const string TargetPrefix = "AmazonAthena.";
     public const string Database = "default";
     public const string Catalog = "AwsDataCatalog";
     public const string WorkGroup = "primary";
 
-    private readonly LabContext _context;
     private readonly ConcurrentDictionary<string, string> _clientTokens = new(StringComparer.Ordinal);
     private TrailQueryRunner? _runner;
     private TimeSpan _delay;
 
-    private readonly Dictionary<string, Func<LabRequest, JsonObject, LabResponse>> _handlers;
-
-    public AthenaService(LabContext context)
+    public AthenaService(LabContext context) : base(context, "athena", "AmazonAthena.")
     {
-        _context = context;
-        _handlers = new(StringComparer.Ordinal)
-        {
-            ["StartQueryExecution"] = Start,
-            ["GetQueryExecution"] = GetExecution,
-            ["GetQueryResults"] = GetResults,
-            ["StopQueryExecution"] = Stop,
-        };
+        Map("StartQueryExecution", Start, mutating: true);
+        Map("GetQueryExecution", GetExecution);
+        Map("GetQueryResults", GetResults);
+        Map("StopQueryExecution", Stop, mutating: true);
     }
-
-    public string SigningName => "athena";
-
-    public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
     /// <summary>Minimum time a query stays RUNNING (test knob). Default 0.</summary>
     public TimeSpan QueryDelay
@@ -58,43 +44,24 @@ public sealed partial class AthenaService : ILabService, IModeledService
         {
             if (_runner is null)
             {
-                var db = _context.GetService<CloudTrailService>()?.Database ?? throw new InvalidOperationException("Athena needs the Lab's CloudTrail service for its table.");
-                Interlocked.CompareExchange(ref _runner, new TrailQueryRunner(db, _context.Clock) { MinimumRunTime = _delay }, null);
+                var db = Context.GetService<CloudTrailService>()?.Database ?? throw new InvalidOperationException("Athena needs the Lab's CloudTrail service for its table.");
+                Interlocked.CompareExchange(ref _runner, new TrailQueryRunner(db, Context.Clock) { MinimumRunTime = _delay }, null);
             }
             return _runner;
         }
     }
 
-    public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
-    {
-        var target = request.Target ?? "";
-        var op = target.StartsWith(TargetPrefix, StringComparison.Ordinal) ? target[TargetPrefix.Length..] : "";
-        request.Action = op.Length > 0 ? op : "Unknown";
-        request.Mutating = op is "StartQueryExecution" or "StopQueryExecution";
-        var body = Json11.Body(request);
-        if (op.Length == 0)
-            return Task.FromResult(Json11.Error(400, "UnknownOperationException", $"Unknown operation {target}", request.RequestId));
-        if (body is null)
-            return Task.FromResult(Json11.Error(400, "SerializationException", "Start of structure or map found where not expected.", request.RequestId));
-        if (_context.IsDenied("athena", op))
-            return Task.FromResult(Json11.Error(400, "AccessDeniedException",
-                $"User: {request.Principal?.Arn} is not authorized to perform: athena:{op} on resource: arn:aws:athena:{request.Region}:{request.AccountId}:workgroup/{WorkGroup} because no identity-based policy allows the athena:{op} action", request.RequestId));
-        if (!_handlers.TryGetValue(op, out var handler))
-            return Task.FromResult(Json11.Error(400, "UnknownOperationException", $"Unknown operation {op}", request.RequestId));
-        // Athena models one error for bad input, InvalidRequestException: "a required parameter may be missing or out
-        // of range". A value of the wrong JSON type fails deserialization first.
-        if (s_model.ValidateJson(op, body) is { Count: > 0 } violations)
-            return Task.FromResult(violations[0].Kind == ViolationKind.Type
-                ? Json11.Error(400, "SerializationException", $"Cannot read {violations[0].Value} as {violations[0].ExpectedType} at '{violations[0].Path}'.", request.RequestId)
-                : Invalid(ModelViolation.Summary(violations), request.RequestId));
-        return Task.FromResult(handler(request, body));
-    }
+    /// <summary>Athena authorizes against the workgroup, and its denial names it.</summary>
+    protected override string? DeniedResource(LabRequest r) => $"arn:aws:athena:{r.Region}:{r.AccountId}:workgroup/{WorkGroup}";
 
-    private static LabResponse Invalid(string message, string requestId) =>
-        Json11.Error(400, "InvalidRequestException", message, requestId, new JsonObject { ["AthenaErrorCode"] = "INVALID_INPUT" });
+    /// <summary>
+    /// Athena models one error for bad input, InvalidRequestException: "a required parameter may be missing or out of range".
+    /// </summary>
+    protected override LabResponse Invalid(LabRequest r, string operation, IReadOnlyList<ModelViolation> violations) =>
+        Invalid(r, ModelViolation.Summary(violations));
 
-    [GeneratedRegex(@"^s3://(?<bucket>[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9])(?:/(?<prefix>.*))?$")]
-    private static partial Regex S3Uri();
+    private static LabResponse Invalid(LabRequest r, string message) =>
+        Error(r, "InvalidRequestException", message, new JsonObject { ["AthenaErrorCode"] = "INVALID_INPUT" });
 
     /// <summary>readonly is a STRING in the Athena table; comparing it with a boolean literal fails on Athena (Trino's type check).</summary>
     [GeneratedRegex(@"\breadonly\s*(=|<>|!=)\s*(true|false)\b", RegexOptions.IgnoreCase)]
@@ -106,27 +73,26 @@ public sealed partial class AthenaService : ILabService, IModeledService
 
     private LabResponse Start(LabRequest r, JsonObject body)
     {
-        var sql = Json11.Str(body, "QueryString")!;
-        var workGroup = Json11.Str(body, "WorkGroup") ?? WorkGroup;
+        var sql = Str(body, "QueryString")!;
+        var workGroup = Str(body, "WorkGroup") ?? WorkGroup;
         if (workGroup != WorkGroup)
-            return Invalid($"WorkGroup {workGroup} is not found.", r.RequestId);
-        var token = Json11.Str(body, "ClientRequestToken");
+            return Invalid(r, $"WorkGroup {workGroup} is not found.");
+        var token = Str(body, "ClientRequestToken");
         if (token is not null && _clientTokens.TryGetValue(r.AccountId + "|" + token, out var existing))
         {
             var prev = Runner.Find(existing);
             if (prev is not null && prev.Statement != sql)
-                return Invalid("Idempotent parameters do not match the original request.", r.RequestId);
-            return Json11.Ok(new JsonObject { ["QueryExecutionId"] = existing }, r.RequestId);
+                return Invalid(r, "Idempotent parameters do not match the original request.");
+            return Ok(r, new JsonObject { ["QueryExecutionId"] = existing });
         }
         var ctx = body["QueryExecutionContext"] as JsonObject;
-        var database = ctx is null ? Database : Json11.Str(ctx, "Database") ?? Database;
-        var catalog = ctx is null ? Catalog : Json11.Str(ctx, "Catalog") ?? Catalog;
-        var output = (body["ResultConfiguration"] as JsonObject) is { } rc ? Json11.Str(rc, "OutputLocation") : null;
+        var database = ctx is null ? Database : Str(ctx, "Database") ?? Database;
+        var catalog = ctx is null ? Catalog : Str(ctx, "Catalog") ?? Catalog;
+        var output = (body["ResultConfiguration"] as JsonObject) is { } rc ? Str(rc, "OutputLocation") : null;
         if (output is null)
-            return Invalid("No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.", r.RequestId);
-        var m = S3Uri().Match(output);
-        if (!m.Success)
-            return Invalid($"outputLocation {output} is not a valid S3 path.", r.RequestId);
+            return Invalid(r, "No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.");
+        if (!S3Store.TryParseUri(output, out var outputBucket, out _))
+            return Invalid(r, $"outputLocation {output} is not a valid S3 path.");
 
         string? error = null;
         var text = TrailSql.SingleSelect(sql);
@@ -138,8 +104,8 @@ public sealed partial class AthenaService : ILabService, IModeledService
             error = $"SCHEMA_NOT_FOUND: line 1:1: Schema '{database.ToLowerInvariant()}' does not exist";
         else if (ReadOnlyBoolean().Match(text) is { Success: true } rb)
             error = $"TYPE_MISMATCH: line {Line(text, rb.Index)}: Cannot apply operator: varchar {rb.Groups[1].Value} boolean";
-        else if (_context.GetService<S3Service>()?.Store.Bucket(m.Groups["bucket"].Value) is null)
-            error = $"Unable to verify/create output bucket {m.Groups["bucket"].Value}";
+        else if (Context.GetService<S3Service>()?.Store.Bucket(outputBucket) is null)
+            error = $"Unable to verify/create output bucket {outputBucket}";
         else
         {
             foreach (var t in TrailSql.Tables(Qualified().Replace(text, "${t}")))
@@ -157,7 +123,7 @@ public sealed partial class AthenaService : ILabService, IModeledService
         q.Properties["Database"] = database;
         q.Properties["Catalog"] = catalog;
         if (token is not null) _clientTokens[r.AccountId + "|" + token] = q.Id;
-        return Json11.Ok(new JsonObject { ["QueryExecutionId"] = q.Id }, r.RequestId);
+        return Ok(r, new JsonObject { ["QueryExecutionId"] = q.Id });
     }
 
     private static string Line(string text, int index)
@@ -170,23 +136,20 @@ public sealed partial class AthenaService : ILabService, IModeledService
     /// <summary>Athena writes every result as CSV with all values quoted, header first, to OutputLocation/&lt;id&gt;.csv.</summary>
     private void WriteCsv(TrailQuery q)
     {
-        var store = _context.GetService<S3Service>()?.Store;
-        var m = S3Uri().Match(q.Properties.GetValueOrDefault("OutputLocation") ?? "");
-        if (store is null || !m.Success || q.Result is not { } res || store.Bucket(m.Groups["bucket"].Value) is null) return;
+        var store = Context.GetService<S3Service>()?.Store;
+        if (store is null || !S3Store.TryParseUri(q.Properties.GetValueOrDefault("OutputLocation") ?? "", out var bucket, out var key)
+            || q.Result is not { } res || store.Bucket(bucket) is null) return;
         static string Quote(string? v) => v is null ? "" : "\"" + v.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-        var sb = new StringBuilder();
-        sb.AppendJoin(',', res.Columns.Select(c => Quote(c.Name))).Append('\n');
-        foreach (var row in res.Rows) sb.AppendJoin(',', row.Select(Quote)).Append('\n');
-        store.Put(m.Groups["bucket"].Value, new S3StoredObject(m.Groups["prefix"].Value, Encoding.UTF8.GetBytes(sb.ToString()), "text/csv", _context.Clock.GetUtcNow()));
+        store.Put(bucket, new S3StoredObject(key, res.ToCsv(Quote), "text/csv", Context.Clock.GetUtcNow()));
     }
 
     private LabResponse? Find(LabRequest r, JsonObject body, out TrailQuery q)
     {
         q = null!;
-        var id = Json11.Str(body, "QueryExecutionId")!;
+        var id = Str(body, "QueryExecutionId")!;
         var found = Runner.Find(id);
         if (found is null || found.AccountId != r.AccountId)
-            return Invalid($"QueryExecution {id} was not found", r.RequestId);
+            return Invalid(r, $"QueryExecution {id} was not found");
         q = found;
         return null;
     }
@@ -206,9 +169,9 @@ public sealed partial class AthenaService : ILabService, IModeledService
         var status = new JsonObject
         {
             ["State"] = State(q.State),
-            ["SubmissionDateTime"] = Json11.Epoch(q.CreationTime),
+            ["SubmissionDateTime"] = Epoch(q.CreationTime),
         };
-        if (q.CompletionTime is { } done) status["CompletionDateTime"] = Json11.Epoch(done);
+        if (q.CompletionTime is { } done) status["CompletionDateTime"] = Epoch(done);
         if (q.State == TrailQueryState.Failed)
         {
             status["StateChangeReason"] = q.ErrorMessage;
@@ -240,21 +203,21 @@ public sealed partial class AthenaService : ILabService, IModeledService
             ["EngineVersion"] = new JsonObject { ["SelectedEngineVersion"] = "AUTO", ["EffectiveEngineVersion"] = "Athena engine version 3" },
             ["SubstatementType"] = "SELECT",
         };
-        return Json11.Ok(new JsonObject { ["QueryExecution"] = exec }, r.RequestId);
+        return Ok(r, new JsonObject { ["QueryExecution"] = exec });
     }
 
     private LabResponse GetResults(LabRequest r, JsonObject body)
     {
         if (Find(r, body, out var q) is { } err) return err;
-        if (q.State == TrailQueryState.Failed) return Invalid(q.ErrorMessage ?? "Query failed", r.RequestId);
-        if (q.State == TrailQueryState.Cancelled) return Invalid("Query was cancelled", r.RequestId);
+        if (q.State == TrailQueryState.Failed) return Invalid(r, q.ErrorMessage ?? "Query failed");
+        if (q.State == TrailQueryState.Cancelled) return Invalid(r, "Query was cancelled");
         if (q.State != TrailQueryState.Succeeded || q.Result is not { } res)
-            return Invalid($"Query has not yet finished. Current state: {State(q.State)}", r.RequestId);
+            return Invalid(r, $"Query has not yet finished. Current state: {State(q.State)}");
         // The model bounds MaxResults to 1-1000; absent, the Lab serves the largest page, as Athena does.
-        int max = Json11.Int(body, "MaxResults") ?? (int)s_model.Range("GetQueryResults", "MaxResults").Max!.Value;
+        int max = Int(body, "MaxResults") ?? (int)Model.Range("GetQueryResults", "MaxResults").Max!.Value;
         int offset = 0;
-        if (Json11.Str(body, "NextToken") is { } token && !CloudTrailService.TryReadToken(token, q.Id, out offset))
-            return Invalid("The NextToken is not valid.", r.RequestId);
+        if (Str(body, "NextToken") is { } token && !TryReadPageToken(token, q.Id, out offset))
+            return Invalid(r, "The NextToken is not valid.");
         // The header row counts as the first row of the first page, as Athena returns SELECT results.
         int total = res.Rows.Count + 1;
         var rows = new JsonArray();
@@ -284,15 +247,15 @@ public sealed partial class AthenaService : ILabService, IModeledService
             ["UpdateCount"] = 0,
             ["ResultSet"] = new JsonObject { ["Rows"] = rows, ["ResultSetMetadata"] = new JsonObject { ["ColumnInfo"] = columns } },
         };
-        if (offset + rows.Count < total) o["NextToken"] = CloudTrailService.MakeToken(q.Id, offset + rows.Count);
-        return Json11.Ok(o, r.RequestId);
+        if (offset + rows.Count < total) o["NextToken"] = PageToken(q.Id, offset + rows.Count);
+        return Ok(r, o);
     }
 
     private LabResponse Stop(LabRequest r, JsonObject body)
     {
         if (Find(r, body, out var q) is { } err) return err;
         // Idempotent: stopping a finished query is not an error on Athena.
-        q.Cancel(_context.Clock.GetUtcNow());
-        return Json11.Ok(new JsonObject(), r.RequestId);
+        q.Cancel(Context.Clock.GetUtcNow());
+        return Ok(r, new JsonObject());
     }
 }

@@ -20,7 +20,17 @@ public enum TrailDialect
 public sealed record SqlColumn(string Name, string EngineType, string TrinoType);
 
 /// <summary>A finished query's result: every value already rendered the way the service returns it (null = SQL NULL).</summary>
-public sealed record SqlResult(IReadOnlyList<SqlColumn> Columns, IReadOnlyList<string?[]> Rows, long EventsScanned, long BytesScanned);
+public sealed record SqlResult(IReadOnlyList<SqlColumn> Columns, IReadOnlyList<string?[]> Rows, long EventsScanned, long BytesScanned)
+{
+    /// <summary>The header and the rows as CSV lines ending in \n, each value (null for SQL NULL) written by <paramref name="field"/>.</summary>
+    public byte[] ToCsv(Func<string?, string> field)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendJoin(',', Columns.Select(c => field(c.Name))).Append('\n');
+        foreach (var row in Rows) sb.AppendJoin(',', row.Select(field)).Append('\n');
+        return System.Text.Encoding.UTF8.GetBytes(sb.ToString());
+    }
+}
 
 /// <summary>A query the engine rejected; the message is what the service reports.</summary>
 public sealed class TrailQueryException : Exception

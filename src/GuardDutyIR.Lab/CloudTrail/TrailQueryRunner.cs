@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 
 namespace GuardDutyIR.Lab.CloudTrail;
 
@@ -91,8 +90,11 @@ public sealed class TrailQueryRunner
     }
 
     public TimeSpan MinimumRunTime { get; set; }
+    /// <summary>How long a query stays QUEUED unless <see cref="QueueTime"/> says otherwise.</summary>
+    public static readonly TimeSpan DefaultQueueTime = TimeSpan.FromMilliseconds(5);
+
     /// <summary>Time a query stays QUEUED before it starts running.</summary>
-    public TimeSpan QueueTime { get; set; } = TimeSpan.FromMilliseconds(5);
+    public TimeSpan QueueTime { get; set; } = DefaultQueueTime;
 
     public TrailQuery? Find(string id) => _queries.TryGetValue(id, out var q) ? q : null;
 
@@ -129,14 +131,14 @@ public sealed class TrailQueryRunner
         {
             await Task.Delay(QueueTime, _clock, ct).ConfigureAwait(false);
             if (!q.TryMove(TrailQueryState.Queued, TrailQueryState.Running, _clock.GetUtcNow())) return;
-            var sw = Stopwatch.StartNew();
+            var started = _clock.GetTimestamp();
             SqlResult? result = null;
             string? error = null;
             try { result = _db.Execute(q.ExecutedSql, q.Dialect, ct); }
             catch (TrailQueryException ex) { error = ex.Message; }
-            var remaining = MinimumRunTime - sw.Elapsed;
+            var remaining = MinimumRunTime - _clock.GetElapsedTime(started);
             if (remaining > TimeSpan.Zero) await Task.Delay(remaining, _clock, ct).ConfigureAwait(false);
-            var millis = Math.Max(1, (long)sw.Elapsed.TotalMilliseconds);
+            var millis = Math.Max(1, (long)_clock.GetElapsedTime(started).TotalMilliseconds);
             if (error is not null) q.TryMove(TrailQueryState.Running, TrailQueryState.Failed, _clock.GetUtcNow(), error, millis: millis);
             else
             {

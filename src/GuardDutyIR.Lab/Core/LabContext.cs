@@ -36,18 +36,19 @@ public sealed class LabContext
 
     public bool IsDenied(string service, string action) => DeniedActions.ContainsKey(service + ":" + action);
 
+    /// <summary>
+    /// IAM's wording of an implicit deny, which services put in their authorization errors
+    /// (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    /// </summary>
+    public static string DenialMessage(string? principalArn, string service, string action, string? resource = null) =>
+        $"User: {principalArn} is not authorized to perform: {service}:{action}{(resource is null ? "" : " on resource: " + resource)} because no identity-based policy allows the {service}:{action} action";
+
     public IReadOnlyList<ILabService> Services => _services;
 
     internal void AddServices(IEnumerable<ILabService> services) => _services.AddRange(services);
 
     /// <summary>Another service of the same Lab, for cross-service facts (e.g. S3 bucket contents for GuardDuty).</summary>
     public T? GetService<T>() where T : class => _services.OfType<T>().FirstOrDefault();
-}
-
-/// <summary>A service that loads its initial state from the scenario's facts.</summary>
-public interface IScenarioSeeded
-{
-    void Seed(ScenarioWorld world);
 }
 
 /// <summary>A service that publishes unauthenticated /_lab/... endpoints for tests and out-of-process tools.</summary>

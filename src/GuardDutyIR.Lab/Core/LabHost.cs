@@ -30,7 +30,7 @@ public sealed class LabHost : IAsyncDisposable
         var context = new LabContext(options, world, credentials);
         var services = LabServiceCatalog.CreateServices(context);
         context.AddServices(services);
-        foreach (var s in services.OfType<IScenarioSeeded>()) s.Seed(world);
+        ScenarioSeeder.Seed(context, world);
 
         var server = new LabServer(context, services, options.Port);
         var host = new LabHost(options, context, services, server);

@@ -24,6 +24,8 @@ internal sealed class LabServer : IAsyncDisposable
     {
         _context = context;
         _services = services.ToDictionary(s => s.SigningName, StringComparer.Ordinal);
+        // Clients sign with their own wall clock, so the signing-date window is checked against the real one; the Lab's
+        // clock (LabOptions.Clock) only drives what the Lab simulates, which a test may move on without re-signing.
         _verifier = new SigV4Verifier(context.Credentials, TimeProvider.System);
         (_listener, Port) = Bind(port);
     }
@@ -148,8 +150,9 @@ internal sealed class LabServer : IAsyncDisposable
         }
 
         var faults = _context.Faults;
+        // Real waiting on the system clock; on a test's clock the answer waits until the test moves that clock on.
         if (faults.LatencyMs > 0 && faults.AppliesTo(scope.Service))
-            await Task.Delay(faults.LatencyMs, _stop.Token).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(faults.LatencyMs), _context.Clock, _stop.Token).ConfigureAwait(false);
         var fault = faults.Decide(scope.Service);
         if (fault == FaultKind.Drop)
         {

@@ -10,7 +10,7 @@ namespace GuardDutyIR.Lab.Core;
 
 /// <summary>
 /// The one place Lab services are registered. Append a line per service; each gets the shared context.
-/// After creation the host seeds every IScenarioSeeded service and registers every ILabAdminEndpoints service.
+/// After creation the host puts the scenario in place (Scenarios/ScenarioSeeder) and registers every ILabAdminEndpoints service.
 /// </summary>
 public static class LabServiceCatalog
 {

@@ -1,38 +1,38 @@
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.Core.Model;
-using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Ec2;
+
+/// <summary>An Auto Scaling group as the Lab holds it.</summary>
+internal sealed class AutoScalingGroup
+{
+    public required string AccountId { get; init; }
+    public required string Name { get; init; }
+    public required string LaunchTemplateId { get; init; }
+    public required string LaunchTemplateName { get; init; }
+    public int Min { get; set; }
+    public int Max { get; set; }
+    public int Desired { get; set; }
+    public required List<string> Zones { get; init; }
+    public required List<string> Subnets { get; init; }
+    public DateTimeOffset Created { get; init; }
+    /// <summary>InstanceId → lifecycle state (InService, Standby).</summary>
+    public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
+}
 
 /// <summary>
 /// EC2 Auto Scaling (awsQuery, .member.N lists, Result wrapper): enough to take an instance out of its group before
 /// containment (EnterStandby / DetachInstances) and to put it back.
 /// </summary>
-public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledService
+public sealed class AutoScalingService : ILabService, IModeledService
 {
     private const string Ns = ProtocolErrors.AutoScalingNamespace;
     private static readonly ServiceModel s_model = ServiceModel.For("autoscaling");
     private readonly LabContext _ctx;
     private readonly object _gate = new();
-    private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AutoScalingGroup> _groups = new(StringComparer.Ordinal);
     private Random _ids;
-
-    private sealed class Group
-    {
-        public required string AccountId { get; init; }
-        public required string Name { get; init; }
-        public required string LaunchTemplateId { get; init; }
-        public required string LaunchTemplateName { get; init; }
-        public int Min { get; set; }
-        public int Max { get; set; }
-        public int Desired { get; set; }
-        public required List<string> Zones { get; init; }
-        public required List<string> Subnets { get; init; }
-        public DateTimeOffset Created { get; init; }
-        /// <summary>InstanceId → lifecycle state (InService, Standby).</summary>
-        public Dictionary<string, string> Instances { get; } = new(StringComparer.Ordinal);
-    }
 
     private readonly Dictionary<string, Func<LabRequest, LabResponse>> _handlers;
 
@@ -55,22 +55,10 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
 
     public IReadOnlyCollection<string> Operations => _handlers.Keys;
 
-    public void Seed(ScenarioWorld world)
+    /// <summary>Puts a group in place (the scenario's groups, before the Lab serves).</summary>
+    internal void Add(AutoScalingGroup group)
     {
-        lock (_gate)
-        {
-            foreach (var g in world.AutoScalingGroups)
-            {
-                var group = new Group
-                {
-                    AccountId = g.AccountId, Name = g.Name, LaunchTemplateId = g.LaunchTemplateId, LaunchTemplateName = g.LaunchTemplateName,
-                    Min = g.MinSize, Max = g.MaxSize, Desired = g.DesiredCapacity, Zones = g.AvailabilityZones.ToList(), Subnets = g.SubnetIds.ToList(),
-                    Created = world.BaseTime.AddDays(-30),
-                };
-                foreach (var i in g.InstanceIds) group.Instances[i] = "InService";
-                _groups[g.Name] = group;
-            }
-        }
+        lock (_gate) _groups[group.Name] = group;
     }
 
     /// <summary>An instance's group and lifecycle state, as the Lab holds them (null when it is in no group).</summary>
@@ -89,7 +77,7 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
         // As EC2 does: an action the test denied answers AccessDenied, the awsQuery form of an IAM refusal.
         if (_ctx.IsDenied("autoscaling", action))
             return Task.FromResult(ProtocolErrors.Query(403, "Sender", "AccessDenied",
-                $"User: {request.Principal?.Arn} is not authorized to perform: autoscaling:{action} because no identity-based policy allows the autoscaling:{action} action",
+                LabContext.DenialMessage(request.Principal?.Arn, "autoscaling", action),
                 request.RequestId, Ns));
         // Like the other Coral query services, Auto Scaling reports every broken model constraint in one ValidationError.
         if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)
@@ -107,16 +95,16 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
     private static Exception Validation(string message) => new Ec2Exception("ValidationError", message);
 
     /// <summary>The group named by AutoScalingGroupName, which the model check has already required.</summary>
-    private Group GetGroup(LabRequest r, string? name)
+    private AutoScalingGroup GetGroup(LabRequest r, string? name)
     {
         if (name is null || !_groups.TryGetValue(name, out var g) || g.AccountId != r.AccountId) throw Validation($"AutoScalingGroup name not found - no such group: {name}");
         return g;
     }
 
-    private XElement LaunchTemplate(Group g) =>
+    private XElement LaunchTemplate(AutoScalingGroup g) =>
         new("LaunchTemplate", new XElement("LaunchTemplateId", g.LaunchTemplateId), new XElement("LaunchTemplateName", g.LaunchTemplateName), new XElement("Version", "$Default"));
 
-    private XElement InstanceXml(Group g, string instanceId, bool withGroupName)
+    private XElement InstanceXml(AutoScalingGroup g, string instanceId, bool withGroupName)
     {
         var facts = _ctx.GetService<Ec2Service>()?.InstanceFacts(instanceId);
         return new XElement("member",
@@ -147,7 +135,7 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
     private LabResponse DescribeAutoScalingGroups(LabRequest r)
     {
         var names = QueryXml.MemberList(r.Form, "AutoScalingGroupNames");
-        IEnumerable<Group> groups = _groups.Values.Where(g => g.AccountId == r.AccountId && (names.Count == 0 || names.Contains(g.Name)));
+        IEnumerable<AutoScalingGroup> groups = _groups.Values.Where(g => g.AccountId == r.AccountId && (names.Count == 0 || names.Contains(g.Name)));
         for (int f = 1; r.Form[$"Filters.member.{f}.Name"] is { } fname; f++)
         {
             var values = QueryXml.MemberList(r.Form, $"Filters.member.{f}.Values");
@@ -277,7 +265,7 @@ public sealed class AutoScalingService : ILabService, IScenarioSeeded, IModeledS
         return QueryXml.Success("AttachInstances", Ns, r.RequestId, null, withResultWrapper: false);
     }
 
-    private LabResponse Activities(LabRequest r, string action, Group g, IEnumerable<string> descriptions, string cause)
+    private LabResponse Activities(LabRequest r, string action, AutoScalingGroup g, IEnumerable<string> descriptions, string cause)
     {
         var now = _ctx.Clock.GetUtcNow();
         var items = descriptions.Select(d => new XElement("member",

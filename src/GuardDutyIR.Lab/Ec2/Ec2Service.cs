@@ -6,11 +6,11 @@ using GuardDutyIR.Lab.Scenarios;
 namespace GuardDutyIR.Lab.Ec2;
 
 /// <summary>
-/// EC2 (ec2 query protocol) over a mutable model seeded from the scenario: instances with their ENIs, volumes,
+/// EC2 (ec2 query protocol) over a mutable model that the scenario fills: instances with their ENIs, volumes,
 /// security groups and rules, Elastic IPs, snapshots, IAM instance-profile associations, tags and connection tracking.
 /// One lock serializes state changes; HTTP requests are still accepted concurrently.
 /// </summary>
-public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdminEndpoints, IModeledService
+public sealed partial class Ec2Service : ILabService, ILabAdminEndpoints, IModeledService
 {
     private static readonly ServiceModel s_model = ServiceModel.For("ec2");
     private readonly LabContext _ctx;
@@ -108,7 +108,7 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         var principal = request.Principal!;
         if (_ctx.IsDenied("ec2", action))
             return Task.FromResult(ProtocolErrors.Ec2(403, "UnauthorizedOperation",
-                $"You are not authorized to perform this operation. User: {principal.Arn} is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action. Encoded authorization failure message: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("lab-denied:" + action))}",
+                $"You are not authorized to perform this operation. {LabContext.DenialMessage(principal.Arn, "ec2", action)}. Encoded authorization failure message: {Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("lab-denied:" + action))}",
                 request.RequestId));
 
         if (s_model.ValidateForm(action, request.Form) is { Count: > 0 } violations)
@@ -226,98 +226,66 @@ public sealed partial class Ec2Service : ILabService, IScenarioSeeded, ILabAdmin
         if (t.Count > 50) throw new Ec2Exception("TagLimitExceeded", $"The maximum number of Tags for a resource has been reached.");
     }
 
-    // ------------------------------------------------------------------ seeding
+    // ------------------------------------------------------------------ loading (what a scenario puts in place before the Lab serves)
 
-    public void Seed(ScenarioWorld world)
+    /// <summary>A resource ID from the Lab's seeded sequence, so the same seed always yields the same IDs.</summary>
+    internal string NewResourceId(string prefix)
     {
-        lock (_gate)
-        {
-            foreach (var v in world.Vpcs)
-            {
-                _vpcs[v.VpcId] = new Vpc(v.AccountId, v.VpcId, v.CidrBlock, v.IsDefault, "vpc-cidr-assoc-" + v.VpcId[4..]);
-                SetTagsSeed(v.VpcId, v.Tags);
-            }
-            foreach (var s in world.Subnets)
-            {
-                _subnets[s.SubnetId] = new Subnet(s.AccountId, s.SubnetId, s.VpcId, s.CidrBlock, s.AvailabilityZone, world.Vpcs.First(v => v.VpcId == s.VpcId).IsDefault);
-                SetTagsSeed(s.SubnetId, s.Tags);
-            }
-            foreach (var g in world.SecurityGroups)
-            {
-                var group = new SecurityGroup { AccountId = g.AccountId, GroupId = g.GroupId, GroupName = g.GroupName, Description = g.Description, VpcId = g.VpcId };
-                foreach (var r in g.Rules)
-                    group.Rules.Add(new SgRule
-                    {
-                        RuleId = NewId("sgr"), GroupId = g.GroupId, IsEgress = r.IsEgress, Protocol = NormalizeProtocol(r.IpProtocol),
-                        FromPort = r.IpProtocol == "-1" ? null : r.FromPort, ToPort = r.IpProtocol == "-1" ? null : r.ToPort,
-                        CidrIpv4 = r.CidrIpv4, CidrIpv6 = r.CidrIpv6, ReferencedGroupId = r.ReferencedGroupId,
-                        ReferencedUserId = r.ReferencedGroupId is null ? null : g.AccountId, PrefixListId = r.PrefixListId, Description = r.Description,
-                    });
-                _groups[g.GroupId] = group;
-                SetTagsSeed(g.GroupId, g.Tags);
-            }
-            foreach (var role in world.Roles.Where(r => r.InstanceProfileArn is not null))
-                _profiles[role.InstanceProfileArn!] = (role.InstanceProfileName!, role.InstanceProfileId!);
-            foreach (var wi in world.Instances)
-            {
-                var inst = new Instance
-                {
-                    AccountId = wi.AccountId, InstanceId = wi.InstanceId, ReservationId = wi.ReservationId, ImageId = wi.ImageId,
-                    InstanceType = wi.InstanceType, KeyName = wi.KeyName, AvailabilityZone = wi.AvailabilityZone, SubnetId = wi.SubnetId,
-                    VpcId = wi.VpcId, PrivateIp = wi.PrivateIp, LaunchTime = wi.LaunchTime, RootDeviceName = wi.RootDeviceName,
-                    DisableApiTermination = wi.DisableApiTermination,
-                };
-                foreach (var we in wi.NetworkInterfaces)
-                {
-                    var eni = new NetworkInterface
-                    {
-                        AccountId = wi.AccountId, NetworkInterfaceId = we.NetworkInterfaceId, SubnetId = we.SubnetId, VpcId = we.VpcId,
-                        AvailabilityZone = wi.AvailabilityZone, PrivateIp = we.PrivateIp, MacAddress = we.MacAddress, Description = we.Description,
-                        Groups = we.GroupIds.ToList(), InstanceId = wi.InstanceId, AttachmentId = we.AttachmentId, DeviceIndex = we.DeviceIndex,
-                        DeleteOnTermination = we.DeviceIndex == 0, AttachTime = wi.LaunchTime, PublicIp = we.PublicIp,
-                        AllocationId = we.AllocationId, AssociationId = we.AssociationId,
-                    };
-                    _enis[eni.NetworkInterfaceId] = eni;
-                    inst.NetworkInterfaceIds.Add(eni.NetworkInterfaceId);
-                    if (we.DeviceIndex == 0 && we.PublicIp is not null && we.AllocationId is null) inst.AutoPublicIp = we.PublicIp;
-                }
-                foreach (var wv in wi.Volumes)
-                {
-                    _volumes[wv.VolumeId] = new Volume
-                    {
-                        AccountId = wi.AccountId, VolumeId = wv.VolumeId, Size = wv.SizeGiB, VolumeType = wv.VolumeType, AvailabilityZone = wi.AvailabilityZone,
-                        CreateTime = wi.LaunchTime, SnapshotId = wv.SnapshotId, Encrypted = wv.Encrypted, InstanceId = wi.InstanceId, Device = wv.DeviceName,
-                        AttachTime = wi.LaunchTime.AddSeconds(1), DeleteOnTermination = wv.DeleteOnTermination,
-                    };
-                }
-                if (wi.InstanceProfileArn is not null)
-                {
-                    var assoc = new IamAssociation
-                    {
-                        AssociationId = NewId("iip-assoc"), InstanceId = wi.InstanceId, AccountId = wi.AccountId,
-                        ProfileArn = wi.InstanceProfileArn, ProfileId = wi.InstanceProfileId!, Timestamp = wi.LaunchTime,
-                    };
-                    _iam[assoc.AssociationId] = assoc;
-                }
-                _instances[inst.InstanceId] = inst;
-                SetTagsSeed(inst.InstanceId, wi.Tags);
-                foreach (var wv in wi.Volumes) SetTagsSeed(wv.VolumeId, new Dictionary<string, string> { ["Name"] = wi.Name + " " + wv.DeviceName });
-            }
-            foreach (var a in world.ElasticIps)
-            {
-                var eni = a.NetworkInterfaceId is null ? null : _enis[a.NetworkInterfaceId];
-                _addresses[a.AllocationId] = new Address
-                {
-                    AccountId = a.AccountId, AllocationId = a.AllocationId, PublicIp = a.PublicIp, InstanceId = a.InstanceId,
-                    NetworkInterfaceId = a.NetworkInterfaceId, AssociationId = a.AssociationId, PrivateIp = eni?.PrivateIp,
-                };
-                SetTagsSeed(a.AllocationId, a.Tags);
-            }
-            _tracker.Seed(world.Flows);
-        }
+        lock (_gate) return NewId(prefix);
     }
 
-    private void SetTagsSeed(string id, IReadOnlyDictionary<string, string> tags)
+    internal void Add(Vpc vpc, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate) { _vpcs[vpc.VpcId] = vpc; LoadTags(vpc.VpcId, tags); }
+    }
+
+    internal void Add(Subnet subnet, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate) { _subnets[subnet.SubnetId] = subnet; LoadTags(subnet.SubnetId, tags); }
+    }
+
+    internal void Add(SecurityGroup group, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate) { _groups[group.GroupId] = group; LoadTags(group.GroupId, tags); }
+    }
+
+    internal void AddInstanceProfile(string arn, string name, string id)
+    {
+        lock (_gate) _profiles[arn] = (name, id);
+    }
+
+    internal void Add(NetworkInterface eni)
+    {
+        lock (_gate) _enis[eni.NetworkInterfaceId] = eni;
+    }
+
+    internal void Add(Volume volume, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate) { _volumes[volume.VolumeId] = volume; LoadTags(volume.VolumeId, tags); }
+    }
+
+    internal void Add(IamAssociation association)
+    {
+        lock (_gate) _iam[association.AssociationId] = association;
+    }
+
+    internal void Add(Instance instance, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate) { _instances[instance.InstanceId] = instance; LoadTags(instance.InstanceId, tags); }
+    }
+
+    internal void Add(Address address, IReadOnlyDictionary<string, string> tags)
+    {
+        lock (_gate) { _addresses[address.AllocationId] = address; LoadTags(address.AllocationId, tags); }
+    }
+
+    /// <summary>Connections already open, admitted and tracked as the ENIs' current groups say.</summary>
+    internal void AddFlows(IEnumerable<WorldFlow> flows)
+    {
+        lock (_gate) _tracker.Seed(flows);
+    }
+
+    private void LoadTags(string id, IReadOnlyDictionary<string, string> tags)
     {
         if (tags.Count == 0) return;
         _tags[id] = new Dictionary<string, string>(tags, StringComparer.Ordinal);

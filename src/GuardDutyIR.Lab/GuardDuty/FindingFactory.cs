@@ -51,6 +51,17 @@ public static class FindingFactory
 {
     public static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
+    /// <summary>What CreateSampleFindings makes for a type: GuardDuty's placeholder values, flagged as a sample.</summary>
+    internal static FindingSpec Sample(string type, string id, DateTimeOffset at) => new()
+    {
+        Id = id, Type = type, Severity = type.StartsWith("Recon", StringComparison.Ordinal) ? 2 : type.StartsWith("Backdoor", StringComparison.Ordinal) || type.StartsWith("Trojan", StringComparison.Ordinal) ? 8 : 5,
+        CreatedAt = at, Sample = true, RemoteIp = "198.51.100.0", Geo = GeoInfo.Sample,
+        ActionType = type.Contains("!DNS", StringComparison.Ordinal) || type.Contains("DNS", StringComparison.Ordinal) ? "DNS_REQUEST" : type.StartsWith("Recon:EC2/PortProbe", StringComparison.Ordinal) ? "PORT_PROBE" : "NETWORK_CONNECTION",
+        Domain = "GeneratedFindingDomainName",
+        Title = $"[SAMPLE] {type} finding generated for instance i-99999999.",
+        Description = $"This is a sample finding of type {type}. EC2 instance i-99999999 is involved in activity of this type.",
+    };
+
     public static JsonObject Build(FindingSpec s, string accountId, string region, string detectorId, ScenarioWorld? world)
     {
         var updated = s.UpdatedAt ?? s.CreatedAt;

@@ -3,9 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Core;
-using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.S3;
 
@@ -13,7 +11,7 @@ namespace GuardDutyIR.Lab.S3;
 /// S3 (rest-xml, path-style only: http://127.0.0.1:port/bucket/key). Buckets belong to the account that created them;
 /// another account gets AccessDenied, as a bucket without a cross-account policy answers.
 /// </summary>
-public sealed partial class S3Service : ILabService, IScenarioSeeded
+public sealed partial class S3Service : ILabService
 {
     public const string Xmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
     private static readonly XNamespace Ns = Xmlns;
@@ -29,74 +27,14 @@ public sealed partial class S3Service : ILabService, IScenarioSeeded
     public S3Store Store { get; } = new();
 
     /// <summary>Bucket CloudTrail delivers the scenario's trail logs to (null before seeding or when there are no events).</summary>
-    public string? TrailBucket { get; private set; }
+    public string? TrailBucket { get; internal set; }
     /// <summary>Bucket the responder keeps evidence in.</summary>
-    public string? EvidenceBucket { get; private set; }
+    public string? EvidenceBucket { get; internal set; }
     /// <summary>Keys of the trail log files written at seeding.</summary>
-    public IReadOnlyList<string> TrailLogKeys { get; private set; } = Array.Empty<string>();
+    public IReadOnlyList<string> TrailLogKeys { get; internal set; } = Array.Empty<string>();
 
     [GeneratedRegex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
     private static partial Regex BucketNamePattern();
-
-    public void Seed(ScenarioWorld world)
-    {
-        var created = world.BaseTime.AddDays(-40);
-        if (world.ThreatListBucket is { } tlb && world.ThreatListKey is { } tlk)
-        {
-            Store.EnsureBucket(tlb, world.AccountId, world.Region, created);
-            Store.Put(tlb, new S3StoredObject(tlk, Encoding.UTF8.GetBytes(ThreatListContent(world)), "text/plain", world.BaseTime.AddHours(-3)));
-        }
-        if (world.ExfilBucket is { } eb)
-        {
-            Store.EnsureBucket(eb, world.AccountId, world.Region, created);
-            foreach (var o in world.ExfilObjects)
-            {
-                var obj = o;
-                Store.Put(eb, new S3StoredObject(obj.Key, () => DeterministicBytes(obj.Bucket + "/" + obj.Key, obj.Size), obj.Size, "application/gzip", obj.Time));
-            }
-        }
-        if (world.Scenario != ScenarioNames.Empty)
-        {
-            EvidenceBucket = $"guardduty-ir-evidence-{world.AccountId}";
-            Store.EnsureBucket(EvidenceBucket, world.AccountId, world.Region, created);
-        }
-        var records = CloudTrailEventGenerator.ForWorld(world);
-        if (records.Count > 0)
-        {
-            TrailBucket = CloudTrailLogFiles.TrailBucketName(world.AccountId);
-            Store.EnsureBucket(TrailBucket, world.AccountId, world.Region, created);
-            var keys = new List<string>();
-            foreach (var file in CloudTrailLogFiles.Split(records, world.AccountId, world.Seed))
-            {
-                Store.Put(TrailBucket, new S3StoredObject(file.Key, file.GzipContent, "application/x-gzip", file.DeliveredAt));
-                keys.Add(file.Key);
-            }
-            TrailLogKeys = keys;
-        }
-    }
-
-    /// <summary>The threat list file: one IP or CIDR per line (GuardDuty's TXT format), the malicious EIP among them.</summary>
-    public static string ThreatListContent(ScenarioWorld world)
-    {
-        var sb = new StringBuilder();
-        sb.Append("# Example-Threat-List (GuardDutyIR Lab)\n");
-        if (world.MaliciousEip is { } ip) sb.Append(ip).Append('\n');
-        // Documentation-range entries keep the list realistic without adding matches (GuardDuty ignores private/non-routable IPs).
-        sb.Append("198.51.100.66\n203.0.113.0/28\n");
-        return sb.ToString();
-    }
-
-    internal static byte[] DeterministicBytes(string seed, long size)
-    {
-        var result = new byte[size];
-        var block = SHA256.HashData(Encoding.UTF8.GetBytes(seed));
-        for (long i = 0; i < size; i += block.Length)
-        {
-            Array.Copy(block, 0, result, i, (int)Math.Min(block.Length, size - i));
-            block = SHA256.HashData(block);
-        }
-        return result;
-    }
 
     public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
     {

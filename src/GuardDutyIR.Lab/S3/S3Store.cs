@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 
 namespace GuardDutyIR.Lab.S3;
 
@@ -56,7 +57,7 @@ public sealed class S3Bucket
 /// The Lab's object storage, shared by the S3 wire service and by services that read S3 themselves
 /// (GuardDuty fetching threat lists, CloudTrail delivering trail logs).
 /// </summary>
-public sealed class S3Store
+public sealed partial class S3Store
 {
     private readonly ConcurrentDictionary<string, S3Bucket> _buckets = new(StringComparer.Ordinal);
 
@@ -142,5 +143,17 @@ public sealed class S3Store
             return true;
         }
         return false;
+    }
+
+    [GeneratedRegex(@"^s3://(?<bucket>[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9])(?:/(?<prefix>.*))?$")]
+    private static partial Regex S3UriPattern();
+
+    /// <summary>s3://bucket[/prefix], the form CloudTrail Lake's DeliveryS3Uri and Athena's OutputLocation take; false when the bucket name is not valid.</summary>
+    public static bool TryParseUri(string uri, out string bucket, out string prefix)
+    {
+        var m = S3UriPattern().Match(uri);
+        bucket = m.Success ? m.Groups["bucket"].Value : "";
+        prefix = m.Success ? m.Groups["prefix"].Value : "";
+        return m.Success;
     }
 }

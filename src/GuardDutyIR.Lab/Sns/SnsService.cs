@@ -6,7 +6,6 @@ using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.Core.Model;
-using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Sns;
 
@@ -39,7 +38,7 @@ public sealed class SnsTopic
 /// SNS (awsQuery). Published messages are kept for tests (<see cref="Messages"/>, GET /_lab/sns/messages) instead of
 /// being delivered; e-mail subscriptions stay "pending confirmation" because nobody can click the link.
 /// </summary>
-public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdminEndpoints, IModeledService
+public sealed partial class SnsService : ILabService, ILabAdminEndpoints, IModeledService
 {
     private const string Ns = ProtocolErrors.SnsNamespace;
     public const int MaxMessageBytes = 262144;
@@ -74,20 +73,10 @@ public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdmin
     /// <summary>Every accepted Publish, oldest first.</summary>
     public IReadOnlyList<SnsPublishedMessage> Messages => _messages.ToArray();
 
-    public string? ScenarioTopicArn { get; private set; }
+    public string? ScenarioTopicArn { get; internal set; }
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,256}$")]
     private static partial Regex TopicNamePattern();
-
-    public void Seed(ScenarioWorld world)
-    {
-        if (world.SnsTopicName is not { } name) return;
-        var topic = GetOrCreate(world.AccountId, world.Region, name);
-        topic.Attributes["DisplayName"] = "GuardDuty-Example";
-        lock (topic.Subscriptions)
-            topic.Subscriptions.Add(new SnsSubscription("PendingConfirmation", topic.Arn, "email", "security-team@example.com", world.AccountId, false));
-        ScenarioTopicArn = topic.Arn;
-    }
 
     public void RegisterAdminEndpoints(LabAdminRouter router)
     {
@@ -99,7 +88,8 @@ public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdmin
         });
     }
 
-    private SnsTopic GetOrCreate(string account, string region, string name)
+    /// <summary>The topic of that name in the account, made when it does not exist yet (CreateTopic is idempotent).</summary>
+    internal SnsTopic GetOrCreate(string account, string region, string name)
     {
         var arn = $"arn:aws:sns:{region}:{account}:{name}";
         return _topics.GetOrAdd(arn, a => new SnsTopic(a, name, account));
@@ -112,7 +102,7 @@ public sealed partial class SnsService : ILabService, IScenarioSeeded, ILabAdmin
         request.Action = action.Length > 0 ? action : "Unknown";
         if (action.Length > 0 && _context.IsDenied("sns", action))
             return Task.FromResult(Error(request, 403, "AuthorizationError",
-                $"User: {request.Principal?.Arn} is not authorized to perform: SNS:{action} because no identity-based policy allows the SNS:{action} action"));
+                LabContext.DenialMessage(request.Principal?.Arn, "SNS", action)));
         if (action.Length == 0) return Task.FromResult(Error(request, 400, "MissingAction", "Missing Action"));
         if (!_handlers.TryGetValue(action, out var handler))
             return Task.FromResult(Error(request, 400, "InvalidAction", $"Could not find operation {action} for version 2010-03-31"));

@@ -25,19 +25,11 @@ public sealed class AthenaTests : IClassFixture<SharedWorkshopLab>
         });
         Assert.True(start.Status == 200, start.Body);
         var id = (string)start.Json["QueryExecutionId"]!;
-        for (int i = 0; i < 500; i++)
-        {
-            var g = await c.AthenaAsync("GetQueryExecution", new JsonObject { ["QueryExecutionId"] = id });
-            var exec = g.Json["QueryExecution"]!.AsObject();
-            var state = (string)exec["Status"]!["State"]!;
-            if (state is not ("QUEUED" or "RUNNING"))
-            {
-                if (expectSuccess) Assert.True(state == "SUCCEEDED", exec.ToJsonString());
-                return (id, exec);
-            }
-            await Task.Delay(20);
-        }
-        throw new TimeoutException();
+        var exec = await Eventually.WaitAsync(
+            async () => (await c.AthenaAsync("GetQueryExecution", new JsonObject { ["QueryExecutionId"] = id })).Json["QueryExecution"]!.AsObject(),
+            e => (string)e["Status"]!["State"]! is not ("QUEUED" or "RUNNING"), $"query {id} to finish");
+        if (expectSuccess) Assert.True((string)exec["Status"]!["State"]! == "SUCCEEDED", exec.ToJsonString());
+        return (id, exec);
     }
 
     /// <summary>Data rows (header row checked and dropped) as column→value maps.</summary>
@@ -163,7 +155,9 @@ public sealed class AthenaTests : IClassFixture<SharedWorkshopLab>
     [Fact]
     public async Task StopQueryExecution_CancelsARunningQuery()
     {
-        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 21);
+        // On the test's clock the query runs once the clock passes the queue time, and stays RUNNING (QueryDelay) after.
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 21, o => o with { Clock = clock });
         lab.GetService<GuardDutyIR.Lab.Athena.AthenaService>()!.QueryDelay = TimeSpan.FromSeconds(10);
         using var c = new RawAwsClient(lab);
         var start = await c.AthenaAsync("StartQueryExecution", new JsonObject
@@ -180,9 +174,13 @@ public sealed class AthenaTests : IClassFixture<SharedWorkshopLab>
             ["ClientRequestToken"] = "token-1-0123456789abcdef0123456789",
         });
         Assert.Equal(id, (string)again.Json["QueryExecutionId"]!);
-        await Task.Delay(100);
+        Assert.Equal("RUNNING", await Eventually.WaitAsync(async () =>
+        {
+            clock.Advance(TrailQueryRunner.DefaultQueueTime);
+            return (string)(await c.AthenaAsync("GetQueryExecution", new JsonObject { ["QueryExecutionId"] = id })).Json["QueryExecution"]!["Status"]!["State"]!;
+        }, s => s != "QUEUED", "the query to start running"));
         var notYet = await c.AthenaAsync("GetQueryResults", new JsonObject { ["QueryExecutionId"] = id });
-        Assert.Contains("has not yet finished", (string)notYet.Json["Message"]!, StringComparison.Ordinal);
+        Assert.Equal("Query has not yet finished. Current state: RUNNING", (string)notYet.Json["Message"]!);
         Assert.Equal(200, (await c.AthenaAsync("StopQueryExecution", new JsonObject { ["QueryExecutionId"] = id })).Status);
         var g = await c.AthenaAsync("GetQueryExecution", new JsonObject { ["QueryExecutionId"] = id });
         Assert.Equal("CANCELLED", (string)g.Json["QueryExecution"]!["Status"]!["State"]!);

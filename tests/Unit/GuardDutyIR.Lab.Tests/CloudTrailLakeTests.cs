@@ -22,19 +22,16 @@ internal static class Lake
         return (string)r.Json["QueryId"]!;
     }
 
-    public static async Task<JsonObject> WaitAsync(RawAwsClient c, string id, int timeoutMs = 15000)
-    {
-        var deadline = DateTime.UtcNow.AddMilliseconds(timeoutMs);
-        while (true)
+    public static async Task<JsonObject> WaitAsync(RawAwsClient c, string id) =>
+        await Eventually.WaitAsync(async () =>
         {
             var d = await c.CloudTrailAsync("DescribeQuery", new JsonObject { ["QueryId"] = id });
             Assert.Equal(200, d.Status);
-            var status = (string)d.Json["QueryStatus"]!;
-            if (status is not ("QUEUED" or "RUNNING")) return d.Json;
-            Assert.True(DateTime.UtcNow < deadline, "query did not finish");
-            await Task.Delay(20);
-        }
-    }
+            return d.Json;
+        }, d => (string)d["QueryStatus"]! is not ("QUEUED" or "RUNNING"), $"query {id} to finish");
+
+    public static async Task<string> StatusAsync(RawAwsClient c, string id) =>
+        (string)(await c.CloudTrailAsync("DescribeQuery", new JsonObject { ["QueryId"] = id })).Json["QueryStatus"]!;
 
     /// <summary>All rows of a finished query, each as (column, value) pairs in order, following NextToken.</summary>
     public static async Task<List<List<KeyValuePair<string, string>>>> RowsAsync(RawAwsClient c, string id, int? pageSize = null)
@@ -315,14 +312,18 @@ public sealed class CloudTrailLakeStateTests
     [Fact]
     public async Task CancelQuery_StopsARunningQuery_AndRejectsFinishedOnes()
     {
-        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 9);
+        // On the test's clock a query leaves QUEUED when the clock has moved past the queue time, and stays RUNNING
+        // (QueryDelay) until it moves on again.
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 9, o => o with { Clock = clock });
         Lake.Service(lab).QueryDelay = TimeSpan.FromSeconds(10);
         using var c = new RawAwsClient(lab);
         var eds = Lake.Service(lab).EventDataStoreId!;
         var id = await Lake.StartAsync(c, $"SELECT eventname FROM {eds}");
-        await Task.Delay(100);
-        var running = await c.CloudTrailAsync("DescribeQuery", new JsonObject { ["QueryId"] = id });
-        Assert.Equal("RUNNING", (string)running.Json["QueryStatus"]!);
+        Assert.Equal("QUEUED", await Lake.StatusAsync(c, id));
+        var queueTime = TrailQueryRunner.DefaultQueueTime;
+        Assert.Equal("RUNNING", await Eventually.WaitAsync(async () => { clock.Advance(queueTime); return await Lake.StatusAsync(c, id); },
+            s => s != "QUEUED", "the query to start running"));
         var pending = await c.CloudTrailAsync("GetQueryResults", new JsonObject { ["QueryId"] = id });
         Assert.Equal("RUNNING", (string)pending.Json["QueryStatus"]!);
         Assert.Empty(pending.Json["QueryResultRows"]!.AsArray());
@@ -342,7 +343,30 @@ public sealed class CloudTrailLakeStateTests
         foreach (var q in ids) await c.CloudTrailAsync("CancelQuery", new JsonObject { ["QueryId"] = q });
         Lake.Service(lab).QueryDelay = TimeSpan.Zero;
         var ok = await Lake.StartAsync(c, $"SELECT 12 FROM {eds}");
-        Assert.Equal("FINISHED", (string)(await Lake.WaitAsync(c, ok))["QueryStatus"]!);
+        Assert.Equal("FINISHED", await Eventually.WaitAsync(async () => { clock.Advance(queueTime); return await Lake.StatusAsync(c, ok); },
+            s => s is not ("QUEUED" or "RUNNING"), "the query to finish"));
+    }
+
+    [Fact]
+    public async Task A_query_runs_for_QueryDelay_on_the_Labs_clock_and_reports_that_time()
+    {
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 10, o => o with { Clock = clock });
+        Lake.Service(lab).QueryDelay = TimeSpan.FromSeconds(2);
+        using var c = new RawAwsClient(lab);
+        var id = await Lake.StartAsync(c, $"SELECT eventname FROM {Lake.Service(lab).EventDataStoreId}");
+        // The clock moves once, by the queue time, and then stands still until the run's own wait has started.
+        await clock.WaitStartedAsync(TrailQueryRunner.DefaultQueueTime, TimeSpan.FromSeconds(20));
+        clock.Advance(TrailQueryRunner.DefaultQueueTime);
+        Assert.Equal("RUNNING", await Eventually.WaitAsync(() => Lake.StatusAsync(c, id), s => s != "QUEUED", "the query to start running"));
+        // The engine's own work takes no time on the Lab's clock, so the whole QueryDelay is still to run.
+        await clock.WaitStartedAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20));
+        clock.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.Equal("RUNNING", await Lake.StatusAsync(c, id));
+        clock.Advance(TimeSpan.FromSeconds(0.1));
+        var done = await Lake.WaitAsync(c, id);
+        Assert.Equal("FINISHED", (string)done["QueryStatus"]!);
+        Assert.Equal(2000, (long)done["QueryStatistics"]!["ExecutionTimeInMillis"]!);
     }
 
     [Fact]
@@ -393,16 +417,21 @@ public sealed class CloudTrailLakeStateTests
     [Fact]
     public async Task LookupEvents_IsThrottledAtTwoPerSecond_WhenTheLabThrottles()
     {
-        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 13, o => o with { Throttling = true });
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync("CloudTrailInvestigation", seed: 13, o => o with { Throttling = true, Clock = clock });
         using var c = new RawAwsClient(lab);
-        var codes = new List<string>();
-        for (int i = 0; i < 5; i++)
+        async Task<string> Lookup()
         {
             var r = await c.CloudTrailAsync("LookupEvents", new JsonObject { ["MaxResults"] = 1 });
-            codes.Add(r.Status == 200 ? "OK" : (string)r.Json["__type"]!);
+            return r.Status == 200 ? "OK" : (string)r.Json["__type"]!;
         }
-        Assert.Equal("OK", codes[0]);
-        Assert.Contains("ThrottlingException", codes);
+        var codes = new List<string>();
+        for (int i = 0; i < 4; i++) codes.Add(await Lookup());
+        Assert.Equal(new[] { "OK", "OK", "ThrottlingException", "ThrottlingException" }, codes);
+        // Two a second: half a second later one more passes.
+        clock.Advance(TimeSpan.FromSeconds(0.5));
+        Assert.Equal("OK", await Lookup());
+        Assert.Equal("ThrottlingException", await Lookup());
         lab.Throttle.Enabled = false;
         Assert.Equal(200, (await c.CloudTrailAsync("LookupEvents", new JsonObject { ["MaxResults"] = 1 })).Status);
     }

@@ -1,6 +1,7 @@
 using Amazon.EC2;
 using Amazon.EC2.Model;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Tests.TestSupport;
 
 namespace GuardDutyIR.Lab.Tests;
 
@@ -10,14 +11,18 @@ public sealed class Ec2ContainmentSupportTests
     [Fact]
     public async Task The_concurrent_snapshot_limit_refuses_more_pending_snapshots_until_they_complete()
     {
-        await using var lab = await TestLab.StartAsync(configure: o => o with { SnapshotCompletionSeconds = 3, MaxPendingSnapshots = 2 });
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync(configure: o => o with { SnapshotCompletionSeconds = 3, MaxPendingSnapshots = 2, Clock = clock });
         var c = lab.World.CompromisedInstance!;
         using var ec2 = TestLab.Ec2(lab);
         var first = await ec2.CreateSnapshotsAsync(new CreateSnapshotsRequest { InstanceSpecification = new InstanceSpecification { InstanceId = c.InstanceId } });
         Assert.Equal(2, first.Snapshots.Count);
         var ex = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = c.Volumes[0].VolumeId }));
         Assert.Equal("ConcurrentSnapshotLimitExceeded", ex.ErrorCode);
-        await Task.Delay(3200);
+        clock.Advance(TimeSpan.FromSeconds(2.9));
+        var stillPending = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = c.Volumes[0].VolumeId }));
+        Assert.Equal("ConcurrentSnapshotLimitExceeded", stillPending.ErrorCode);
+        clock.Advance(TimeSpan.FromSeconds(0.1));
         var later = await ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = c.Volumes[0].VolumeId });
         Assert.Equal("pending", later.Snapshot.State.Value);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Amazon.EC2;
 using Amazon.EC2.Model;
+using GuardDutyIR.Lab.Tests.TestSupport;
 
 namespace GuardDutyIR.Lab.Tests;
 
@@ -238,7 +239,9 @@ public sealed class Ec2InstanceMutationTests
     [Fact]
     public async Task StopStartTerminate_Transitions_AndDeleteOnTermination()
     {
-        await using var lab = await TestLab.StartAsync();
+        // Transitions take InstanceTransitionSeconds (0.5 s in TestLab) on the Lab's clock.
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync(configure: o => o with { Clock = clock });
         var w = lab.World;
         var c = w.CompromisedInstance!;
         using var ec2 = TestLab.Ec2(lab);
@@ -246,7 +249,9 @@ public sealed class Ec2InstanceMutationTests
         var stop = await ec2.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new() { c.InstanceId } });
         Assert.Equal("stopping", stop.StoppingInstances[0].CurrentState.Name.Value);
         Assert.Equal("running", stop.StoppingInstances[0].PreviousState.Name.Value);
-        await Task.Delay(700);
+        clock.Advance(TimeSpan.FromSeconds(0.4));
+        Assert.Equal("stopping", await State(ec2, c.InstanceId));
+        clock.Advance(TimeSpan.FromSeconds(0.1));
         Assert.Equal("stopped", await State(ec2, c.InstanceId));
         var i = (await ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new() { c.InstanceId } })).Reservations[0].Instances[0];
         Assert.Null(i.PublicIpAddress); // auto-assigned public IPs are released on stop
@@ -254,7 +259,8 @@ public sealed class Ec2InstanceMutationTests
 
         var start = await ec2.StartInstancesAsync(new StartInstancesRequest { InstanceIds = new() { c.InstanceId } });
         Assert.Equal("pending", start.StartingInstances[0].CurrentState.Name.Value);
-        await Task.Delay(700);
+        Assert.Equal("pending", await State(ec2, c.InstanceId));
+        clock.Advance(TimeSpan.FromSeconds(0.5));
         Assert.Equal("running", await State(ec2, c.InstanceId));
 
         // Data volume survives termination unless DeleteOnTermination is switched on; switch it on for the second instance only.
@@ -268,7 +274,8 @@ public sealed class Ec2InstanceMutationTests
         });
         var term = await ec2.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = new() { c.InstanceId, inv.InstanceId } });
         Assert.All(term.TerminatingInstances, t => Assert.Equal("shutting-down", t.CurrentState.Name.Value));
-        await Task.Delay(700);
+        Assert.Equal("shutting-down", await State(ec2, c.InstanceId));
+        clock.Advance(TimeSpan.FromSeconds(0.5));
         Assert.Equal("terminated", await State(ec2, c.InstanceId));
         var volumes = (await ec2.DescribeVolumesAsync(new DescribeVolumesRequest())).Volumes.Select(v => v.VolumeId).ToHashSet();
         Assert.DoesNotContain(c.Volumes[0].VolumeId, volumes);

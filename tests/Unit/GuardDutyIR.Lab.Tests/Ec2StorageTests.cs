@@ -5,6 +5,7 @@ using Amazon.SecurityToken.Model;
 using Tag = Amazon.EC2.Model.Tag;
 using Filter = Amazon.EC2.Model.Filter;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Tests.TestSupport;
 
 namespace GuardDutyIR.Lab.Tests;
 
@@ -34,7 +35,8 @@ public sealed class Ec2StorageTests
     [Fact]
     public async Task Snapshots_GoPendingToCompleted_OverTime()
     {
-        await using var lab = await TestLab.StartAsync(configure: o => o with { SnapshotCompletionSeconds = 1.0 });
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync(configure: o => o with { SnapshotCompletionSeconds = 1.0, Clock = clock });
         var c = lab.World.CompromisedInstance!;
         using var ec2 = TestLab.Ec2(lab);
         var created = await ec2.CreateSnapshotAsync(new CreateSnapshotRequest
@@ -53,7 +55,9 @@ public sealed class Ec2StorageTests
         var copyPending = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.CopySnapshotAsync(new CopySnapshotRequest { SourceSnapshotId = snapId, SourceRegion = lab.Region }));
         Assert.Equal("IncorrectState", copyPending.ErrorCode);
 
-        await Task.Delay(1100);
+        clock.Advance(TimeSpan.FromSeconds(0.5));
+        Assert.Equal("50%", (await ec2.DescribeSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = new() { snapId } })).Snapshots.Single().Progress);
+        clock.Advance(TimeSpan.FromSeconds(0.5));
         var done = (await ec2.DescribeSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = new() { "self" }, Filters = new() { F("tag:ir:case", "42") } })).Snapshots.Single();
         Assert.Equal("completed", done.State.Value);
         Assert.Equal("100%", done.Progress);

@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Tests.TestSupport;
 
 namespace GuardDutyIR.Lab.Tests;
 
@@ -46,7 +47,8 @@ public sealed class Ec2TemplateAgreementTests
     [Fact]
     public async Task EveryTemplate_HasTheLabsShape()
     {
-        await using var lab = await TestLab.StartAsync(configure: o => o with { SnapshotCompletionSeconds = 0.2 });
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync(configure: o => o with { SnapshotCompletionSeconds = 0.2, Clock = clock });
         var w = lab.World;
         var ec2 = new (string, string)[] { ("Version", "2016-11-15") };
         (string, string)[] Ec2(params (string, string)[] p) => ec2.Concat(p).ToArray();
@@ -82,7 +84,8 @@ public sealed class Ec2TemplateAgreementTests
         await Check("ec2-CreateSnapshots.xml", Call(lab, "ec2", Ec2(("Action", "CreateSnapshots"), ("InstanceSpecification.InstanceId", c.InstanceId),
             ("InstanceSpecification.ExcludeDataVolumeId.1", c.Volumes[1].VolumeId), ("Description", "IR case 42"),
             ("TagSpecification.1.ResourceType", "snapshot"), ("TagSpecification.1.Tag.1.Key", "ir:case"), ("TagSpecification.1.Tag.1.Value", "42"))));
-        await Task.Delay(300);
+        // The template shows a completed snapshot.
+        clock.Advance(TimeSpan.FromSeconds(0.2));
         await Check("ec2-DescribeSnapshots.xml", Call(lab, "ec2", Ec2(("Action", "DescribeSnapshots"), ("SnapshotId.1", V(snap, "snapshotId")))));
 
         await Call(lab, "ec2", Ec2(("Action", "DeleteTags"), ("ResourceId.1", rootVol)));

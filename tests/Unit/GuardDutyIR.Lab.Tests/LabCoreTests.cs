@@ -7,6 +7,7 @@ using Amazon.Runtime;
 using Amazon.SecurityToken;
 using Amazon.SecurityToken.Model;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Tests.TestSupport;
 
 namespace GuardDutyIR.Lab.Tests;
 
@@ -216,16 +217,24 @@ public sealed class LabCoreTests
     [Fact]
     public async Task Faults_HalfErrorRate_WithSdkRetries_Succeeds_AndLatencyIsAdded()
     {
-        await using var lab = await TestLab.StartAsync(configure: o => o with { Faults = new FaultOptions { ErrorRate = 0.3, Seed = 11 } });
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync(configure: o => o with { Faults = new FaultOptions { ErrorRate = 0.3, Seed = 11 }, Clock = clock });
         using var ec2 = TestLab.Ec2(lab, maxErrorRetry: 8);
         for (int i = 0; i < 3; i++) Assert.NotEmpty((await ec2.DescribeRegionsAsync(new DescribeRegionsRequest())).Regions);
         Assert.True(lab.Counters.Snapshot().Faults.Values.Sum() > 0);
 
+        // Injected latency is a wait on the Lab's clock before the request is handled: the answer comes once that clock
+        // has moved on by the latency, and the request is not handled (counted) before.
         lab.Faults.ErrorRate = 0;
         lab.Faults.LatencyMs = 300;
-        var sw = System.Diagnostics.Stopwatch.StartNew();
-        await ec2.DescribeRegionsAsync(new DescribeRegionsRequest());
-        Assert.True(sw.ElapsedMilliseconds >= 290, $"latency {sw.ElapsedMilliseconds} ms");
+        var handled = lab.Counters.Snapshot().CallsOf("ec2", "DescribeRegions");
+        var call = ec2.DescribeRegionsAsync(new DescribeRegionsRequest());
+        await clock.WaitStartedAsync(TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(20));
+        Assert.False(call.IsCompleted);
+        Assert.Equal(handled, lab.Counters.Snapshot().CallsOf("ec2", "DescribeRegions"));
+        clock.Advance(TimeSpan.FromMilliseconds(300));
+        Assert.NotEmpty((await call.WaitAsync(TimeSpan.FromSeconds(20))).Regions);
+        Assert.Equal(handled + 1, lab.Counters.Snapshot().CallsOf("ec2", "DescribeRegions"));
     }
 
     [Fact]

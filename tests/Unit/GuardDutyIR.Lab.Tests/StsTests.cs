@@ -5,6 +5,7 @@ using Amazon.Runtime;
 using Amazon.SecurityToken;
 using Amazon.SecurityToken.Model;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Tests.TestSupport;
 
 namespace GuardDutyIR.Lab.Tests;
 
@@ -24,7 +25,8 @@ public sealed class StsTests
     [Fact]
     public async Task AssumeRole_CrossAccount_TempCredsActInMemberAccount()
     {
-        await using var lab = await TestLab.StartAsync();
+        var clock = new TestClock();
+        await using var lab = await TestLab.StartAsync(configure: o => o with { Clock = clock });
         using var sts = TestLab.Sts(lab);
         var roleArn = $"arn:aws:iam::{lab.MemberAccountId}:role/{LabCredentialStore.AuditorRoleName}";
         var resp = await sts.AssumeRoleAsync(new AssumeRoleRequest { RoleArn = roleArn, RoleSessionName = "ir-case-42", DurationSeconds = 900 });
@@ -32,7 +34,7 @@ public sealed class StsTests
         Assert.False(string.IsNullOrEmpty(resp.Credentials.SessionToken));
         Assert.Equal($"arn:aws:sts::{lab.MemberAccountId}:assumed-role/{LabCredentialStore.AuditorRoleName}/ir-case-42", resp.AssumedRoleUser.Arn);
         Assert.EndsWith(":ir-case-42", resp.AssumedRoleUser.AssumedRoleId);
-        Assert.InRange(resp.Credentials.Expiration!.Value, DateTime.UtcNow.AddSeconds(800), DateTime.UtcNow.AddSeconds(1000));
+        Assert.Equal(TestClock.Start.AddSeconds(900).UtcDateTime, resp.Credentials.Expiration!.Value.ToUniversalTime());
 
         var temp = new SessionAWSCredentials(resp.Credentials.AccessKeyId, resp.Credentials.SecretAccessKey, resp.Credentials.SessionToken);
         using var sts2 = TestLab.Sts(lab, temp);
@@ -48,6 +50,13 @@ public sealed class StsTests
         // The main account's instances are invisible from the member account.
         var ex = await Assert.ThrowsAsync<AmazonEC2Exception>(() => ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new() { lab.World.CompromisedInstanceId! } }));
         Assert.Equal("InvalidInstanceID.NotFound", ex.ErrorCode);
+
+        // The session ends when the Lab's clock reaches its expiration, not a moment before.
+        clock.Advance(TimeSpan.FromSeconds(899));
+        Assert.Equal(lab.MemberAccountId, (await sts2.GetCallerIdentityAsync(new GetCallerIdentityRequest())).Account);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var expired = await Assert.ThrowsAnyAsync<AmazonSecurityTokenServiceException>(() => sts2.GetCallerIdentityAsync(new GetCallerIdentityRequest()));
+        Assert.Equal("ExpiredToken", expired.ErrorCode);
     }
 
     [Fact]

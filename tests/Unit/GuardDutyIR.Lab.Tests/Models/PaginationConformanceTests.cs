@@ -31,7 +31,8 @@ public sealed class PaginationConformanceTests : IClassFixture<PaginationConform
 
         public async Task InitializeAsync()
         {
-            Lab = await TestLab.StartAsync("Workshop", configure: o => o with { SnapshotCompletionSeconds = 0.05 });
+            // Snapshots complete as they are made, so every listing is stable while it is walked.
+            Lab = await TestLab.StartAsync("Workshop", configure: o => o with { SnapshotCompletionSeconds = 0 });
             var w = Lab.World;
             using var c = new RawAwsClient(Lab);
 
@@ -90,16 +91,10 @@ public sealed class PaginationConformanceTests : IClassFixture<PaginationConform
             });
             Assert.True(start.Status == 200, start.Body);
             var qid = (string)start.Json["QueryExecutionId"]!;
-            for (int i = 0; i < 500; i++)
-            {
-                var g = await c.AthenaAsync("GetQueryExecution", new JsonObject { ["QueryExecutionId"] = qid });
-                if ((string?)g.Json["QueryExecution"]!["Status"]!["State"] == "SUCCEEDED") break;
-                await Task.Delay(20);
-            }
+            var state = await Eventually.WaitAsync(async () => (string?)(await c.AthenaAsync("GetQueryExecution", new JsonObject { ["QueryExecutionId"] = qid })).Json["QueryExecution"]!["Status"]!["State"],
+                state => state is not ("QUEUED" or "RUNNING"), "the Athena query to finish");
+            Assert.Equal("SUCCEEDED", state);
             Inputs["GetQueryResults@athena"] = new() { ["QueryExecutionId"] = qid };
-
-            // Let the snapshots complete, so every listing is stable while it is walked.
-            await Task.Delay(300);
         }
 
         public async Task DisposeAsync() => await Lab.DisposeAsync();
