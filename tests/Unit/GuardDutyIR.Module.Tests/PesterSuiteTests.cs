@@ -57,8 +57,7 @@ public sealed class PesterSuiteTests(ITestOutputHelper output)
             $configuration.TestResult.OutputFormat = 'NUnitXml'
             $configuration.TestResult.OutputPath = $Xml
             Invoke-Pester -Configuration $configuration
-            """, pester.Manifest, Path.Combine(TestPaths.RepoRoot, suite), xmlPath, ModuleLayout.ManifestPath,
-            Path.GetDirectoryName(Path.GetDirectoryName(ModuleLayout.Directory.TrimEnd('/', '\\')))!);
+            """, pester.Manifest, Path.Combine(TestPaths.RepoRoot, suite), xmlPath, ModuleLayout.ManifestPath, ModuleLayout.ModuleRoot);
 
         var problems = new List<string>();
         if (result.Terminating is { } t) problems.Add($"Invoke-Pester stopped: {t.ErrorRecord}\n{t.ErrorRecord.InvocationInfo?.PositionMessage}");
@@ -71,7 +70,7 @@ public sealed class PesterSuiteTests(ITestOutputHelper output)
             .AppendLine($"Pester: {pester}")
             .AppendLine($"Engine: PowerShell {System.Management.Automation.PSVersionInfo.PSVersion} hosted in the test process (Microsoft.PowerShell.SDK)")
             .AppendLine()
-            .Append(HostText(result.Information))
+            .Append(PesterOutput.HostText(result.Information))
             .AppendLine()
             .AppendLine(problems.Count == 0 ? "Verdict: passed" : "Verdict: FAILED\n  " + string.Join("\n  ", problems))
             .ToString();
@@ -165,21 +164,5 @@ public sealed class PesterSuiteTests(ITestOutputHelper output)
                 yield return $"skipped test {skipped.Properties["ExpandedPath"]?.Value} gives no reason (use Set-ItResult -Skipped -Because)";
         }
         if (Get<string>("Result") != "Passed") yield return $"Pester's result is {Get<string>("Result")}";
-    }
-
-    /// <summary>What Pester wrote to the host (Write-Host lands in the information stream here), as lines of text.</summary>
-    private static string HostText(IEnumerable<InformationRecord> records)
-    {
-        var text = new StringBuilder();
-        foreach (var record in records)
-        {
-            if (record.MessageData is HostInformationMessage message)
-            {
-                text.Append(message.Message);
-                if (message.NoNewLine != true) text.AppendLine();
-            }
-            else text.AppendLine(record.MessageData?.ToString());
-        }
-        return text.ToString();
     }
 }

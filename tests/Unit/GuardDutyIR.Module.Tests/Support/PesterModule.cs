@@ -1,4 +1,6 @@
+using System.Management.Automation;
 using System.Reflection;
+using System.Text;
 using GuardDutyIR.TestSupport;
 
 namespace GuardDutyIR.Module.Tests.Support;
@@ -51,4 +53,37 @@ public sealed record PesterModule(string Manifest, string Version, string Reason
 
     private static string Metadata(string key) =>
         typeof(PesterModule).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+}
+
+/// <summary>Reading what Pester printed: in the hosted engine its Write-Host output lands in the information stream.</summary>
+public static class PesterOutput
+{
+    /// <summary>
+    /// For a run without -PassThru (as users type Invoke-Pester): Pester's summary line on the host says tests ran and
+    /// none failed.
+    /// </summary>
+    public static void AssertHostSummaryPassed(IEnumerable<InformationRecord> records)
+    {
+        var text = HostText(records);
+        var summary = System.Text.RegularExpressions.Regex.Matches(text, @"Tests Passed: (\d+), Failed: (\d+)").LastOrDefault();
+        Assert.True(summary is not null, "Pester printed no summary:\n" + text);
+        Assert.True(int.Parse(summary.Groups[2].Value) == 0 && int.Parse(summary.Groups[1].Value) > 0, text);
+        Assert.DoesNotContain("Container failed", text);
+    }
+
+    /// <summary>What Pester wrote to the host (Write-Host lands in the information stream here), as lines of text.</summary>
+    public static string HostText(IEnumerable<InformationRecord> records)
+    {
+        var text = new StringBuilder();
+        foreach (var record in records)
+        {
+            if (record.MessageData is HostInformationMessage message)
+            {
+                text.Append(message.Message);
+                if (message.NoNewLine != true) text.AppendLine();
+            }
+            else text.AppendLine(record.MessageData?.ToString());
+        }
+        return text.ToString();
+    }
 }
