@@ -7,12 +7,20 @@ using Xunit.Abstractions;
 namespace GuardDutyIR.Module.Tests;
 
 /// <summary>
+/// The Pester suites start Labs (listed process-wide by Get-GdLab, which other tests count) and set PSModulePath and
+/// GUARDDUTYIR_MODULE, so they run on their own, after the parallel collections.
+/// </summary>
+[CollectionDefinition(nameof(PesterCollection), DisableParallelization = true)]
+public sealed class PesterCollection;
+
+/// <summary>
 /// Every Pester suite of the repository (tests/Pester/*.Tests.ps1 and the users' example, examples/*.Tests.ps1) runs
 /// through Invoke-Pester in a fresh runspace of the hosted PowerShell 7.6 engine, one xunit case per file. Pester's
 /// own output (Detailed) goes to the test output and to TestResults/Pester/&lt;suite&gt;.txt under the repository root,
 /// with an NUnit XML report beside it; .ci/run prints the text files. A case fails when a Pester test, block or
 /// container fails, when nothing passed, or when a test is skipped without saying why.
 /// </summary>
+[Collection(nameof(PesterCollection))]
 public sealed class PesterSuiteTests(ITestOutputHelper output)
 {
     public static string ResultsFolder => Path.Combine(TestPaths.RepoRoot, "TestResults", "Pester");
