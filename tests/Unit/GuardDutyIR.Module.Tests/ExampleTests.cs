@@ -129,6 +129,16 @@ public sealed class ExampleTests(ITestOutputHelper output)
         [HelpExample.Keys("README.md", 4)] = new() { Prelude = _ => AnswerYes, Check = Terminated },
         // Block 6 follows block 5, which started the Lab as $lab.
         [HelpExample.Keys("README.md", 6)] = new() { Prelude = _ => "$lab = Start-GdLab -Scenario Workshop" },
+        [HelpExample.Keys("README.md", 8)] = new()
+        {
+            // A machine with Pester and GuardDutyIR installed, in the clone's root: Pester imported, the build's
+            // out/ folder on PSModulePath so the suite's Import-Module GuardDutyIR finds the module by name.
+            Prelude = _ => $"Set-Location -LiteralPath {Q(GuardDutyIR.TestSupport.TestPaths.RepoRoot)}\n"
+                + $"$env:PSModulePath = {Q(ModuleLayout.ModuleRoot)} + [IO.Path]::PathSeparator + $env:PSModulePath\n"
+                + $"Import-Module -Name {Q(PesterModule.Current.Manifest)}",
+            NoOutput = "Invoke-Pester reports on the host, not the pipeline, unless -PassThru",
+            Check = (_, r) => PesterOutput.AssertHostSummaryPassed(r.Information),
+        },
 
         // ---- about_GuardDutyIR.md
         [HelpExample.Keys("about_GuardDutyIR.md", 1)] = new() { Prelude = Topic, Check = ContainedAndNotified },

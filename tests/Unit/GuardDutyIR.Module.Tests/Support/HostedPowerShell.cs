@@ -140,6 +140,8 @@ public static class ModuleLayout
     public static string Directory => Metadata("ModuleLayoutDir");
     public static string Version => Metadata("ModuleVersion");
     public static string ManifestPath => Path.Combine(Directory, "GuardDutyIR.psd1");
+    /// <summary>The build's out/ folder, a module root (out/GuardDutyIR/&lt;version&gt;/) to put on PSModulePath.</summary>
+    public static string ModuleRoot => Path.GetDirectoryName(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Directory)))!;
     /// <summary>The console host that runs a script in a fresh process with the module imported.</summary>
     public static string DemoHostDll => Metadata("DemoHostDll");
 }
