@@ -5,7 +5,7 @@ public enum AwsProtocol
 {
     /// <summary>GuardDuty: REST paths, JSON bodies, error code in the x-amzn-ErrorType header.</summary>
     RestJson,
-    /// <summary>CloudTrail, Athena: POST / with X-Amz-Target and application/x-amz-json-1.1.</summary>
+    /// <summary>CloudTrail, Athena, EventBridge: POST / with X-Amz-Target and application/x-amz-json-1.1.</summary>
     Json11,
     /// <summary>SNS, STS, Auto Scaling: form-encoded Action=...&amp;Version=..., XML responses.</summary>
     Query,
@@ -30,6 +30,9 @@ public sealed record AwsServiceDescriptor(
 
     public static readonly AwsServiceDescriptor Athena =
         new("Athena", "athena", "athena", "2017-05-18", AwsProtocol.Json11, TargetPrefix: "AmazonAthena");
+
+    public static readonly AwsServiceDescriptor EventBridge =
+        new("EventBridge", "events", "events", "2015-10-07", AwsProtocol.Json11, TargetPrefix: "AWSEvents");
 
     public static readonly AwsServiceDescriptor Sns =
         new("SNS", "sns", "sns", "2010-03-31", AwsProtocol.Query, XmlNamespace: "http://sns.amazonaws.com/doc/2010-03-31/");

@@ -155,6 +155,7 @@ public sealed class AwsSession : IDisposable
     public GuardDutyClient GuardDuty(string? region = null) => new(Protocol(AwsServiceDescriptor.GuardDuty, region), RegionFor(region));
     public CloudTrailClient CloudTrail(string? region = null) => new(Protocol(AwsServiceDescriptor.CloudTrail, region), RegionFor(region));
     public AthenaClient Athena(string? region = null) => new(Protocol(AwsServiceDescriptor.Athena, region), RegionFor(region));
+    public EventBridgeClient EventBridge(string? region = null) => new(Protocol(AwsServiceDescriptor.EventBridge, region), RegionFor(region));
     public SnsClient Sns(string? region = null) => new(Protocol(AwsServiceDescriptor.Sns, region), RegionFor(region));
     public AutoScalingClient AutoScaling(string? region = null) => new(Protocol(AwsServiceDescriptor.AutoScaling, region), RegionFor(region));
 
