@@ -169,8 +169,16 @@ public sealed class ForensicService
         var findingTag = plan.FindingId;
         var finding = plan.Finding;
         var results = new List<ForensicSnapshot>();
+        // What was done to each snapshot; a reused one starts with the line that says it was found.
+        var logs = new Dictionary<ForensicSnapshot, StepLog>();
+        ForensicSnapshot Add(ForensicSnapshot s)
+        {
+            results.Add(s);
+            logs[s] = new StepLog();
+            return s;
+        }
         foreach (var (vol, snap) in plan.Reused)
-            results.Add(ToModel(snap, instanceId, volumes[vol], caseTag, findingTag, finding, region, reused: true, null));
+            Add(ToModel(snap, instanceId, volumes[vol], caseTag, findingTag, finding, region));
         var missing = plan.Missing;
 
         // Only the tags that have a value: an empty ir:finding would say "no finding" in a way no filter can tell from a real one.
@@ -196,13 +204,13 @@ public sealed class ForensicService
                     // The per-volume tags CreateSnapshots cannot set (one TagSpecification for all of them).
                     var tagged = await ec2.MutateAsync("CreateTags", s.SnapshotId, (c, dry, t) => c.CreateTagsAsync(new CreateTagsRequest
                     { Resources = new List<string> { s.SnapshotId }, Tags = Tags(("ir:volume", s.VolumeId), ("ir:device", device)) }, t), ct).ConfigureAwait(false);
-                    results.Add(new ForensicSnapshot
+                    var model = Add(new ForensicSnapshot
                     {
                         SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "pending",
                         Progress = NonEmpty(s.Progress), StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region,
-                        Encrypted = s.Encrypted ?? false, RequestIds = new List<string?> { m.RequestId, tagged.RequestId }.OfType<string>().ToList(),
-                        Actions = new List<string> { $"snapshot {s.SnapshotId} of {s.VolumeId} ({device})" },
+                        Encrypted = s.Encrypted ?? false,
                     });
+                    logs[model].Done("CreateSnapshots", s.SnapshotId, $"snapshot {s.SnapshotId} of {s.VolumeId} ({device})", m.RequestId, tagged.RequestId);
                 }
             }
             else
@@ -218,13 +226,12 @@ public sealed class ForensicService
                     };
                     var m = await WithLimitRetryAsync(() => ec2.MutateAsync("CreateSnapshot", vol, (c, dry, t) => c.CreateSnapshotAsync(request, t), ct), o, progress, ct).ConfigureAwait(false);
                     var s = m.Response!.Snapshot;
-                    results.Add(new ForensicSnapshot
+                    var model = Add(new ForensicSnapshot
                     {
                         SnapshotId = s.SnapshotId, VolumeId = vol, InstanceId = instanceId, Device = volumes[vol], State = s.State?.Value ?? "pending", Progress = NonEmpty(s.Progress),
                         StartTime = s.StartTime, CaseId = caseTag, FindingId = findingTag, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false,
-                        RequestIds = m.RequestId is null ? new List<string>() : new List<string> { m.RequestId },
-                        Actions = new List<string> { $"snapshot {s.SnapshotId} of {vol} ({volumes[vol]})" },
                     });
+                    logs[model].Done("CreateSnapshot", s.SnapshotId, $"snapshot {s.SnapshotId} of {vol} ({volumes[vol]})", m.RequestId);
                 }
             }
         }
@@ -232,8 +239,13 @@ public sealed class ForensicService
         if (o.Wait || o.CopyToRegion is not null || o.ShareWithAccountIds.Count > 0)
             await WaitAsync(ec2, results, o, progress, ct).ConfigureAwait(false);
         if (o.CopyToRegion is not null || o.ShareWithAccountIds.Count > 0)
-            foreach (var s in results) await CopyAndShareAsync(s, region, o, ct).ConfigureAwait(false);
-        foreach (var s in results) s.EarlierActions = o.EarlierActions;
+            foreach (var s in results) await CopyAndShareAsync(s, logs[s], region, o, ct).ConfigureAwait(false);
+        foreach (var s in results)
+        {
+            s.Actions = s.Actions.Concat(logs[s].Actions).ToList();
+            s.RequestIds = logs[s].RequestIds;
+            s.EarlierActions = o.EarlierActions;
+        }
         return results;
     }
 
@@ -282,11 +294,11 @@ public sealed class ForensicService
         return list;
     }
 
-    private static ForensicSnapshot ToModel(Snapshot s, string instanceId, string? device, string? caseId, string? findingId, GdFinding? finding, string region, bool reused, string? requestId) => new()
+    /// <summary>A snapshot this case took in an earlier run.</summary>
+    private static ForensicSnapshot ToModel(Snapshot s, string instanceId, string? device, string? caseId, string? findingId, GdFinding? finding, string region) => new()
     {
         SnapshotId = s.SnapshotId, VolumeId = s.VolumeId, InstanceId = instanceId, Device = device, State = s.State?.Value ?? "", Progress = NonEmpty(s.Progress),
-        StartTime = s.StartTime, CaseId = caseId, FindingId = findingId, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false, Reused = reused,
-        RequestIds = requestId is null ? new List<string>() : new List<string> { requestId },
+        StartTime = s.StartTime, CaseId = caseId, FindingId = findingId, Finding = finding, Region = region, Encrypted = s.Encrypted ?? false, Reused = true,
         Actions = new List<string> { $"snapshot {s.SnapshotId} of {s.VolumeId} ({device}) already taken for this case" },
     };
 
@@ -316,12 +328,10 @@ public sealed class ForensicService
         }
     }
 
-    private async Task CopyAndShareAsync(ForensicSnapshot s, string region, SnapshotOptions o, CancellationToken ct)
+    private async Task CopyAndShareAsync(ForensicSnapshot s, StepLog log, string region, SnapshotOptions o, CancellationToken ct)
     {
         var target = s.SnapshotId;
         var targetRegion = region;
-        var actions = s.Actions.ToList();
-        var ids = (List<string>)s.RequestIds;
         if (o.CopyToRegion is not null)
         {
             var dest = Gateway(o.CopyToRegion);
@@ -333,29 +343,30 @@ public sealed class ForensicService
                     (QuarantineTags.Case, s.CaseId), (QuarantineTags.Finding, s.FindingId), ("ir:instance", s.InstanceId),
                     ("ir:volume", s.VolumeId), ("ir:device", s.Device), ("ir:source-snapshot", s.SnapshotId)) } },
             };
-            var m = await dest.MutateAsync("CopySnapshot", s.SnapshotId, (c, dry, t) => c.CopySnapshotAsync(request, t), ct).ConfigureAwait(false);
-            s.CopySnapshotId = m.Response!.SnapshotId;
+            var encryption = $"encrypted with {o.KmsKeyId ?? "the default EBS key"}";
+            await log.RunAsync("CopySnapshot", s.SnapshotId, new StepText($"copied {s.SnapshotId} to {o.CopyToRegion}, {encryption}", $"copy {s.SnapshotId} to {o.CopyToRegion}, {encryption}"), async t =>
+            {
+                var m = await dest.MutateAsync("CopySnapshot", s.SnapshotId, (c, dry, tt) => c.CopySnapshotAsync(request, tt), t).ConfigureAwait(false);
+                s.CopySnapshotId = m.Response!.SnapshotId;
+                return StepOutcome.Of(m) with { Detail = $"copied {s.SnapshotId} to {o.CopyToRegion} as {s.CopySnapshotId}, {encryption}" };
+            }, ct, throwOnFailure: true).ConfigureAwait(false);
             s.CopyRegion = o.CopyToRegion;
             s.KmsKeyId = o.KmsKeyId;
-            if (m.RequestId is not null) ids.Add(m.RequestId);
-            actions.Add($"copied {s.SnapshotId} to {o.CopyToRegion} as {s.CopySnapshotId}, encrypted with {o.KmsKeyId ?? "the default EBS key"}");
-            target = s.CopySnapshotId;
+            target = s.CopySnapshotId!;
             targetRegion = o.CopyToRegion;
         }
         if (o.ShareWithAccountIds.Count > 0)
         {
             // Never public: only the named accounts (research-anchors P13).
             var accounts = o.ShareWithAccountIds.ToList();
-            var gw = Gateway(targetRegion);
-            var m = await gw.MutateAsync("ModifySnapshotAttribute", target, (c, dry, t) => c.ModifySnapshotAttributeAsync(new ModifySnapshotAttributeRequest
-            {
-                SnapshotId = target, Attribute = SnapshotAttributeName.CreateVolumePermission, OperationType = OperationType.Add, UserIds = accounts,
-            }, t), ct).ConfigureAwait(false);
-            if (m.RequestId is not null) ids.Add(m.RequestId);
+            var what = $"{target} with {string.Join(", ", accounts)}";
+            await log.MutateAsync(Gateway(targetRegion), "ShareSnapshot", target, new StepText("shared " + what, "share " + what), "ModifySnapshotAttribute",
+                (c, dry, t) => c.ModifySnapshotAttributeAsync(new ModifySnapshotAttributeRequest
+                {
+                    SnapshotId = target, Attribute = SnapshotAttributeName.CreateVolumePermission, OperationType = OperationType.Add, UserIds = accounts,
+                }, t), ct, throwOnFailure: true).ConfigureAwait(false);
             s.SharedWith = accounts;
-            actions.Add($"shared {target} with {string.Join(", ", accounts)}");
         }
-        s.Actions = actions;
     }
 
     // ------------------------------------------------------------------ evidence capture
@@ -459,41 +470,37 @@ public sealed class ForensicService
         {
             // Already there (several snapshots of one instance piped in): no call, just wait for the final state.
             var state0 = await WaitForStateAsync(ec2, instanceId, want, timeout, pollInterval, progress, ct).ConfigureAwait(false);
+            var already = new StepLog();
+            already.Skip(terminate ? "TerminateInstance" : "StopInstance", instanceId, $"already {f.StateName}");
             return new InstanceShutdown
             {
                 InstanceId = instanceId, Region = region, CaseId = caseId, Action = terminate ? "Terminate" : "Stop", PreviousState = f.StateName, State = state0,
-                EvidenceSnapshots = covered, Forced = false, Steps = new List<QuarantineStep> { new() { Name = terminate ? "TerminateInstance" : "StopInstance", Target = instanceId, Status = StepStatus.Skipped, Detail = $"already {f.StateName}" } },
+                EvidenceSnapshots = covered, Forced = false, Steps = already.Steps,
             };
         }
         await Ec2Facts.ReadAttributesAsync(ec2, f, ct).ConfigureAwait(false);
-        var steps = new List<QuarantineStep>();
-        async Task Step<T>(string name, string detail, string action, Func<IAmazonEC2, bool, CancellationToken, Task<T>> call) where T : Amazon.Runtime.AmazonWebServiceResponse
-        {
-            var step = new QuarantineStep { Name = name, Target = instanceId, Detail = detail };
-            steps.Add(step);
-            var m = await ec2.MutateAsync(action, instanceId, call, ct).ConfigureAwait(false);
-            step.Status = m.Status;
-            if (m.RequestId is not null) ((List<string>)step.RequestIds).Add(m.RequestId);
-        }
+        var log = new StepLog();
+        Task<QuarantineStep> Step<T>(string name, StepText text, string action, Func<IAmazonEC2, bool, CancellationToken, Task<T>> call) where T : Amazon.Runtime.AmazonWebServiceResponse =>
+            log.MutateAsync(ec2, name, instanceId, text, action, call, ct, throwOnFailure: true);
         // Protections come off only right before the call that needs it (research-anchors P14).
         if (f.DisableApiTermination && terminate)
-            await Step("DisableTerminationProtection", "lifted termination protection", "ModifyInstanceAttribute",
+            await Step("DisableTerminationProtection", new StepText("lifted termination protection", "lift termination protection"), "ModifyInstanceAttribute",
                 (c, dry, t) => c.ModifyInstanceAttributeAsync(new ModifyInstanceAttributeRequest { InstanceId = instanceId, DisableApiTermination = false }, t)).ConfigureAwait(false);
         if (f.DisableApiStop)
-            await Step("DisableStopProtection", "lifted stop protection", "ModifyInstanceAttribute",
+            await Step("DisableStopProtection", new StepText("lifted stop protection", "lift stop protection"), "ModifyInstanceAttribute",
                 (c, dry, t) => c.ModifyInstanceAttributeAsync(new ModifyInstanceAttributeRequest { InstanceId = instanceId, DisableApiStop = false }, t)).ConfigureAwait(false);
         var previous = f.StateName;
         if (terminate)
-            await Step("TerminateInstance", "terminated the instance", "TerminateInstances",
+            await Step("TerminateInstance", new StepText("terminated the instance", "terminate the instance"), "TerminateInstances",
                 (c, dry, t) => c.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = new List<string> { instanceId } }, t)).ConfigureAwait(false);
         else
-            await Step("StopInstance", "stopped the instance", "StopInstances",
+            await Step("StopInstance", new StepText("stopped the instance", "stop the instance"), "StopInstances",
                 (c, dry, t) => c.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { instanceId } }, t)).ConfigureAwait(false);
         var state = await WaitForStateAsync(ec2, instanceId, want, timeout, pollInterval, progress, ct).ConfigureAwait(false);
         return new InstanceShutdown
         {
             InstanceId = instanceId, Region = region, CaseId = caseId, Action = terminate ? "Terminate" : "Stop", PreviousState = previous, State = state,
-            EvidenceSnapshots = covered, Forced = missing.Count > 0, Steps = steps,
+            EvidenceSnapshots = covered, Forced = missing.Count > 0, Steps = log.Steps,
         };
     }
 }
