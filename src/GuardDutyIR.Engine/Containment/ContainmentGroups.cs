@@ -270,11 +270,11 @@ internal sealed class ContainmentGroups
                 var ids = extra.Select(r => r.SecurityGroupRuleId).ToList();
                 var action = egress ? "RevokeSecurityGroupEgress" : "RevokeSecurityGroupIngress";
                 var what = $"{extra.Count} {(egress ? "outbound" : "inbound")} rule(s) of {groupId}: {string.Join(", ", extra.Select(Describe))}";
-                var step = egress
-                    ? await log.MutateAsync(_ec2, action, groupId, new StepText("revoked " + what, "revoke " + what), action,
-                        (c, dry, t) => c.RevokeSecurityGroupEgressAsync(new RevokeSecurityGroupEgressRequest { GroupId = groupId, SecurityGroupRuleIds = ids, DryRun = dry }, t), ct, Raced).ConfigureAwait(false)
-                    : await log.MutateAsync(_ec2, action, groupId, new StepText("revoked " + what, "revoke " + what), action,
-                        (c, dry, t) => c.RevokeSecurityGroupIngressAsync(new RevokeSecurityGroupIngressRequest { GroupId = groupId, SecurityGroupRuleIds = ids, DryRun = dry }, t), ct, Raced).ConfigureAwait(false);
+                var step = await log.MutateAsync(_ec2, action, groupId, new StepText("revoked " + what, "revoke " + what), action,
+                    (c, dry, t) => egress
+                        ? Up(c.RevokeSecurityGroupEgressAsync(new RevokeSecurityGroupEgressRequest { GroupId = groupId, SecurityGroupRuleIds = ids, DryRun = dry }, t))
+                        : Up(c.RevokeSecurityGroupIngressAsync(new RevokeSecurityGroupIngressRequest { GroupId = groupId, SecurityGroupRuleIds = ids, DryRun = dry }, t)),
+                    ct, Raced).ConfigureAwait(false);
                 raced |= step.Status == StepStatus.Skipped;
             }
             if (purpose == GroupPurpose.Conversion)
@@ -288,18 +288,20 @@ internal sealed class ContainmentGroups
                     var action = egress ? "AuthorizeSecurityGroupEgress" : "AuthorizeSecurityGroupIngress";
                     var families = string.Join(" and ", new[] { permission.Ipv4Ranges is null ? null : "0.0.0.0/0", permission.Ipv6Ranges is null ? null : "::/0" }.OfType<string>());
                     var what = $"all {(egress ? "outbound" : "inbound")} traffic for {families} on {groupId}";
-                    var permissions = new List<IpPermission> { permission };
-                    var step = egress
-                        ? await log.MutateAsync(_ec2, action, groupId, new StepText("allowed " + what, "allow " + what), action,
-                            (c, dry, t) => c.AuthorizeSecurityGroupEgressAsync(new AuthorizeSecurityGroupEgressRequest { GroupId = groupId, IpPermissions = permissions, DryRun = dry }, t), ct, Raced).ConfigureAwait(false)
-                        : await log.MutateAsync(_ec2, action, groupId, new StepText("allowed " + what, "allow " + what), action,
-                            (c, dry, t) => c.AuthorizeSecurityGroupIngressAsync(new AuthorizeSecurityGroupIngressRequest { GroupId = groupId, IpPermissions = permissions, DryRun = dry }, t), ct, Raced).ConfigureAwait(false);
+                    var step = await log.MutateAsync(_ec2, action, groupId, new StepText("allowed " + what, "allow " + what), action,
+                        (c, dry, t) => egress
+                            ? Up(c.AuthorizeSecurityGroupEgressAsync(new AuthorizeSecurityGroupEgressRequest { GroupId = groupId, IpPermissions = new List<IpPermission> { permission }, DryRun = dry }, t))
+                            : Up(c.AuthorizeSecurityGroupIngressAsync(new AuthorizeSecurityGroupIngressRequest { GroupId = groupId, IpPermissions = new List<IpPermission> { permission }, DryRun = dry }, t)),
+                        ct, Raced).ConfigureAwait(false);
                     raced |= step.Status == StepStatus.Skipped;
                 }
             }
         }
         return raced;
     }
+
+    // One call type for the two directions of a rule change.
+    private static async Task<AmazonWebServiceResponse> Up<T>(Task<T> task) where T : AmazonWebServiceResponse => await task.ConfigureAwait(false);
 
     // The codes EC2 answers when another run changed the same rules first: not a failure, a reason to look again.
     private static StepOutcome? Raced(AwsServiceException e, StepText text) =>

@@ -49,7 +49,7 @@ internal sealed partial class QuarantineExecutor
 
     private Task<QuarantineStep> MoveAsync(string name, InstanceNetworkInterface e, StepText text, List<string> groups, CancellationToken ct) =>
         _log.MutateAsync(_ctx.Ec2, name, e.NetworkInterfaceId, text, "ModifyNetworkInterfaceAttribute",
-            (c, dry, t) => c.ModifyNetworkInterfaceAttributeAsync(new ModifyNetworkInterfaceAttributeRequest { NetworkInterfaceId = e.NetworkInterfaceId, Groups = groups, DryRun = dry }, t), ct);
+            Ec2Calls.ModifyEni(e.NetworkInterfaceId, r => r.Groups = groups), ct);
 
     private async Task<QuarantineStep?> ConvertAsync(InstanceNetworkInterface e, string? conv, CancellationToken ct)
     {

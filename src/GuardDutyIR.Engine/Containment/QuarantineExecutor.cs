@@ -134,13 +134,7 @@ internal sealed partial class QuarantineExecutor
     private async Task<QuarantineStep?> ProtectAsync(CancellationToken ct)
     {
         Task<QuarantineStep> Modify(string name, StepText text, Action<ModifyInstanceAttributeRequest> set) =>
-            _log.MutateAsync(_ctx.Ec2, name, F.InstanceId, text, "ModifyInstanceAttribute", (c, dry, t) =>
-            {
-                var request = new ModifyInstanceAttributeRequest { InstanceId = F.InstanceId };
-                set(request);
-                request.DryRun = dry;
-                return c.ModifyInstanceAttributeAsync(request, t);
-            }, ct);
+            _log.MutateAsync(_ctx.Ec2, name, F.InstanceId, text, "ModifyInstanceAttribute", Ec2Calls.ModifyInstance(F.InstanceId, set), ct);
 
         var protections = new List<Task<QuarantineStep>>();
         if (_plan.SetTermination)
@@ -179,11 +173,8 @@ internal sealed partial class QuarantineExecutor
         {
             var what = $"connection-tracking timeouts of {eni.NetworkInterfaceId} from {InstanceFacts.TrackingOf(eni)} to 60/60/30 s";
             await _log.MutateAsync(ec2, "LowerConnectionTracking", eni.NetworkInterfaceId, new StepText("lowered " + what, "lower " + what), "ModifyNetworkInterfaceAttribute",
-                (c, dry, t) => c.ModifyNetworkInterfaceAttributeAsync(new ModifyNetworkInterfaceAttributeRequest
-                {
-                    NetworkInterfaceId = eni.NetworkInterfaceId, DryRun = dry,
-                    ConnectionTrackingSpecification = new ConnectionTrackingSpecificationRequest { TcpEstablishedTimeout = 60, UdpStreamTimeout = 60, UdpTimeout = 30 },
-                }, t), ct).ConfigureAwait(false);
+                Ec2Calls.ModifyEni(eni.NetworkInterfaceId, r => r.ConnectionTrackingSpecification =
+                    new ConnectionTrackingSpecificationRequest { TcpEstablishedTimeout = 60, UdpStreamTimeout = 60, UdpTimeout = 30 }), ct).ConfigureAwait(false);
         }
         foreach (var a in _plan.DropEips)
         {

@@ -40,21 +40,9 @@ internal static class QuarantineRestorer
         var ec2 = ctx.Ec2;
 
         Task<QuarantineStep> ModifyInstance(string name, StepText text, Action<ModifyInstanceAttributeRequest> set) =>
-            log.MutateAsync(ec2, name, instanceId, text, "ModifyInstanceAttribute", (c, dry, t) =>
-            {
-                var request = new ModifyInstanceAttributeRequest { InstanceId = instanceId };
-                set(request);
-                request.DryRun = dry;
-                return c.ModifyInstanceAttributeAsync(request, t);
-            }, ct);
+            log.MutateAsync(ec2, name, instanceId, text, "ModifyInstanceAttribute", Ec2Calls.ModifyInstance(instanceId, set), ct);
         Task<QuarantineStep> ModifyEni(string name, string eniId, StepText text, Action<ModifyNetworkInterfaceAttributeRequest> set) =>
-            log.MutateAsync(ec2, name, eniId, text, "ModifyNetworkInterfaceAttribute", (c, dry, t) =>
-            {
-                var request = new ModifyNetworkInterfaceAttributeRequest { NetworkInterfaceId = eniId };
-                set(request);
-                request.DryRun = dry;
-                return c.ModifyNetworkInterfaceAttributeAsync(request, t);
-            }, ct);
+            log.MutateAsync(ec2, name, eniId, text, "ModifyNetworkInterfaceAttribute", Ec2Calls.ModifyEni(eniId, set), ct);
 
         var enis = new List<EniQuarantine>();
         foreach (var eni in f.NetworkInterfaces)
