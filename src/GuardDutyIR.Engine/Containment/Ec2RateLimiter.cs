@@ -6,9 +6,9 @@ namespace GuardDutyIR.Engine.Containment;
 public readonly record struct BucketSpec(double Capacity, double RefillPerSecond);
 
 /// <summary>
-/// Client-side token buckets that mirror EC2's documented request buckets (aws-wire.md §4.1; one bucket per API
-/// action, sized by its category), so a bulk run paces itself instead of overshooting and living on
-/// RequestLimitExceeded retries. Each call reserves a token; when none is left it waits exactly until its reserved
+/// Client-side token buckets that mirror EC2's documented request buckets
+/// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html; one bucket per API action, sized by its
+/// category), so a bulk run paces itself instead of overshooting and living on RequestLimitExceeded retries. Each call reserves a token; when none is left it waits exactly until its reserved
 /// token has refilled, so waiters are served in order and the bucket is used at its full rate, never above it.
 /// </summary>
 public sealed class Ec2RateLimiter

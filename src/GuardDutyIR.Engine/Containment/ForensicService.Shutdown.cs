@@ -64,7 +64,7 @@ public sealed partial class ForensicService
         var log = new StepLog();
         Task<QuarantineStep> Step<T>(string name, StepText text, string action, Func<IAmazonEC2, bool, CancellationToken, Task<T>> call) where T : Amazon.Runtime.AmazonWebServiceResponse =>
             log.MutateAsync(ec2, name, instanceId, text, action, call, ct, throwOnFailure: true);
-        // Protections come off only right before the call that needs it (research-anchors P14).
+        // Protections come off only right before the call that needs them, so a shutdown that fails leaves them on.
         if (f.DisableApiTermination && terminate)
             await Step("DisableTerminationProtection", new StepText("lifted termination protection", "lift termination protection"), "ModifyInstanceAttribute",
                 (c, dry, t) => c.ModifyInstanceAttributeAsync(new ModifyInstanceAttributeRequest { InstanceId = instanceId, DisableApiTermination = false }, t)).ConfigureAwait(false);

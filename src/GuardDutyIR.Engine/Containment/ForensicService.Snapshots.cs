@@ -153,7 +153,7 @@ public sealed partial class ForensicService
             }
             catch (AwsServiceException e) when (IsSnapshotLimit(e) && DateTime.UtcNow + delay < deadline)
             {
-                // The account's concurrent-snapshot limit is a wait, not a failure and never a success (research-anchors P12).
+                // The account's concurrent-snapshot limit is a wait, not a failure and never a success.
                 progress?.Invoke($"{e.ErrorCode}; retrying in {delay.TotalSeconds:0} s", 0);
                 await Task.Delay(delay, ct).ConfigureAwait(false);
                 delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
@@ -241,7 +241,7 @@ public sealed partial class ForensicService
         }
         if (o.ShareWithAccountIds.Count > 0)
         {
-            // Never public: only the named accounts (research-anchors P13).
+            // Never public: only the named accounts can create volumes from the evidence.
             var accounts = o.ShareWithAccountIds.ToList();
             var what = $"{target} with {string.Join(", ", accounts)}";
             await log.MutateAsync(Gateway(targetRegion), "ShareSnapshot", target, new StepText("shared " + what, "share " + what), "ModifySnapshotAttribute",

@@ -4,9 +4,10 @@ using Amazon.EC2.Model;
 namespace GuardDutyIR.Engine.Containment;
 
 /// <summary>
-/// Carries out one instance's plan in the order AWS's incident-response guidance gives (research-anchors §3): record
-/// the original state first, leave the Auto Scaling group, protect the evidence, then per ENI the untracked conversion
-/// and the no-rule isolation group, then the optional timeouts, Elastic IPs and instance profile, and the verdict.
+/// Carries out one instance's plan in the order AWS's incident-response guidance gives
+/// (https://docs.aws.amazon.com/security-ir/latest/userguide/ec2-containment.html): record the original state first,
+/// leave the Auto Scaling group, protect the evidence, then per ENI the untracked conversion and the no-rule isolation
+/// group, then the optional timeouts, Elastic IPs and instance profile, and the verdict.
 /// Every step goes into one <see cref="StepLog"/>. A failed step never throws (it is in the log); only cancellation
 /// ends a run early, and even then no ENI is left on the all-open conversion group.
 /// </summary>

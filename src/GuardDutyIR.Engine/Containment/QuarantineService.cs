@@ -4,7 +4,8 @@ using GuardDutyIR.Engine.Context;
 namespace GuardDutyIR.Engine.Containment;
 
 /// <summary>
-/// Quarantine as AWS's incident-response guidance orders it (research-anchors §3), for the cmdlets: a bulk run
+/// Quarantine as AWS's incident-response guidance orders it
+/// (https://docs.aws.amazon.com/security-ir/latest/userguide/ec2-containment.html), for the cmdlets: a bulk run
 /// (<see cref="QuarantineRun"/>: describe, <see cref="QuarantinePlanner"/>, approval, <see cref="QuarantineExecutor"/>),
 /// the check (<see cref="QuarantineVerifier"/>) and the restore (<see cref="QuarantineRestorer"/>). One set of
 /// clients, pacing buckets and containment groups per region for the service's lifetime.
