@@ -39,7 +39,7 @@ public sealed class QuarantineStep
     /// <summary>The AWS error code and message when the step failed or a DryRun was denied.</summary>
     public string? Error { get; internal set; }
     /// <summary>Request IDs of the mutating calls of this step (for the case journal).</summary>
-    public IReadOnlyList<string> RequestIds { get; internal init; } = new List<string>();
+    public IReadOnlyList<string> RequestIds { get; internal set; } = Array.Empty<string>();
     public DateTime Time { get; internal init; } = DateTime.UtcNow;
 
     public override string ToString() => $"{Name} {Target}: {Status}{(Error is null ? "" : " (" + Error + ")")}";
@@ -150,7 +150,7 @@ public sealed class ForensicSnapshot
     public string? CopyRegion { get; internal set; }
     public string? KmsKeyId { get; internal set; }
     public IReadOnlyList<string> SharedWith { get; internal set; } = Array.Empty<string>();
-    public IReadOnlyList<string> RequestIds { get; internal init; } = new List<string>();
+    public IReadOnlyList<string> RequestIds { get; internal set; } = Array.Empty<string>();
     public GdFinding? Finding { get; internal init; }
     public IReadOnlyList<string> Actions { get; internal set; } = new List<string>();
     /// <summary>

@@ -35,33 +35,23 @@ internal sealed class ContainmentGroups
     /// by the first instance that asks (<see cref="StepsFor"/>); the others say they reused it, so a bulk run does not
     /// claim one creation per instance.
     /// </summary>
-    internal sealed class GroupState(GroupPurpose purpose, string name, string vpcId, string? groupId, IReadOnlyList<QuarantineStep> steps, GuardDutyIRException? error)
+    internal sealed class GroupState(GroupPurpose purpose, string name, string vpcId, string? groupId, StepLog steps, GuardDutyIRException? error)
     {
         private string? _reporter;
 
         public string? GroupId { get; } = groupId;
-        public IReadOnlyList<QuarantineStep> Steps { get; } = steps;
         public GuardDutyIRException? Error { get; } = error;
 
-        public IReadOnlyList<QuarantineStep> StepsFor(string instanceId)
+        /// <summary>Puts the steps into the log of the instance that asks: the steps themselves for the first, one line for the others.</summary>
+        public void ReportTo(StepLog log, string instanceId)
         {
             var first = Interlocked.CompareExchange(ref _reporter, instanceId, null);
-            if (first is null || first == instanceId) return Steps;
-            var step = new QuarantineStep { Name = "Create" + purpose + "Group", Target = vpcId };
-            if (Error is not null)
-            {
-                step.Status = StepStatus.Failed;
-                step.Detail = $"make {name} ready in {vpcId}";
-                step.Error = Error.Message;
-            }
+            if (first is null || first == instanceId) log.Add(steps.Steps);
+            else if (Error is not null) log.Fail("Create" + purpose + "Group", vpcId, $"make {name} ready in {vpcId}", Error.Message);
             else
-            {
-                step.Status = StepStatus.Skipped;
-                step.Detail = GroupId is null
+                log.Skip("Create" + purpose + "Group", vpcId, GroupId is null
                     ? $"would use the {name} group this run would create (reported with {first})"
-                    : $"reused {name} {GroupId} (made ready in this run, reported with {first})";
-            }
-            return new[] { step };
+                    : $"reused {name} {GroupId} (made ready in this run, reported with {first})");
         }
     }
 
@@ -80,6 +70,19 @@ internal sealed class ContainmentGroups
         var lazy = _rules.GetOrAdd(groupId, id => new Lazy<Task<IReadOnlyList<SecurityGroupRule>>>(() => RulesAsync(id, ct)));
         var rules = await Evicting(_rules, groupId, lazy).ConfigureAwait(false);
         return rules.Where(r => !Wanted(r, purpose)).ToList();
+    }
+
+    /// <summary>What a plan needs to know of these VPCs' isolation groups (found, and the rules added to them), changing nothing.</summary>
+    public async Task<IReadOnlyDictionary<string, VpcIsolation>> ReadIsolationAsync(IEnumerable<string> vpcIds, CancellationToken ct)
+    {
+        var found = new Dictionary<string, VpcIsolation>(StringComparer.Ordinal);
+        foreach (var vpc in vpcIds)
+        {
+            var iso = await FindAsync(vpc, GroupPurpose.Isolation, ct).ConfigureAwait(false);
+            var stray = iso is null ? Array.Empty<SecurityGroupRule>() : await StrayRulesAsync(iso, GroupPurpose.Isolation, ct).ConfigureAwait(false);
+            found[vpc] = new VpcIsolation(iso, stray);
+        }
+        return found;
     }
 
     /// <summary>Finds or creates the group and checks and repairs its rules; once per VPC and run, shared by every instance.</summary>
@@ -133,86 +136,77 @@ internal sealed class ContainmentGroups
     private async Task<GroupState> EnsureUncachedAsync(string vpcId, GroupPurpose purpose, CancellationToken ct)
     {
         var name = NameOf(purpose);
-        var steps = new List<QuarantineStep>();
-        GroupState State(string? id, GuardDutyIRException? error) => new(purpose, name, vpcId, id, steps, error);
-        var step = new QuarantineStep { Name = "Create" + purpose + "Group", Target = vpcId };
-        steps.Add(step);
+        var log = new StepLog();
+        GroupState State(string? id, GuardDutyIRException? error) => new(purpose, name, vpcId, id, log, error);
         var found = await FindUncachedAsync(vpcId, purpose, ct).ConfigureAwait(false);
         string? groupId = found?.GroupId;
-        if (found is not null)
-        {
-            step.Status = StepStatus.Skipped;
-            step.Detail = $"reused {found.GroupName} {groupId} (found by its {QuarantineTags.Purpose} tag)";
-        }
+        if (found is not null) log.Skip("Create" + purpose + "Group", vpcId, $"reused {found.GroupName} {groupId} (found by its {QuarantineTags.Purpose} tag)");
         else
         {
-            var text = new StepText($"created {name}", $"create {name} in {vpcId} " + (purpose == GroupPurpose.Isolation ? "(no rules)" : "(all traffic both ways)"));
-            try
+            var request = new CreateSecurityGroupRequest
             {
-                var request = new CreateSecurityGroupRequest
+                GroupName = name,
+                Description = purpose == GroupPurpose.Isolation
+                    ? "GuardDutyIR isolation: no inbound or outbound rules (ForensicSecurityGroup)"
+                    : "GuardDutyIR conversion: all traffic both ways so tracked flows become untracked, then isolation",
+                VpcId = vpcId,
+                TagSpecifications = new List<TagSpecification>
                 {
-                    GroupName = name,
-                    Description = purpose == GroupPurpose.Isolation
-                        ? "GuardDutyIR isolation: no inbound or outbound rules (ForensicSecurityGroup)"
-                        : "GuardDutyIR conversion: all traffic both ways so tracked flows become untracked, then isolation",
-                    VpcId = vpcId,
-                    TagSpecifications = new List<TagSpecification>
+                    new()
                     {
-                        new()
-                        {
-                            ResourceType = ResourceType.SecurityGroup,
-                            Tags = new List<Tag> { new("Name", name), new(QuarantineTags.Purpose, purpose.ToString()), new(QuarantineTags.ManagedBy, "GuardDutyIR") },
-                        },
+                        ResourceType = ResourceType.SecurityGroup,
+                        Tags = new List<Tag> { new("Name", name), new(QuarantineTags.Purpose, purpose.ToString()), new(QuarantineTags.ManagedBy, "GuardDutyIR") },
                     },
-                };
-                var m = await _ec2.MutateAsync("CreateSecurityGroup", vpcId, (c, dry, t) => { request.DryRun = dry; return c.CreateSecurityGroupAsync(request, t); }, ct).ConfigureAwait(false);
-                step.Status = m.Status;
-                step.Error = m.Error;
-                step.Detail = text.For(m.Status);
-                if (m.RequestId is not null) ((List<string>)step.RequestIds).Add(m.RequestId);
-                // DryRun: nothing was created, so there is nothing to verify.
-                if (m.Status != StepStatus.Done) return State(null, null);
-                groupId = m.Response!.GroupId;
-                step.Detail = $"created {name} {groupId}";
-            }
-            catch (AwsServiceException e) when (e.ErrorCode == "InvalidGroup.Duplicate")
+                },
+            };
+            AwsServiceException? duplicate = null;
+            var create = await log.RunAsync("Create" + purpose + "Group", vpcId,
+                new StepText($"created {name}", $"create {name} in {vpcId} " + (purpose == GroupPurpose.Isolation ? "(no rules)" : "(all traffic both ways)")),
+                async t =>
+                {
+                    var m = await _ec2.MutateAsync("CreateSecurityGroup", vpcId, (c, dry, tt) => { request.DryRun = dry; return c.CreateSecurityGroupAsync(request, tt); }, t).ConfigureAwait(false);
+                    groupId = m.Response?.GroupId;
+                    return StepOutcome.Of(m) with { Detail = m.Status == StepStatus.Done ? $"created {name} {groupId}" : null };
+                }, ct,
+                // Another run created it between our find and our create: use that one, and say that we did (below).
+                expected: (e, _) =>
+                {
+                    if (e.ErrorCode != "InvalidGroup.Duplicate") return null;
+                    duplicate = e;
+                    return new StepOutcome(StepStatus.Skipped, Detail: $"reused {name} (created by another run at the same time)");
+                }).ConfigureAwait(false);
+            if (create.Status == StepStatus.Failed) return State(null, new GuardDutyIRException("ContainmentGroupNotReady", ErrorKind.InvalidOperation, create.Error ?? "", vpcId));
+            if (duplicate is not null)
             {
-                // Another run created it between our find and our create: use that one, and say that we did.
                 var other = await FindByNameAsync(vpcId, name, ct).ConfigureAwait(false);
                 groupId = other?.GroupId;
-                step.Status = StepStatus.Skipped;
-                step.Detail = $"reused {name} {groupId} (created by another run at the same time)";
-                if (other is null) return State(null, e);
+                create.Detail = $"reused {name} {groupId} (created by another run at the same time)";
+                if (other is null) return State(null, duplicate);
                 // A group of that name without our tag (made by hand, or by a run that failed before tagging): tag it,
                 // so the next run finds it by tag instead of failing a create first. Its rules are fixed below either way.
                 if (!(other.Tags ?? new()).Any(t => t.Key == QuarantineTags.Purpose && t.Value == purpose.ToString()))
-                    steps.Add(await StepAsync("Tag" + purpose + "Group", other.GroupId,
-                        new StepText($"tagged {other.GroupId} {QuarantineTags.Purpose}={purpose}", $"tag {other.GroupId} {QuarantineTags.Purpose}={purpose}"),
-                        (c, dry, t) => Up(c.CreateTagsAsync(new CreateTagsRequest
+                    await log.MutateAsync(_ec2, "Tag" + purpose + "Group", other.GroupId,
+                        new StepText($"tagged {other.GroupId} {QuarantineTags.Purpose}={purpose}", $"tag {other.GroupId} {QuarantineTags.Purpose}={purpose}"), "CreateTags",
+                        (c, dry, t) => c.CreateTagsAsync(new CreateTagsRequest
                         {
                             Resources = new List<string> { other.GroupId },
                             Tags = new List<Tag> { new(QuarantineTags.Purpose, purpose.ToString()), new(QuarantineTags.ManagedBy, "GuardDutyIR") }, DryRun = dry,
-                        }, t)), ct).ConfigureAwait(false));
+                        }, t), ct, expected: Raced).ConfigureAwait(false);
             }
-            catch (GuardDutyIRException e)
-            {
-                step.Status = StepStatus.Failed;
-                step.Detail = text.For(StepStatus.Failed);
-                step.Error = e.Message;
-                return State(null, e);
-            }
+            // DryRun: nothing was created, so there is nothing to verify.
+            else if (create.Status != StepStatus.Done) return State(null, null);
         }
 
         try
         {
-            steps.AddRange(await FixRulesAsync(groupId!, purpose, ct).ConfigureAwait(false));
+            await FixRulesAsync(log, groupId!, purpose, ct).ConfigureAwait(false);
         }
         catch (GuardDutyIRException e)
         {
-            steps.Add(new QuarantineStep { Name = "Verify" + purpose + "Group", Target = groupId!, Status = StepStatus.Failed, Detail = $"read the rules of {groupId}", Error = e.Message });
+            log.Fail("Verify" + purpose + "Group", groupId!, $"read the rules of {groupId}", e.Message);
             return State(groupId, e);
         }
-        var failed = steps.FirstOrDefault(s => s.Status == StepStatus.Failed);
+        var failed = log.Steps.FirstOrDefault(s => s.Status == StepStatus.Failed);
         return State(groupId, failed is null ? null
             : new GuardDutyIRException("ContainmentGroupNotReady", ErrorKind.InvalidOperation, $"{purpose} group {groupId} is not ready: {failed.Error}", groupId));
     }
@@ -247,35 +241,25 @@ internal sealed class ContainmentGroups
     public static string Describe(SecurityGroupRule r) =>
         $"{(r.IsEgress == true ? "out" : "in")} {r.IpProtocol} {r.CidrIpv4 ?? r.CidrIpv6 ?? r.PrefixListId ?? r.ReferencedGroupInfo?.GroupId} ({r.SecurityGroupRuleId})";
 
-    // The codes EC2 answers when another run changed the same rules first: not a failure, a reason to look again.
-    private static bool IsRace(AwsServiceException e) =>
-        e.ErrorCode is "InvalidSecurityGroupRuleId.NotFound" or "InvalidPermission.NotFound" or "InvalidPermission.Duplicate";
-
     private const int FixAttempts = 3;
 
-    private async Task<List<QuarantineStep>> FixRulesAsync(string groupId, GroupPurpose purpose, CancellationToken ct)
+    private async Task FixRulesAsync(StepLog log, string groupId, GroupPurpose purpose, CancellationToken ct)
     {
-        var steps = new List<QuarantineStep>();
         for (int attempt = 1; ; attempt++)
         {
-            var (made, raced) = await FixRulesOnceAsync(groupId, purpose, ct).ConfigureAwait(false);
-            steps.AddRange(made);
-            if (!raced) return steps;
+            if (!await FixRulesOnceAsync(log, groupId, purpose, ct).ConfigureAwait(false)) return;
             if (attempt == FixAttempts)
             {
-                steps.Add(new QuarantineStep
-                {
-                    Name = "Verify" + purpose + "Group", Target = groupId, Status = StepStatus.Failed, Detail = $"settle the rules of {groupId}",
-                    Error = $"the rules kept changing under {FixAttempts} attempts to fix them (another run at work?)",
-                });
-                return steps;
+                log.Fail("Verify" + purpose + "Group", groupId, $"settle the rules of {groupId}",
+                    $"the rules kept changing under {FixAttempts} attempts to fix them (another run at work?)");
+                return;
             }
         }
     }
 
-    private async Task<(List<QuarantineStep> Steps, bool Raced)> FixRulesOnceAsync(string groupId, GroupPurpose purpose, CancellationToken ct)
+    /// <summary>One pass over the rules; true when another run changed them under it (read them again).</summary>
+    private async Task<bool> FixRulesOnceAsync(StepLog log, string groupId, GroupPurpose purpose, CancellationToken ct)
     {
-        var steps = new List<QuarantineStep>();
         var raced = false;
         var rules = await RulesAsync(groupId, ct).ConfigureAwait(false);
         foreach (var egress in new[] { true, false })
@@ -286,13 +270,12 @@ internal sealed class ContainmentGroups
                 var ids = extra.Select(r => r.SecurityGroupRuleId).ToList();
                 var action = egress ? "RevokeSecurityGroupEgress" : "RevokeSecurityGroupIngress";
                 var what = $"{extra.Count} {(egress ? "outbound" : "inbound")} rule(s) of {groupId}: {string.Join(", ", extra.Select(Describe))}";
-                var step = await StepAsync(action, groupId, new StepText("revoked " + what, "revoke " + what),
+                var step = await log.MutateAsync(_ec2, action, groupId, new StepText("revoked " + what, "revoke " + what), action,
                     (c, dry, t) => egress
                         ? Up(c.RevokeSecurityGroupEgressAsync(new RevokeSecurityGroupEgressRequest { GroupId = groupId, SecurityGroupRuleIds = ids, DryRun = dry }, t))
                         : Up(c.RevokeSecurityGroupIngressAsync(new RevokeSecurityGroupIngressRequest { GroupId = groupId, SecurityGroupRuleIds = ids, DryRun = dry }, t)),
-                    ct).ConfigureAwait(false);
+                    ct, Raced).ConfigureAwait(false);
                 raced |= step.Status == StepStatus.Skipped;
-                steps.Add(step);
             }
             if (purpose == GroupPurpose.Conversion)
             {
@@ -305,45 +288,24 @@ internal sealed class ContainmentGroups
                     var action = egress ? "AuthorizeSecurityGroupEgress" : "AuthorizeSecurityGroupIngress";
                     var families = string.Join(" and ", new[] { permission.Ipv4Ranges is null ? null : "0.0.0.0/0", permission.Ipv6Ranges is null ? null : "::/0" }.OfType<string>());
                     var what = $"all {(egress ? "outbound" : "inbound")} traffic for {families} on {groupId}";
-                    var step = await StepAsync(action, groupId, new StepText("allowed " + what, "allow " + what),
+                    var step = await log.MutateAsync(_ec2, action, groupId, new StepText("allowed " + what, "allow " + what), action,
                         (c, dry, t) => egress
                             ? Up(c.AuthorizeSecurityGroupEgressAsync(new AuthorizeSecurityGroupEgressRequest { GroupId = groupId, IpPermissions = new List<IpPermission> { permission }, DryRun = dry }, t))
                             : Up(c.AuthorizeSecurityGroupIngressAsync(new AuthorizeSecurityGroupIngressRequest { GroupId = groupId, IpPermissions = new List<IpPermission> { permission }, DryRun = dry }, t)),
-                        ct).ConfigureAwait(false);
+                        ct, Raced).ConfigureAwait(false);
                     raced |= step.Status == StepStatus.Skipped;
-                    steps.Add(step);
                 }
             }
         }
-        return (steps, raced);
+        return raced;
     }
 
+    // One call type for the two directions of a rule change.
     private static async Task<AmazonWebServiceResponse> Up<T>(Task<T> task) where T : AmazonWebServiceResponse => await task.ConfigureAwait(false);
 
-    private async Task<QuarantineStep> StepAsync(string action, string target, StepText text,
-        Func<IAmazonEC2, bool, CancellationToken, Task<AmazonWebServiceResponse>> call, CancellationToken ct)
-    {
-        var step = new QuarantineStep { Name = action, Target = target, Detail = text.Planned };
-        try
-        {
-            var m = await _ec2.MutateAsync(action, target, call, ct).ConfigureAwait(false);
-            step.Status = m.Status;
-            step.Error = m.Error;
-            step.Detail = text.For(m.Status);
-            if (m.RequestId is not null) ((List<string>)step.RequestIds).Add(m.RequestId);
-        }
-        catch (AwsServiceException e) when (IsRace(e))
-        {
-            step.Status = StepStatus.Skipped;
-            step.Detail = $"did not {text.Planned}: another run changed these rules first ({e.ErrorCode}); read them again";
-            if (e.RequestId is not null) ((List<string>)step.RequestIds).Add(e.RequestId);
-        }
-        catch (GuardDutyIRException e)
-        {
-            step.Status = StepStatus.Failed;
-            step.Detail = text.For(StepStatus.Failed);
-            step.Error = e.Message;
-        }
-        return step;
-    }
+    // The codes EC2 answers when another run changed the same rules first: not a failure, a reason to look again.
+    private static StepOutcome? Raced(AwsServiceException e, StepText text) =>
+        e.ErrorCode is "InvalidSecurityGroupRuleId.NotFound" or "InvalidPermission.NotFound" or "InvalidPermission.Duplicate"
+            ? new StepOutcome(StepStatus.Skipped, e.RequestId, Detail: $"did not {text.Planned}: another run changed these rules first ({e.ErrorCode}); read them again")
+            : null;
 }

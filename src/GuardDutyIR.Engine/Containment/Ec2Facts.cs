@@ -21,7 +21,7 @@ internal sealed class InstanceFacts
     public string InstanceId => Instance.InstanceId;
     public string StateName => Instance.State?.Name?.Value ?? "";
 
-    /// <summary>Attached ENIs in device order (every ENI, not just the primary one: research-anchors P1).</summary>
+    /// <summary>Attached ENIs in device order (every ENI, not just the primary one: each ENI has security groups of its own).</summary>
     public IReadOnlyList<InstanceNetworkInterface> NetworkInterfaces =>
         (Instance.NetworkInterfaces ?? new()).OrderBy(e => e.Attachment?.DeviceIndex ?? 0).ToList();
 
@@ -57,7 +57,7 @@ internal static class Ec2Facts
             do
             {
                 // A Filter and MaxResults, never InstanceId.N: EC2 rejects MaxResults with IDs, and unfiltered,
-                // unpaginated describes draw on the smaller 50/10 bucket (aws-wire.md §0.9).
+                // unpaginated describes draw on the smaller 50/10 bucket (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
                 var request = new DescribeInstancesRequest
                 {
                     Filters = new List<Filter> { new("instance-id", chunk.ToList()) },

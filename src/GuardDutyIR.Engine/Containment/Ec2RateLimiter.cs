@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 
 namespace GuardDutyIR.Engine.Containment;
 
@@ -7,9 +6,9 @@ namespace GuardDutyIR.Engine.Containment;
 public readonly record struct BucketSpec(double Capacity, double RefillPerSecond);
 
 /// <summary>
-/// Client-side token buckets that mirror EC2's documented request buckets (aws-wire.md §4.1; one bucket per API
-/// action, sized by its category), so a bulk run paces itself instead of overshooting and living on
-/// RequestLimitExceeded retries. Each call reserves a token; when none is left it waits exactly until its reserved
+/// Client-side token buckets that mirror EC2's documented request buckets
+/// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html; one bucket per API action, sized by its
+/// category), so a bulk run paces itself instead of overshooting and living on RequestLimitExceeded retries. Each call reserves a token; when none is left it waits exactly until its reserved
 /// token has refilled, so waiters are served in order and the bucket is used at its full rate, never above it.
 /// </summary>
 public sealed class Ec2RateLimiter
@@ -43,6 +42,9 @@ public sealed class Ec2RateLimiter
         return IsReadOnly(action) ? NonMutating : Mutating;
     }
 
+    /// <summary>The actions the table names one by one (the rest go by their category).</summary>
+    internal static IEnumerable<string> NamedActions => s_uncategorized.Keys.Concat(s_resourceIntensive);
+
     public static bool IsReadOnly(string action) =>
         action.StartsWith("Describe", StringComparison.Ordinal) || action.StartsWith("Get", StringComparison.Ordinal) ||
         action.StartsWith("List", StringComparison.Ordinal) || action.StartsWith("Search", StringComparison.Ordinal);
@@ -61,15 +63,18 @@ public sealed class Ec2RateLimiter
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new(StringComparer.Ordinal);
     private readonly double _capacityScale;
     private readonly double _refillScale;
+    private readonly TimeProvider _time;
 
     /// <param name="capacityScale">Scales every bucket's capacity (a Lab or an account with raised limits).</param>
     /// <param name="refillScale">Scales every refill rate.</param>
     /// <param name="headroom">The share of each bucket we use: other callers in the account draw on it too, and the
     /// server's clock is not ours, so we stay a little under it rather than trade our margin for throttling retries.</param>
-    public Ec2RateLimiter(double capacityScale = 1, double refillScale = 1, double headroom = 0.95)
+    /// <param name="time">The clock the buckets refill by and waits are measured on (the system clock unless a test gives its own).</param>
+    public Ec2RateLimiter(double capacityScale = 1, double refillScale = 1, double headroom = 0.95, TimeProvider? time = null)
     {
         _capacityScale = capacityScale * headroom;
         _refillScale = refillScale * headroom;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The environment variable that scales the buckets: a number (an account with raised limits, or a Lab), or "off".</summary>
@@ -95,10 +100,10 @@ public sealed class Ec2RateLimiter
         var bucket = _buckets.GetOrAdd(action, a =>
         {
             var spec = SpecOf(a);
-            return new Bucket(Math.Max(1, Math.Floor(spec.Capacity * _capacityScale)), spec.RefillPerSecond * _refillScale);
+            return new Bucket(Math.Max(1, Math.Floor(spec.Capacity * _capacityScale)), spec.RefillPerSecond * _refillScale, _time);
         });
         var wait = bucket.Reserve();
-        return wait <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(wait, cancellationToken);
+        return wait <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(wait, _time, cancellationToken);
     }
 
     private sealed class Bucket
@@ -106,23 +111,25 @@ public sealed class Ec2RateLimiter
         private readonly object _gate = new();
         private readonly double capacity;
         private readonly double refill;
+        private readonly TimeProvider _time;
         private double _tokens;
+        private long _last;
 
-        public Bucket(double capacity, double refill)
+        public Bucket(double capacity, double refill, TimeProvider time)
         {
             this.capacity = capacity;
             this.refill = refill;
+            _time = time;
             _tokens = capacity;
+            _last = time.GetTimestamp();
         }
-
-        private long _last = Stopwatch.GetTimestamp();
 
         public TimeSpan Reserve()
         {
             lock (_gate)
             {
-                var now = Stopwatch.GetTimestamp();
-                _tokens = Math.Min(capacity, _tokens + Stopwatch.GetElapsedTime(_last, now).TotalSeconds * refill);
+                var now = _time.GetTimestamp();
+                _tokens = Math.Min(capacity, _tokens + _time.GetElapsedTime(_last, now).TotalSeconds * refill);
                 _last = now;
                 _tokens -= 1;
                 return _tokens >= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(-_tokens / refill);

@@ -91,7 +91,7 @@ public sealed class QuarantineRun
     private async Task DescribeAndDispatchAsync(string region, List<QuarantineRequest> requests, List<Task> running)
     {
         Dictionary<string, InstanceFacts> facts;
-        QuarantineService.RegionContext ctx;
+        ContainmentRegion ctx;
         try
         {
             ctx = _service.Region(region, _options);
@@ -124,13 +124,14 @@ public sealed class QuarantineRun
         }
     }
 
-    private async Task OneAsync(QuarantineService.RegionContext ctx, InstanceFacts f, QuarantineRequest r, string region)
+    private async Task OneAsync(ContainmentRegion ctx, InstanceFacts f, QuarantineRequest r, string region)
     {
         try
         {
             _current = r.InstanceId;
             await Ec2Facts.ReadAttributesAsync(ctx.Ec2, f, _ct).ConfigureAwait(false);
-            var plan = await _service.PlanAsync(ctx, f, r, _options, _ct).ConfigureAwait(false);
+            var isolation = await ctx.Groups.ReadIsolationAsync(f.NetworkInterfaces.Select(e => e.VpcId).Distinct(), _ct).ConfigureAwait(false);
+            var plan = QuarantinePlanner.Plan(f, isolation, r, _options, DateTime.UtcNow);
             if (_askApproval)
             {
                 var approval = new QuarantinePlanApproval(r.InstanceId, region, plan.Describe(_options, region));
@@ -141,7 +142,7 @@ public sealed class QuarantineRun
                     return;
                 }
             }
-            var result = await _service.ExecuteAsync(ctx, plan, r, _options, region, _ct).ConfigureAwait(false);
+            var result = await new QuarantineExecutor(ctx, plan, _options).RunAsync(r, _ct).ConfigureAwait(false);
             Finish(new QuarantineOutcome(r.InstanceId, region, result, null));
         }
         catch (GuardDutyIRException e)

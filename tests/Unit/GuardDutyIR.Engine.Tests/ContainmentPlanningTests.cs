@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using GuardDutyIR.Engine.Containment;
+using Microsoft.Extensions.Time.Testing;
 
 namespace GuardDutyIR.Engine.Tests;
 
@@ -97,14 +97,36 @@ public sealed class ContainmentPlanningTests
     [Fact]
     public async Task The_bucket_lets_the_capacity_through_at_once_and_then_paces_at_the_refill_rate()
     {
-        // ModifyInstanceAttribute: 50 / 5 per s; scaled x20 and used in full: capacity 50, refill 100 per s.
-        var limiter = new Ec2RateLimiter(capacityScale: 1, refillScale: 20, headroom: 1);
-        var watch = Stopwatch.StartNew();
-        for (int i = 0; i < 50; i++) await limiter.AcquireAsync("ModifyInstanceAttribute", CancellationToken.None);
-        Assert.True(watch.Elapsed < TimeSpan.FromMilliseconds(200), watch.Elapsed.ToString());
-        watch.Restart();
-        await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => limiter.AcquireAsync("ModifyInstanceAttribute", CancellationToken.None)));
-        // 30 more tokens at 100 per second: about 0.3 s, never much less.
-        Assert.InRange(watch.Elapsed.TotalSeconds, 0.25, 2);
+        // ModifyInstanceAttribute: 50 tokens, 5 per second, used in full. Time is virtual: only Advance moves it.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var limiter = new Ec2RateLimiter(headroom: 1, time: time);
+        for (int i = 0; i < 50; i++) Assert.True(limiter.AcquireAsync("ModifyInstanceAttribute", CancellationToken.None).IsCompleted, $"call {i + 1} waited");
+        var waiting = Enumerable.Range(0, 30).Select(_ => limiter.AcquireAsync("ModifyInstanceAttribute", CancellationToken.None)).ToList();
+        Assert.DoesNotContain(waiting, w => w.IsCompleted);
+
+        // One token every 0.2 s, served in the order asked: two by 0.5 s, 29 by 5.9 s, the 30th at 6 s.
+        time.Advance(TimeSpan.FromSeconds(0.5));
+        Assert.Equal(new[] { true, true, false }, waiting.Take(3).Select(w => w.IsCompleted));
+        Assert.Equal(2, waiting.Count(w => w.IsCompleted));
+        time.Advance(TimeSpan.FromSeconds(5.4));
+        Assert.Equal(29, waiting.Count(w => w.IsCompleted));
+        time.Advance(TimeSpan.FromSeconds(0.1));
+        await Task.WhenAll(waiting);
+
+        // Other actions have buckets of their own.
+        Assert.True(limiter.AcquireAsync("DescribeInstances", CancellationToken.None).IsCompleted);
+    }
+
+    [Fact]
+    public void A_wait_for_a_token_ends_at_once_when_cancelled()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var limiter = new Ec2RateLimiter(capacityScale: 0.01, headroom: 1, time: time);
+        Assert.True(limiter.AcquireAsync("CreateTags", CancellationToken.None).IsCompleted);
+        using var cts = new CancellationTokenSource();
+        var waiting = limiter.AcquireAsync("CreateTags", cts.Token);
+        Assert.False(waiting.IsCompleted);
+        cts.Cancel();
+        Assert.True(waiting.IsCanceled);
     }
 }

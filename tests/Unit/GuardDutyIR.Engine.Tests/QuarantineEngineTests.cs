@@ -138,6 +138,28 @@ public sealed class QuarantineEngineTests
     }
 
     [Fact]
+    public async Task A_restore_step_that_fails_says_so_and_is_no_action()
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var id = lab.World.BastionInstanceId!;
+        var eni = lab.World.Instance(id).PrimaryNetworkInterface;
+        using var session = Session(lab);
+        Assert.Equal(QuarantineStatus.Quarantined, Assert.Single(await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(id, lab.Region, "IR-34") }, Fast, CancellationToken.None)).Result!.Status);
+
+        lab.Deny("ec2", "ModifyNetworkInterfaceAttribute");
+        var undo = await new QuarantineService(session).UndoAsync(id, lab.Region, CancellationToken.None);
+        Assert.Equal(QuarantineStatus.PartiallyQuarantined, undo.Status);
+        var restore = Assert.Single(undo.Steps, s => s.Name == "RestoreGroups");
+        Assert.Equal(StepStatus.Failed, restore.Status);
+        Assert.Equal($"failed to restore {eni.NetworkInterfaceId} to [{string.Join(", ", eni.GroupIds)}]", restore.Detail);
+        Assert.DoesNotContain(undo.Actions, a => a.Contains(eni.NetworkInterfaceId));
+        Assert.Contains("DisableApiTermination back to False", undo.Actions);
+        // The record stays, so the restore can be run again.
+        Assert.DoesNotContain(undo.Steps, s => s.Name == "RemoveRecord");
+        Assert.NotEmpty(QuarantineTags.RecordKeys(lab.Ec2.ResourceTags(id)));
+    }
+
+    [Fact]
     public async Task A_cancelled_run_ends_in_cancellation_not_in_a_failed_outcome()
     {
         await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
@@ -146,10 +168,13 @@ public sealed class QuarantineEngineTests
         // The groups exist first, so the cancelled run's only slow calls are the ENI moves.
         await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(world.BastionInstanceId!, lab.Region) }, Fast, CancellationToken.None);
 
-        // One ModifyNetworkInterfaceAttribute at once and then one per 2 s: the second ENI's conversion waits, and is cancelled there.
+        // Every bucket holds one token. On the virtual clock ModifyNetworkInterfaceAttribute refills one per 2 s, every
+        // other bucket this run uses within 1 s: time runs through the shorter waits only, so the second ENI's
+        // conversion waits for its token, and is cancelled there.
+        var time = new WatchedTime();
         var slow = Fast with
         {
-            RateLimiter = new Ec2RateLimiter(capacityScale: 0.01, refillScale: 0.1, headroom: 1),
+            RateLimiter = new Ec2RateLimiter(capacityScale: 0.01, refillScale: 0.1, headroom: 1, time: time),
             TerminationProtection = false, StopProtection = false, ShutdownBehaviorStop = false, PreserveVolumes = false,
         };
         using var cts = new CancellationTokenSource();
@@ -157,14 +182,17 @@ public sealed class QuarantineEngineTests
         var run = new QuarantineService(session).Start(slow, askApproval: false, cts.Token);
         run.Add(new QuarantineRequest(world.CompromisedInstanceId!, lab.Region, "IR-32"));
         run.Complete();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (lab.Counters.Snapshot().CallsOf("ec2", "ModifyNetworkInterfaceAttribute") == 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
-        await Task.Delay(200);
+        var shorter = TimeSpan.FromSeconds(1.5);
+        await time.RunUntilAsync(() => lab.Counters.Snapshot().CallsOf("ec2", "ModifyNetworkInterfaceAttribute") == 1 && time.Pending.Any(d => d > shorter),
+            shorter, "the first conversion, and the second one waiting for its token");
         cts.Cancel();
 
+        // The roll-forward to the isolation group is paced by the same buckets: time runs until the run has ended.
+        await time.RunUntilAsync(() => run.Completion.IsCompleted, TimeSpan.MaxValue, "the cancelled run to end");
         var outcomes = new List<QuarantineOutcome>();
         await foreach (var o in run.Outcomes.ReadAllAsync()) outcomes.Add(o);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.Completion);
+        Assert.Equal(3, lab.Counters.Snapshot().CallsOf("ec2", "ModifyNetworkInterfaceAttribute"));
         Assert.DoesNotContain(outcomes, o => o.Error is not null);
         // The roll-forward still ran: no ENI is left on the all-open group.
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));

@@ -117,6 +117,33 @@ public sealed class HostedPowerShell : IDisposable
         return (Collect(ps, new Collection<PSObject>(output.ToList()), terminating), watch.Elapsed);
     }
 
+    /// <summary>
+    /// Starts a script and stops it (as Ctrl+C does) as soon as <paramref name="stopWhen"/> holds. The guard only keeps
+    /// a hang from holding up the suite: a condition that never comes, or a stop that never ends, is a TimeoutException.
+    /// </summary>
+    public ScriptResult RunAndStopWhen(string script, Func<bool> stopWhen, TimeSpan hangGuard)
+    {
+        using var ps = PowerShell.Create();
+        ps.Runspace = _runspace;
+        ps.AddScript(script);
+        var output = new PSDataCollection<PSObject>();
+        var async = ps.BeginInvoke<PSObject, PSObject>(null, output);
+        var guard = System.Diagnostics.Stopwatch.StartNew();
+        while (!stopWhen())
+        {
+            if (async.IsCompleted) throw new InvalidOperationException("The script ended before the moment to stop it came.");
+            if (guard.Elapsed > hangGuard) throw new TimeoutException($"The moment to stop the script did not come within {hangGuard}.");
+            Thread.Sleep(10);
+        }
+        var stopping = ps.BeginStop(null, null);
+        if (!stopping.AsyncWaitHandle.WaitOne(hangGuard)) throw new TimeoutException($"The script did not stop within {hangGuard}.");
+        ps.EndStop(stopping);
+        RuntimeException? terminating = null;
+        try { ps.EndInvoke(async); }
+        catch (RuntimeException e) { terminating = e; }
+        return Collect(ps, new Collection<PSObject>(output.ToList()), terminating);
+    }
+
     private static ScriptResult Collect(PowerShell ps, Collection<PSObject> output, RuntimeException? terminating) => new()
     {
         Output = output,
