@@ -109,15 +109,14 @@ public sealed class InvestigationService(AwsSession? session)
             : aws.RegionFor(request.Region);
         var service = new LakeQueryService(aws);
         if (plan.Backend == InvestigationBackend.LookupEvents)
-        {
             notice(new QueryNotice("LookupEventsFallback", "No CloudTrail Lake, Athena or trail files were given: falling back to CloudTrail "
                 + "LookupEvents, which sees only management events of the last 90 days, at two requests per second.", plan.InstanceId));
-            return new InvestigationRun(plan, service.LookupInstanceActivityAsync(region!, plan.InstanceId!, plan.Since, plan.Until, progress, cancellationToken), plan.Sql);
-        }
+        // Every backend runs under the request's timeout, LookupEvents too: its pages come at two a second.
         var rows = LakeQueryService.WithTimeout(query, token => plan.Backend switch
         {
             InvestigationBackend.CloudTrailLake => service.RunLakeAsync(region!, query, progress, token),
             InvestigationBackend.Athena => service.RunAthenaAsync(region!, query, progress, token),
+            InvestigationBackend.LookupEvents => service.LookupInstanceActivityAsync(region!, plan.InstanceId!, plan.Since, plan.Until, progress, token),
             _ => service.RunS3Async(region, query, progress, notice, token),
         }, cancellationToken);
         return new InvestigationRun(plan, rows, plan.Backend == InvestigationBackend.S3TrailLogs ? null : plan.Sql);

@@ -250,4 +250,20 @@ public sealed class InvestigationServiceTests : IDisposable
         Assert.Equal(Instance, (string)body["LookupAttributes"]![0]!["AttributeValue"]!);
         Assert.Equal(new DateTimeOffset(2026, 11, 1, 8, 30, 0, TimeSpan.Zero).ToUnixTimeSeconds(), (long)body["StartTime"]!);
     }
+
+    [Fact]
+    public async Task TimeoutSec_ends_the_LookupEvents_fallback_too()
+    {
+        // LookupEvents pages at two requests a second; an account's 90 days can take minutes, and -TimeoutSec bounds them.
+        _stub.Default = LookupPage(null, "ListBuckets") with { Delay = TimeSpan.FromSeconds(15) };
+        using var session = Session();
+        var run = new InvestigationService(session).Start(
+            new InvestigationRequest { Template = "InstanceActivity", InstanceId = Instance, Timeout = TimeSpan.FromSeconds(1) }, _ => { }, _ => { });
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<GuardDutyIRException>(async () => { await foreach (var _ in run.Rows) { } });
+        Assert.Equal(("QueryTimedOut", ErrorKind.OperationTimeout), (e.ErrorId, e.Kind));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+        Assert.True(InvestigationService.IsQueryDeadline(e));
+    }
 }
