@@ -74,7 +74,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
     [Parameter]
     public string? S3Uri { get; set; }
 
-    /// <summary>Where -S3Uri downloads go (default: a GuardDutyIR folder under the temp directory).</summary>
+    /// <summary>Where -S3Uri downloads go (default: s3-cache in the user's private GuardDutyIR cache folder).</summary>
     [Parameter]
     public string? CacheDirectory { get; set; }
 

@@ -81,7 +81,8 @@ public sealed class InvestigationService(AwsSession? session)
     // -Parameter first; the instance given or the finding's fills InstanceId when the template takes one.
     private static Dictionary<string, object?> TemplateParameters(QueryTemplate template, InvestigationRequest request)
     {
-        var parameters = new Dictionary<string, object?>(request.Parameters, StringComparer.OrdinalIgnoreCase);
+        var parameters = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in request.Parameters) parameters[key] = value;
         var instance = request.InstanceId ?? request.Finding?.InstanceId;
         if (instance is not null && template.ParameterNames.Contains("InstanceId", StringComparer.OrdinalIgnoreCase) && !parameters.ContainsKey("InstanceId"))
             parameters["InstanceId"] = instance;

@@ -11,9 +11,9 @@ using GuardDutyIR.Engine.Findings;
 namespace GuardDutyIR.Engine.Investigation;
 
 /// <summary>
-/// Runs a CloudTrail query on Lake, Athena, local files or trail logs in S3, and streams its rows. For the two
-/// services: adaptive status polling with progress, every result page read, and a cancelled or timed-out query
-/// cancelled on the service too.
+/// The runners of a CloudTrail query on Lake, Athena, local files, trail logs in S3 and LookupEvents, each streaming its
+/// rows (which one runs is <see cref="InvestigationService"/>'s choice). For the two services: adaptive status polling
+/// with progress, every result page read, and a cancelled or timed-out query cancelled on the service too.
 /// </summary>
 public sealed class LakeQueryService(AwsSession session)
 {
