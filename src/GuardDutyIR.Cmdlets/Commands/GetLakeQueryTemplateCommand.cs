@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Management.Automation;
 using GuardDutyIR.Engine.Investigation;
 
@@ -25,9 +26,15 @@ public sealed class GetLakeQueryTemplateCommand : GdCmdlet
             o.TypeNames.Insert(0, "GuardDutyIR.LakeQueryTemplate");
             o.Properties.Add(new PSNoteProperty("Name", t.Name));
             o.Properties.Add(new PSNoteProperty("Description", t.Description));
-            o.Properties.Add(new PSNoteProperty("Parameters", t.Parameters.Select(p => p.Required ? p.Name : $"[{p.Name}]").ToArray()));
+            o.Properties.Add(new PSNoteProperty("Parameters", t.ParameterUsage));
             o.Properties.Add(new PSNoteProperty("Sql", t.Sql));
             WriteObject(o);
         }
     }
+}
+
+/// <summary>Completes template names.</summary>
+public sealed class QueryTemplateCompleter : NameCompleter
+{
+    protected override IEnumerable<string> Names(IDictionary fakeBoundParameters) => QueryTemplates.All.Select(t => t.Name);
 }

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Concurrent;
 using System.Management.Automation;
 using GuardDutyIR.Engine.Investigation;
 
@@ -13,8 +14,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
 {
     private const string QuerySet = "Query";
     private const string TemplateSet = "Template";
-    /// <summary>Padding around a piped finding's first and last activity when it sets the time window.</summary>
-    private static readonly TimeSpan FindingPadding = TimeSpan.FromHours(1);
+    private const int ProgressActivityId = 4711;
 
     /// <summary>SQL in CloudTrail Lake's dialect; the table is EDS_ID (or $EDS, or the event data store's ID).</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = QuerySet)]
@@ -74,7 +74,7 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
     [Parameter]
     public string? S3Uri { get; set; }
 
-    /// <summary>Where -S3Uri downloads go (default: a GuardDutyIR folder under the temp directory).</summary>
+    /// <summary>Where -S3Uri downloads go (default: s3-cache in the user's private GuardDutyIR cache folder).</summary>
     [Parameter]
     public string? CacheDirectory { get; set; }
 
@@ -95,215 +95,110 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
     [ValidateRange(1, 86_400)]
     public int? TimeoutSec { get; set; }
 
-    private LakeQueryService? _service;
-    private string? _cacheDirectory;
-    private const int ProgressActivityId = 4711;
+    private InvestigationRequest? _request;
+    private InvestigationService? _service;
+    private readonly ConcurrentQueue<QueryNotice> _notices = new();
 
     /// <summary>
     /// A query over local files makes no AWS call, so it looks for no credentials and no region: it works on a machine
     /// with no AWS setup at all.
     /// </summary>
-    protected override bool UsesAws => Path.Length == 0;
+    protected override bool UsesAws => _request is null || InvestigationService.UsesAws(_request);
 
     protected override void BeginProcessing()
     {
         // The request is checked before the AWS context is resolved (which may call STS for -RoleArn), so a wrong
         // request is reported as what it is, before any call.
-        var backends = new[] { EventDataStore is not null, Athena.IsPresent, Path.Length > 0, S3Uri is not null }.Count(b => b);
-        if (backends > 1)
-            ThrowEngineError(new GuardDutyIRException("QueryBackendConflict", ErrorKind.InvalidArgument,
-                "Choose one place to query: -EventDataStore (CloudTrail Lake), -Athena, -Path or -S3Uri.", null));
         try
         {
-            if (S3Uri is not null) LakeQueryService.ParseS3Uri(S3Uri);
-            if (CacheDirectory is not null)
-                _cacheDirectory = LakeQueryService.ValidateCacheDirectory(ResolveCacheDirectory(CacheDirectory));
+            _request = Request();
+            InvestigationService.Check(_request);
         }
         catch (GuardDutyIRException e)
         {
             ThrowEngineError(e);
         }
         base.BeginProcessing();
-        if (UsesAws) _service = new LakeQueryService(Session);
-    }
-
-    // Relative to PowerShell's current location, as every path parameter is, not to the process's working folder.
-    private string ResolveCacheDirectory(string path)
-    {
-        try
-        {
-            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
-        }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or PSInvalidOperationException)
-        {
-            throw new GuardDutyIRException("InvalidCacheDirectory", ErrorKind.InvalidArgument, $"-CacheDirectory '{path}' is not a file system path: {e.Message}", path);
-        }
+        _service = new InvestigationService(UsesAws ? Session : null);
     }
 
     protected override void ProcessRecord()
     {
-        var since = Since ?? InputObject?.FirstSeen?.Subtract(FindingPadding);
-        var until = Until ?? InputObject?.LastSeen?.Add(FindingPadding);
-        string sql;
+        InvestigationRun run;
         try
         {
-            sql = ParameterSetName == TemplateSet ? RenderTemplate(since, until) : Query;
-            QueryTranslator.Validate(sql);
+            run = _service!.Start(_request! with { InstanceId = InstanceId, Finding = InputObject, Region = Region },
+                p => ReportProgress(new ProgressRecord(ProgressActivityId, "Invoke-LakeQuery", p.Status)), _notices.Enqueue, CancellationToken);
         }
         catch (GuardDutyIRException e)
         {
+            // The request itself is wrong (a template, its parameters, the SQL, a path, the region): nothing ran.
             ThrowEngineError(e);
             return;
         }
-
-        var backend = EventDataStore is not null ? QueryBackend.Lake : Athena ? QueryBackend.Athena : QueryBackend.Local;
-        var noBackend = EventDataStore is null && !Athena && Path.Length == 0 && S3Uri is null;
-        string? region = null;
-        IAsyncEnumerable<QueryRow> rows;
-        if (noBackend)
+        WriteNotices();
+        ForResource(run.Target, () =>
         {
-            if (!(ParameterSetName == TemplateSet && Template.Equals("InstanceActivity", StringComparison.OrdinalIgnoreCase)))
-                ThrowEngineError(new GuardDutyIRException("NoQueryBackend", ErrorKind.InvalidArgument,
-                    "Say where to query: -EventDataStore (CloudTrail Lake), -Athena, -Path (local trail files) or -S3Uri (trail logs in S3).", null));
-            WriteWarning("No CloudTrail Lake, Athena or trail files were given: falling back to CloudTrail LookupEvents, which sees only management "
-                + "events of the last 90 days, at two requests per second.");
-            region = CurrentRegion;
-            rows = _service!.LookupInstanceActivityAsync(region, TemplateParameter("InstanceId")!.ToString()!, since, until, Progress, CancellationToken);
-        }
-        else
-        {
-            // Local files are found (and a wrong path reported) once, before anything runs.
-            IReadOnlyList<string> paths = Array.Empty<string>();
-            if (Path.Length > 0)
+            try
             {
-                try { paths = LocalTrailFiles.Resolve(ResolvePaths()); }
-                catch (GuardDutyIRException e) { ThrowEngineError(e); }
+                foreach (var row in Stream(run.Rows))
+                {
+                    WriteNotices();
+                    WriteObject(ToPSObject(row));
+                }
             }
-            var request = new LakeQueryRequest
+            catch (GuardDutyIRException e) when (InvestigationService.IsQueryDeadline(e))
             {
-                Backend = backend,
-                Sql = sql,
-                EventDataStore = EventDataStore,
-                AthenaDatabase = Database,
-                AthenaTable = Table,
-                AthenaCatalog = Catalog,
-                AthenaWorkGroup = WorkGroup,
-                AthenaOutputLocation = OutputLocation,
-                Paths = paths,
-                S3Uri = S3Uri,
-                CacheDirectory = _cacheDirectory,
-                Since = since,
-                Until = until,
-                Raw = Raw,
-                Timeout = TimeoutSec is { } t ? TimeSpan.FromSeconds(t) : null,
-            };
-            if (Path.Length > 0)
-            {
-                rows = LakeQueryService.RunLocalAsync(request, notice => _notices.Enqueue(notice), CancellationToken);
+                // Only this query ran out of time; the next record's may not, so the command goes on.
+                WriteNotices();
+                WriteEngineError(e);
             }
-            else
-            {
-                // S3 finds the bucket's own region (starting from the given or default one, or us-east-1); Lake and
-                // Athena need one.
-                region = S3Uri is not null ? Region is { } given ? RegionOrThrow(given) : Session.DefaultRegion : CurrentRegion;
-                rows = _service!.RunAsync(region, request, Progress, notice => _notices.Enqueue(notice), CancellationToken);
-            }
-        }
-
-        try
-        {
-            foreach (var row in Stream(rows))
+            finally
             {
                 WriteNotices();
-                WriteObject(ToPSObject(row));
+                WriteProgress(new ProgressRecord(ProgressActivityId, "Invoke-LakeQuery", "Done") { RecordType = ProgressRecordType.Completed });
             }
-            WriteNotices();
-        }
-        catch (AwsServiceException e) when (e.Kind is ErrorKind.AuthenticationError)
-        {
-            ThrowEngineError(e, region);
-        }
-        catch (GuardDutyIRException e)
-        {
-            WriteNotices();
-            WriteEngineError(e, e.Target ?? sql);
-        }
-        finally
-        {
-            WriteProgress(new ProgressRecord(ProgressActivityId, "Invoke-LakeQuery", "Done") { RecordType = ProgressRecordType.Completed });
-        }
+        });
     }
-
-    private readonly System.Collections.Concurrent.ConcurrentQueue<QueryNotice> _notices = new();
 
     private void WriteNotices()
     {
         while (_notices.TryDequeue(out var n)) WriteWarning(n.Message);
     }
 
-    private void Progress(QueryProgress p)
+    private InvestigationRequest Request()
     {
-        var status = $"{p.State}, {p.Elapsed.TotalSeconds:0.0} s"
-            + (p.BytesScanned is { } b ? $", {b / 1048576.0:0.0} MB scanned" : "")
-            + (p.RowsSoFar is { } r ? $", {r} {(p.State == "DOWNLOADING" ? "files" : "rows")}" : "")
-            + (p.Detail is { } d ? $" ({d})" : "");
-        ReportProgress(new ProgressRecord(ProgressActivityId, "Invoke-LakeQuery", status));
-    }
-
-    private string RenderTemplate(DateTime? since, DateTime? until)
-    {
-        var template = QueryTemplates.Get(Template);
         var parameters = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
         foreach (DictionaryEntry e in Parameter ?? new Hashtable())
             parameters[e.Key.ToString()!] = e.Value is PSObject ps ? ps.BaseObject : e.Value;
-        var instance = InstanceId ?? InputObject?.InstanceId;
-        if (instance is not null && template.ParameterNames.Contains("InstanceId", StringComparer.OrdinalIgnoreCase) && !parameters.ContainsKey("InstanceId"))
-            parameters["InstanceId"] = instance;
-        return QueryTemplates.Render(template, parameters, since, until);
-    }
-
-    private object? TemplateParameter(string name)
-    {
-        if (Parameter is not null)
-            foreach (DictionaryEntry e in Parameter)
-                if (string.Equals(e.Key.ToString(), name, StringComparison.OrdinalIgnoreCase)) return e.Value;
-        return name == "InstanceId" ? InstanceId ?? InputObject?.InstanceId : null;
-    }
-
-    private string[] ResolvePaths()
-    {
-        var resolved = new List<string>();
-        foreach (var p in Path)
+        return new InvestigationRequest
         {
-            try
-            {
-                resolved.AddRange(GetResolvedProviderPathFromPSPath(p, out _));
-            }
-            catch (ItemNotFoundException)
-            {
-                resolved.Add(SessionState.Path.GetUnresolvedProviderPathFromPSPath(p));
-            }
-        }
-        return resolved.ToArray();
+            Query = ParameterSetName == QuerySet ? Query : null,
+            Template = ParameterSetName == TemplateSet ? Template : null,
+            Parameters = parameters,
+            EventDataStore = EventDataStore,
+            Athena = Athena,
+            AthenaDatabase = Database,
+            AthenaTable = Table,
+            AthenaCatalog = Catalog,
+            AthenaWorkGroup = WorkGroup,
+            AthenaOutputLocation = OutputLocation,
+            Paths = Path.Length == 0 ? null : this.FileSystemPaths(Path),
+            S3Uri = S3Uri,
+            CacheDirectory = CacheDirectory is null ? null : this.FolderPath(CacheDirectory, nameof(CacheDirectory), "InvalidCacheDirectory"),
+            Since = Since,
+            Until = Until,
+            Raw = Raw,
+            Timeout = TimeoutSec is { } t ? TimeSpan.FromSeconds(t) : null,
+        };
     }
 
     private static PSObject ToPSObject(QueryRow row)
     {
         var o = new PSObject();
         o.TypeNames.Insert(0, "GuardDutyIR.LakeQueryRow");
-        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        for (var i = 0; i < row.Columns.Count; i++)
-        {
-            var name = row.Columns[i];
-            for (var n = 2; !seen.Add(name); n++) name = row.Columns[i] + n;
-            o.Properties.Add(new PSNoteProperty(name, row.Values[i]));
-        }
+        var names = row.PropertyNames;
+        for (var i = 0; i < names.Count; i++) o.Properties.Add(new PSNoteProperty(names[i], row.Values[i]));
         return o;
     }
-}
-
-/// <summary>Completes template names.</summary>
-public sealed class QueryTemplateCompleter : NameCompleter
-{
-    protected override IEnumerable<string> Names(IDictionary fakeBoundParameters) => QueryTemplates.All.Select(t => t.Name);
 }

@@ -11,33 +11,21 @@ using GuardDutyIR.Engine.Findings;
 namespace GuardDutyIR.Engine.Investigation;
 
 /// <summary>
-/// Runs a CloudTrail query on Lake, Athena, local files or trail logs in S3, and streams its rows. For the two
-/// services: adaptive status polling with progress, every result page read, and a cancelled or timed-out query
-/// cancelled on the service too.
+/// The runners of a CloudTrail query on Lake, Athena, local files, trail logs in S3 and LookupEvents, each streaming its
+/// rows (which one runs is <see cref="InvestigationService"/>'s choice). For the two services: adaptive status polling
+/// with progress, every result page read, and a cancelled or timed-out query cancelled on the service too.
 /// </summary>
 public sealed class LakeQueryService(AwsSession session)
 {
     /// <summary>How long the service gets to acknowledge a cancellation after the user's own token has fired.</summary>
     private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(10);
 
-    /// <param name="region">Lake and Athena: the region to query. S3: a region to start from (the bucket's own is found;
-    /// null starts from us-east-1). Unused for local files.</param>
-    public IAsyncEnumerable<QueryRow> RunAsync(string? region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
-        CancellationToken cancellationToken = default) =>
-        WithTimeout(request, token => request.Backend switch
-        {
-            QueryBackend.Lake => RunLakeAsync(region!, request, progress, token),
-            QueryBackend.Athena => RunAthenaAsync(region!, request, progress, token),
-            _ when request.S3Uri is not null => RunS3Async(region, request, progress, notice, token),
-            _ => LocalTrailEngine.RunAsync(request.Sql, request.Paths, request.Raw, notice, token),
-        }, cancellationToken);
-
     /// <summary>A query over local trail files: no AWS session, credentials or region are involved.</summary>
     public static IAsyncEnumerable<QueryRow> RunLocalAsync(LakeQueryRequest request, Action<QueryNotice> notice, CancellationToken cancellationToken = default) =>
         WithTimeout(request, token => LocalTrailEngine.RunAsync(request.Sql, request.Paths, request.Raw, notice, token), cancellationToken);
 
     /// <summary>Runs the query under the request's timeout; the timeout firing (rather than the caller's token) is QueryTimedOut.</summary>
-    private static async IAsyncEnumerable<QueryRow> WithTimeout(LakeQueryRequest request, Func<CancellationToken, IAsyncEnumerable<QueryRow>> run,
+    internal static async IAsyncEnumerable<QueryRow> WithTimeout(LakeQueryRequest request, Func<CancellationToken, IAsyncEnumerable<QueryRow>> run,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var timeout = request.Timeout is { } t ? new CancellationTokenSource(t) : new CancellationTokenSource();
@@ -110,7 +98,7 @@ public sealed class LakeQueryService(AwsSession session)
         return idOrArn.StartsWith("arn:", StringComparison.Ordinal) && slash > 0 ? idOrArn[(slash + 1)..] : idOrArn;
     }
 
-    private async IAsyncEnumerable<QueryRow> RunLakeAsync(string region, LakeQueryRequest request, Action<QueryProgress> progress,
+    internal async IAsyncEnumerable<QueryRow> RunLakeAsync(string region, LakeQueryRequest request, Action<QueryProgress> progress,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var store = request.EventDataStore ?? throw new GuardDutyIRException("EventDataStoreRequired", ErrorKind.InvalidArgument, "A Lake query needs -EventDataStore.", null);
@@ -163,7 +151,7 @@ public sealed class LakeQueryService(AwsSession session)
 
     // ---- Athena ----------------------------------------------------------------------------------------------------
 
-    private async IAsyncEnumerable<QueryRow> RunAthenaAsync(string region, LakeQueryRequest request, Action<QueryProgress> progress,
+    internal async IAsyncEnumerable<QueryRow> RunAthenaAsync(string region, LakeQueryRequest request, Action<QueryProgress> progress,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var table = $"\"{request.AthenaDatabase.Replace("\"", "\"\"")}\".\"{request.AthenaTable.Replace("\"", "\"\"")}\"";
@@ -288,7 +276,7 @@ public sealed class LakeQueryService(AwsSession session)
 
     // ---- trail logs in S3 ------------------------------------------------------------------------------------------
 
-    private async IAsyncEnumerable<QueryRow> RunS3Async(string? region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
+    internal async IAsyncEnumerable<QueryRow> RunS3Async(string? region, LakeQueryRequest request, Action<QueryProgress> progress, Action<QueryNotice> notice,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var files = await DownloadTrailLogsAsync(region, request, progress, notice, cancellationToken).ConfigureAwait(false);

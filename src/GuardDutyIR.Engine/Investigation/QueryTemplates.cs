@@ -20,6 +20,9 @@ public enum TemplateValueKind
 public sealed record QueryTemplate(string Name, string Description, string Sql, IReadOnlyList<TemplateParameter> Parameters)
 {
     public IEnumerable<string> ParameterNames => Parameters.Select(p => p.Name);
+
+    /// <summary>The parameters as a usage line shows them: optional ones in brackets.</summary>
+    public string[] ParameterUsage => Parameters.Select(p => p.Required ? p.Name : $"[{p.Name}]").ToArray();
 }
 
 /// <summary>

@@ -208,6 +208,26 @@ public sealed class LakeQueryLabTests : IDisposable
     }
 
     [Fact]
+    public void An_unreachable_endpoint_stops_a_pipeline_of_queries_at_the_first_and_names_the_endpoint()
+    {
+        // Every later query would meet the same closed port: one error, not one per piped instance.
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var endpoint = $"http://127.0.0.1:{((System.Net.IPEndPoint)probe.LocalEndpoint).Port}";
+        probe.Stop();
+
+        var result = _s.Run("'i-0123456789abcdef0', 'i-0123456789abcdef1', 'i-0123456789abcdef2' | ForEach-Object { [pscustomobject]@{ InstanceId = $_ } } | " +
+                            "Invoke-LakeQuery -Template InstanceActivity -EventDataStore $args[1] -EndpointUrl $args[0]", endpoint, CloudTrail.EventDataStoreId);
+
+        Assert.NotNull(result.Terminating);
+        Assert.Empty(result.Errors);
+        var error = result.SingleError();
+        Assert.Equal("ConnectionError", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.ConnectionError, error.CategoryInfo.Category);
+        Assert.Equal(endpoint, error.TargetObject);
+    }
+
+    [Fact]
     public void Event_data_stores_are_listed()
     {
         var store = _s.Run("Get-LakeEventDataStore").Output.Single();
