@@ -147,12 +147,6 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
                     WriteObject(ToPSObject(row));
                 }
             }
-            catch (GuardDutyIRException e) when (InvestigationService.IsQueryDeadline(e))
-            {
-                // Only this query ran out of time; the next record's may not, so the command goes on.
-                WriteNotices();
-                WriteEngineError(e);
-            }
             finally
             {
                 WriteNotices();

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using GuardDutyIR.Commands.Loading;
+using GuardDutyIR.Engine.Aws;
 
 namespace GuardDutyIR.Commands;
 
@@ -121,10 +122,12 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
 
     /// <summary>
     /// Failures that every later resource would meet too: credentials refused or unobtainable, an endpoint that cannot
-    /// be reached or does not answer. A command stops on them instead of repeating them per resource.
+    /// be reached or does not answer. A command stops on them instead of repeating them per resource. A deadline of one
+    /// resource's own work (a query's -TimeoutSec, a snapshot wait) is not one of them: the next may finish.
     /// </summary>
     protected static bool StopsCommand(GuardDutyIRException e) =>
-        e is CredentialsUnavailableException || e.Kind is ErrorKind.AuthenticationError or ErrorKind.ConnectionError or ErrorKind.OperationTimeout;
+        e is CredentialsUnavailableException || e.Kind is ErrorKind.AuthenticationError or ErrorKind.ConnectionError
+        || e.ErrorId == TransportErrors.OperationTimeoutId;
 
     /// <summary>
     /// Runs the work for one resource. Failures that no other resource could escape (rejected or unobtainable

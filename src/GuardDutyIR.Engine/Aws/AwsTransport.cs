@@ -59,14 +59,17 @@ public sealed record TransportSettings(TimeSpan ConnectTimeout, TimeSpan Request
 /// endpoint as target, after the SDK's own retries have given up. Service answers and the caller's own cancellation
 /// pass through untouched.
 /// </summary>
-internal static class TransportErrors
+public static class TransportErrors
 {
     private const string CustomizerName = "GuardDutyIR.TransportErrors";
 
-    /// <summary>Puts the translation at the outside of every client pipeline this load context creates (ours and AWSSDK's).</summary>
-    public static void Register() => RuntimePipelineCustomizerRegistry.Instance.Register(new Customizer());
+    /// <summary>The ErrorId of an endpoint that did not answer in time (not a resource's own deadline).</summary>
+    public const string OperationTimeoutId = "OperationTimeout";
 
-    public static GuardDutyIRException? Classify(Exception error, string service, string operation, Uri? endpoint,
+    /// <summary>Puts the translation at the outside of every client pipeline this load context creates (ours and AWSSDK's).</summary>
+    internal static void Register() => RuntimePipelineCustomizerRegistry.Instance.Register(new Customizer());
+
+    internal static GuardDutyIRException? Classify(Exception error, string service, string operation, Uri? endpoint,
         TimeSpan? requestTimeout, bool cancelledByCaller)
     {
         if (error is GuardDutyIRException or AmazonServiceException) return null;
@@ -119,7 +122,7 @@ internal static class TransportErrors
     }
 
     private static GuardDutyIRException Timeout(string call, string where, TimeSpan? limit, Exception inner) =>
-        new("OperationTimeout", ErrorKind.OperationTimeout,
+        new(OperationTimeoutId, ErrorKind.OperationTimeout,
             $"{call}: no answer from {where}" + (limit is { } l ? $" within {l.TotalSeconds:0.#} s" : "")
             + $" on any attempt. Check the endpoint, or allow longer with Set-GdDefault -RequestTimeoutSec or {TransportSettings.RequestTimeoutVariable}.",
             where, inner);

@@ -147,10 +147,4 @@ public sealed class InvestigationService(AwsSession? session)
         Raw = request.Raw,
         Timeout = request.Timeout,
     };
-
-    /// <summary>
-    /// A deadline of the query itself (-TimeoutSec, or the service's own limit): it ends this query only, unlike an
-    /// endpoint that does not answer, which every later query would meet too.
-    /// </summary>
-    public static bool IsQueryDeadline(GuardDutyIRException e) => e.ErrorId is "QueryTimedOut" or "QueryTimedOutOnService";
 }

@@ -260,10 +260,8 @@ public sealed class InvestigationServiceTests : IDisposable
         var run = new InvestigationService(session).Start(
             new InvestigationRequest { Template = "InstanceActivity", InstanceId = Instance, Timeout = TimeSpan.FromSeconds(1) }, _ => { }, _ => { });
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
+        // Each page would answer after 15 s and with data: only the timeout makes this throw.
         var e = await Assert.ThrowsAsync<GuardDutyIRException>(async () => { await foreach (var _ in run.Rows) { } });
         Assert.Equal(("QueryTimedOut", ErrorKind.OperationTimeout), (e.ErrorId, e.Kind));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
-        Assert.True(InvestigationService.IsQueryDeadline(e));
     }
 }

@@ -195,7 +195,7 @@ public sealed class AwsContextTests : IDisposable
         // The answer would come after 10 minutes: only a stop that cancels the call in flight ends the command.
         _stub.Default = StubResponse.FromSample("sts-GetCallerIdentity.xml") with { Delay = TimeSpan.FromMinutes(10) };
 
-        var (result, _) = _host.RunAndStop($"Get-GdCallerIdentity -Region us-east-1 -EndpointUrl '{_stub.Url}' -Credential {Keys}",
+        var result = _host.RunAndStopWhen($"Get-GdCallerIdentity -Region us-east-1 -EndpointUrl '{_stub.Url}' -Credential {Keys}",
             stopWhen: () => !_stub.Requests.IsEmpty);
 
         Assert.IsType<PipelineStoppedException>(result.Terminating);

@@ -106,10 +106,12 @@ public sealed class LakeQueryLabTests : IDisposable
     [Fact]
     public void Ctrl_C_cancels_the_query_on_the_service_too()
     {
-        CloudTrail.QueryDelay = TimeSpan.FromSeconds(30);
-        var (result, stopTook) = _s.Host.RunAndStop($"Invoke-LakeQuery -Template InstancesListingBuckets {Where("Lake")}", TimeSpan.FromMilliseconds(800));
+        // The query would run for 10 minutes on the service: only a stop that cancels the poll ends the command.
+        CloudTrail.QueryDelay = TimeSpan.FromMinutes(10);
+        var result = _s.Host.RunAndStopWhen($"Invoke-LakeQuery -Template InstancesListingBuckets {Where("Lake")}",
+            stopWhen: () => _s.Lab.Counters.Snapshot().CallsOf("cloudtrail", "DescribeQuery") > 0);
+        Assert.IsType<System.Management.Automation.PipelineStoppedException>(result.Terminating);
         Assert.Empty(result.Output);
-        Assert.True(stopTook < TimeSpan.FromSeconds(2), $"stop took {stopTook}");
         var query = Assert.Single(CloudTrail.Queries.All);
         Assert.Equal(TrailQueryState.Cancelled, query.State);
         Assert.True(_s.Lab.Counters.Snapshot().CallsOf("cloudtrail", "CancelQuery") == 1);
