@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Engine.Context;
@@ -11,16 +10,9 @@ public sealed class ClientWireTests : IDisposable
 {
     private readonly WireStub _stub = new();
 
-    public ClientWireTests() => Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
-
     public void Dispose() => _stub.Dispose();
 
-    private AwsSession Session() => AwsSession.Resolve(new AwsContextOptions
-    {
-        Region = "us-east-1",
-        EndpointUrl = _stub.Url,
-        Credential = new NetworkCredential("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    }, defaults: null);
+    private AwsSession Session() => StubSessions.For(_stub);
 
     private static void AssertSigV4(CapturedRequest request, string service)
     {

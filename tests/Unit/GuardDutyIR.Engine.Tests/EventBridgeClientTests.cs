@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using GuardDutyIR.Engine.Aws;
 using GuardDutyIR.Engine.Context;
@@ -11,16 +10,9 @@ public sealed class EventBridgeClientTests : IDisposable
 {
     private readonly WireStub _stub = new();
 
-    public EventBridgeClientTests() => Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
-
     public void Dispose() => _stub.Dispose();
 
-    private AwsSession Session() => AwsSession.Resolve(new AwsContextOptions
-    {
-        Region = "us-east-1",
-        EndpointUrl = _stub.Url,
-        Credential = new NetworkCredential("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    }, defaults: null);
+    private AwsSession Session() => StubSessions.For(_stub);
 
     private static StubResponse Json(string body) => new(200, body, new() { ["Content-Type"] = "application/x-amz-json-1.1", ["x-amzn-RequestId"] = "req-eb-1" });
 

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using GuardDutyIR.Engine.Context;
 using GuardDutyIR.Engine.Investigation;
@@ -17,20 +16,13 @@ public sealed class InvestigationServiceTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("gdir-investigation-").FullName;
     private readonly WireStub _stub = new();
 
-    public InvestigationServiceTests() => Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
-
     public void Dispose()
     {
         _stub.Dispose();
         Directory.Delete(_root, recursive: true);
     }
 
-    private AwsSession Session() => AwsSession.Resolve(new AwsContextOptions
-    {
-        Region = "us-east-1",
-        EndpointUrl = _stub.Url,
-        Credential = new NetworkCredential("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    }, defaults: null);
+    private AwsSession Session() => StubSessions.For(_stub);
 
     private static GuardDutyIRException Refused(InvestigationRequest request) =>
         Assert.Throws<GuardDutyIRException>(() => InvestigationService.Plan(request));

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using GuardDutyIR.Engine.Context;
 using GuardDutyIR.TestSupport;
@@ -22,16 +21,9 @@ public sealed class ResponseHeaderTests : IDisposable
 
     private readonly WireStub _stub = new();
 
-    public ResponseHeaderTests() => Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
-
     public void Dispose() => _stub.Dispose();
 
-    private AwsSession Session() => AwsSession.Resolve(new AwsContextOptions
-    {
-        Region = "us-east-1",
-        EndpointUrl = _stub.Url,
-        Credential = new NetworkCredential("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    }, defaults: null);
+    private AwsSession Session() => StubSessions.For(_stub);
 
     private static StubResponse WithCrc(string body, string contentType, uint? crc = null) =>
         new(200, body, new()
