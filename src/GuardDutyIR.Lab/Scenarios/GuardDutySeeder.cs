@@ -38,7 +38,10 @@ internal static class GuardDutySeeder
         var specs = world.Scenario == ScenarioNames.Scale ? ScaleSpecs(world, rng, NewId) : ScenarioSpecs(world, rng, NewId);
         foreach (var s in specs)
         {
-            main.Findings.Add(FindingFactory.Build(s, world.AccountId, world.Region, main.Id, world));
+            var finding = FindingFactory.Build(s, world.AccountId, world.Region, main.Id, world);
+            main.Findings.Add(finding);
+            // The story's findings were published when GuardDuty made them; no rule exists yet to receive them.
+            guardDuty.PublishFinding(main, finding, s.UpdatedAt ?? s.CreatedAt);
             if (s.Type == "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" && guardDuty.ScenarioFindingId is null) guardDuty.ScenarioFindingId = s.Id;
         }
         if (world.InstancesIn(world.MemberAccountId).FirstOrDefault() is { } mi)
