@@ -302,7 +302,7 @@ public sealed partial class EventBridgeService : Json11Service, ILabAdminEndpoin
         var limit = Int(body, "Limit") ?? 100;
         List<JsonObject> all;
         lock (bus) all = bus.Rules.Values.Where(x => x.Name.StartsWith(prefix, StringComparison.Ordinal)).Select(RuleJson).ToList();
-        return Page(r, body, $"rules|{bus.Arn}|{prefix}", all, limit, "Rules");
+        return Page(r, body, $"rules {bus.Arn} {prefix}", all, limit, "Rules");
     }
 
     private LabResponse Page(LabRequest r, JsonObject body, string context, List<JsonObject> all, int limit, string member)
@@ -406,7 +406,7 @@ public sealed partial class EventBridgeService : Json11Service, ILabAdminEndpoin
         if (FindRule(r, body, "Rule", out var bus, out var rule) is { } err) return err;
         List<JsonObject> all;
         lock (bus) all = rule.Targets.Select(t => (JsonObject)t.DeepClone()).ToList();
-        return Page(r, body, $"targets|{rule.Arn}", all, Int(body, "Limit") ?? 100, "Targets");
+        return Page(r, body, $"targets {rule.Arn}", all, Int(body, "Limit") ?? 100, "Targets");
     }
 
     private LabResponse RemoveTargets(LabRequest r, JsonObject body)

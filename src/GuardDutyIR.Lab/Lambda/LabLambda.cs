@@ -73,6 +73,7 @@ public sealed class LambdaFunction
     private readonly List<LambdaInitError> _initErrors = new();
     private readonly TimeProvider _clock;
     private RuntimeApiServer? _server;
+    private int _waiting;
 
     internal LambdaFunction(string name, string accountId, string region, TimeSpan timeout, TimeProvider clock)
     {
@@ -95,6 +96,9 @@ public sealed class LambdaFunction
     public string RuntimeApi => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
     public IReadOnlyList<LambdaInitError> InitErrors { get { lock (_initErrors) return _initErrors.ToArray(); } }
+
+    /// <summary>Runtimes waiting in GET /next right now (one that hangs up stops counting).</summary>
+    public int WaitingRuntimes => Volatile.Read(ref _waiting);
 
     internal void Start() => _server = new RuntimeApiServer(HandleAsync);
 
@@ -122,7 +126,9 @@ public sealed class LambdaFunction
 
     private async Task<LambdaInvocation> NextAsync(CancellationToken ct)
     {
-        await _available.WaitAsync(ct).ConfigureAwait(false);
+        Interlocked.Increment(ref _waiting);
+        try { await _available.WaitAsync(ct).ConfigureAwait(false); }
+        finally { Interlocked.Decrement(ref _waiting); }
         lock (_queue)
         {
             var invocation = _queue.First!.Value;
