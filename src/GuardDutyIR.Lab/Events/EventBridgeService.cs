@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using GuardDutyIR.Lab.Core;
-using GuardDutyIR.Lab.Core.Model;
 using GuardDutyIR.Lab.Sns;
 
 namespace GuardDutyIR.Lab.Events;
@@ -566,7 +565,7 @@ public sealed partial class EventBridgeService : Json11Service, ILabAdminEndpoin
         }
         else if (service == "lambda")
         {
-            var invocation = Context.Lambda.InvokeAsync(arn, input, rule.Arn, out var error);
+            var invocation = Context.Lambda.QueueInvocation(arn, input, rule.Arn, out var error);
             (outcome, detail) = invocation is null ? ("Failed", error!) : ("Invoked", invocation.RequestId);
         }
         else (outcome, detail) = ("Failed", $"The Lab delivers to SNS topics and Lambda functions only, not to {arn}.");

@@ -280,7 +280,7 @@ public sealed class LabLambda : IAsyncDisposable
     /// Queues an asynchronous invocation (what EventBridge makes) of the function an ARN names, declaring the function on
     /// first use; null with <paramref name="error"/> when the ARN names no function in the Lab's region.
     /// </summary>
-    public LambdaInvocation? InvokeAsync(string functionArn, string payload, string source, out string? error)
+    public LambdaInvocation? QueueInvocation(string functionArn, string payload, string source, out string? error)
     {
         error = null;
         if (!TryParseFunctionArn(functionArn, out var region, out var account, out var name, out _))

@@ -326,6 +326,9 @@ public sealed class EventBridgeTests
         var seeded = eb.EventsOf(lab.AccountId).Single(e => (string?)JsonNode.Parse(e.Json)!["detail"]!["id"] == guardDuty.ScenarioFindingId);
         Assert.Empty(seeded.MatchedRules);
         Assert.Empty(sns.Messages);
+        // Each account's findings go to its own default bus.
+        var memberEvent = Assert.Single(eb.EventsOf(lab.MemberAccountId));
+        Assert.Equal(lab.MemberAccountId, (string?)JsonNode.Parse(memberEvent.Json)!["account"]);
 
         await Ok(c.EventsAsync("PutRule", new JsonObject { ["Name"] = "GuardDuty-Event-EC2-MaliciousIPCaller", ["EventPattern"] = WorkshopPattern }));
         await Ok(c.EventsAsync("PutTargets", new JsonObject

@@ -132,7 +132,7 @@ public sealed class LambdaRuntimeApiTests
         await using var lab = await TestLab.StartAsync("Empty");
         var function = lab.RegisterLambdaFunction("isolate");
         Assert.Equal(LabLambda.DefaultTimeout, function.Timeout);
-        var invocation = lab.Lambda.InvokeAsync(function.Arn + ":live", """{"detail":{}}""", "lab", out var error)!;
+        var invocation = lab.Lambda.QueueInvocation(function.Arn + ":live", """{"detail":{}}""", "lab", out var error)!;
         Assert.Null(error);
         using var runtime = new RuntimeLoop(function.RuntimeApi);
 
@@ -154,13 +154,13 @@ public sealed class LambdaRuntimeApiTests
         Assert.Equal(HttpStatusCode.BadRequest, (await runtime.RespondAsync("not-a-request", "{}")).StatusCode);
 
         // A response beyond Lambda's 6 MB payload is refused.
-        lab.Lambda.InvokeAsync(function.Arn, "{}", "lab", out _);
+        lab.Lambda.QueueInvocation(function.Arn, "{}", "lab", out _);
         var (big, _, _) = await runtime.NextAsync();
         var tooLarge = await runtime.RespondAsync(big, new string('x', LambdaFunction.MaxResponseBytes + 1));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
         Assert.Equal(LambdaInvocationStatus.Running, lab.Lambda.Invocations[^1].Status);
 
-        Assert.Null(lab.Lambda.InvokeAsync("arn:aws:lambda:eu-west-1:111122223333:function:elsewhere", "{}", "lab", out var otherRegion));
+        Assert.Null(lab.Lambda.QueueInvocation("arn:aws:lambda:eu-west-1:111122223333:function:elsewhere", "{}", "lab", out var otherRegion));
         Assert.Contains("eu-west-1", otherRegion);
     }
 
@@ -178,7 +178,7 @@ public sealed class LambdaRuntimeApiTests
         gone.Dispose();
         await WaitForPollers(function, 0);
 
-        var invocation = lab.Lambda.InvokeAsync(function.Arn, """{"n":1}""", "lab", out _)!;
+        var invocation = lab.Lambda.QueueInvocation(function.Arn, """{"n":1}""", "lab", out _)!;
         using var runtime = new RuntimeLoop(function.RuntimeApi);
         var (id, _, body) = await runtime.NextAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(invocation.RequestId, id);
