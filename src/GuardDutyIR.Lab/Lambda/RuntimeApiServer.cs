@@ -156,7 +156,12 @@ internal sealed class RuntimeApiServer : IAsyncDisposable
             if (_pending is not null || _end > _start) return;
             Compact();
             _pending = _stream.ReadAsync(_buf.AsMemory(_end)).AsTask();
-            _pending.ContinueWith(t => { if (t.IsFaulted || t.IsCanceled || t.Result == 0) closed(); }, TaskScheduler.Default);
+            _pending.ContinueWith(t =>
+            {
+                // A failed read is the connection going away; reading the exception marks it observed.
+                if (t.IsFaulted) _ = t.Exception;
+                if (t.IsFaulted || t.IsCanceled || t.Result == 0) closed();
+            }, TaskScheduler.Default);
         }
 
         private async Task<int> FillAsync(CancellationToken ct)
