@@ -39,6 +39,8 @@ Console.WriteLine($"AWS_REGION={lab.Region}");
 Console.WriteLine($"AWS_DEFAULT_REGION={lab.Region}");
 Console.WriteLine($"AWS_ENDPOINT_URL={lab.Endpoint}");
 Console.WriteLine($"# Member account role: {lab.Facts["MemberResponderRoleArn"]} (ExternalId {lab.Facts["MemberResponderExternalId"]}); read-only: {lab.Facts["MemberAuditorRoleArn"]}");
+foreach (var f in lab.Lambda.Functions)
+    Console.WriteLine($"# Lambda {f.Name}: AWS_LAMBDA_RUNTIME_API={f.RuntimeApi} ({f.Arn})");
 Console.WriteLine($"# Lab info: {lab.Endpoint}/_lab/info   flows: {lab.Endpoint}/_lab/flows   counters: {lab.Endpoint}/_lab/counters");
 Console.WriteLine("# Ctrl+C to stop.");
 

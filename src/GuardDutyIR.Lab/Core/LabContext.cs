@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
+using GuardDutyIR.Lab.Lambda;
 using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Core;
 
-/// <summary>What every Lab service shares: options, clock, world, credentials, counters, throttling and admin routes.</summary>
+/// <summary>What every Lab service shares: options, clock, world, credentials, counters, throttling, admin routes and Lambda functions.</summary>
 public sealed class LabContext
 {
     private readonly List<ILabService> _services = new();
@@ -18,6 +19,7 @@ public sealed class LabContext
         Throttle = new LabThrottle(Clock, options.Throttling, options.ThrottleCapacityScale, options.ThrottleRefillScale);
         Faults = new LabFaults(options.Faults);
         Admin = new LabAdminRouter();
+        Lambda = new LabLambda(Clock, world.Region, world.AccountId);
         DeniedActions = new ConcurrentDictionary<string, bool>(options.DeniedActions.Select(a => new KeyValuePair<string, bool>(a, true)), StringComparer.OrdinalIgnoreCase);
     }
 
@@ -29,6 +31,8 @@ public sealed class LabContext
     public LabThrottle Throttle { get; }
     public LabFaults Faults { get; }
     public LabAdminRouter Admin { get; }
+    /// <summary>The Lab's Lambda functions, each served through its own runtime API endpoint (no control-plane API).</summary>
+    public LabLambda Lambda { get; }
     public string Region => World.Region;
 
     /// <summary>"service:Action" entries answered with an authorization error (runtime-editable).</summary>

@@ -1,4 +1,5 @@
 using GuardDutyIR.Lab.Ec2;
+using GuardDutyIR.Lab.Lambda;
 using GuardDutyIR.Lab.Scenarios;
 
 namespace GuardDutyIR.Lab.Core;
@@ -61,6 +62,22 @@ public sealed class LabHost : IAsyncDisposable
 
     public Ec2Service Ec2 => GetService<Ec2Service>() ?? throw new InvalidOperationException("EC2 is not registered");
 
+    /// <summary>The Lab's Lambda functions and their invocations.</summary>
+    public LabLambda Lambda => Context.Lambda;
+
+    /// <summary>
+    /// Declares a Lambda function (idempotent) in the main account, or in <paramref name="accountId"/>, and starts its
+    /// runtime API endpoint; EventBridge rules may target its ARN.
+    /// </summary>
+    public LambdaFunction RegisterLambdaFunction(string functionName, string? accountId = null, TimeSpan? timeout = null) =>
+        Context.Lambda.Register(functionName, accountId, timeout);
+
+    /// <summary>
+    /// The function's runtime API endpoint as host:port (127.0.0.1 and a port of its own), the value a runtime reads from
+    /// AWS_LAMBDA_RUNTIME_API; declares the function when the Lab does not know it yet.
+    /// </summary>
+    public string LambdaRuntimeEndpoint(string functionName) => Context.Lambda.Register(functionName).RuntimeApi;
+
     /// <summary>
     /// The scenario's cast by name (what Start-GdLab returns as $lab.Facts and /_lab/info serves): the compromised
     /// instance, the threat list, the event data store, and the roles STS lets the Lab's keys assume, with the
@@ -95,6 +112,8 @@ public sealed class LabHost : IAsyncDisposable
                 ["MemberResponderExternalId"] = creds.MemberResponder.RequiredExternalId,
                 ["MemberAuditorRoleArn"] = creds.MemberAuditor.Arn,
                 ["ResponderRoleArn"] = creds.MainResponder.Arn,
+                ["RemediationFunctionArn"] = Context.Lambda.Find(ScenarioSeeder.RemediationFunctionName)?.Arn,
+                ["RemediationRuntimeApi"] = Context.Lambda.Find(ScenarioSeeder.RemediationFunctionName)?.RuntimeApi,
             };
             return facts.Where(f => !string.IsNullOrEmpty(f.Value)).ToDictionary(f => f.Key, f => f.Value!, StringComparer.Ordinal);
         }
@@ -125,6 +144,8 @@ public sealed class LabHost : IAsyncDisposable
             roles = Credentials.Roles.OrderBy(r => r.Arn, StringComparer.Ordinal)
                 .Select(r => new { arn = r.Arn, accountId = r.AccountId, externalId = r.RequiredExternalId }).ToArray(),
             throttling = Throttle.Enabled,
+            // Each function's runtime API, for AWS_LAMBDA_RUNTIME_API of a runtime loop.
+            lambdaFunctions = Context.Lambda.Functions.Select(f => new { name = f.Name, arn = f.Arn, runtimeApi = f.RuntimeApi }).ToArray(),
             admin = Context.Admin.Paths,
         });
         Context.Admin.Map("/_lab/counters", r =>
@@ -143,6 +164,28 @@ public sealed class LabHost : IAsyncDisposable
             if (r.Query["enabled"] is { } e) { Throttle.Enabled = e == "true"; Throttle.Reset(); }
             return new { enabled = Throttle.Enabled, capacityScale = Throttle.CapacityScale, refillScale = Throttle.RefillScale };
         });
+        Context.Admin.Map("/_lab/lambda/functions", r =>
+        {
+            if (r.Method == "POST" && r.Query["name"] is { } name)
+            {
+                var timeout = r.Query["timeoutSeconds"] is { } ts ? TimeSpan.FromSeconds(double.Parse(ts, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
+                var f = Context.Lambda.Register(name, r.Query["accountId"], timeout);
+                return new { name = f.Name, arn = f.Arn, runtimeApi = f.RuntimeApi, timeoutSeconds = f.Timeout.TotalSeconds };
+            }
+            return Context.Lambda.Functions.Select(f => new
+            {
+                name = f.Name, arn = f.Arn, runtimeApi = f.RuntimeApi, timeoutSeconds = f.Timeout.TotalSeconds, initErrors = f.InitErrors,
+            }).ToArray();
+        });
+        Context.Admin.Map("/_lab/lambda/invocations", r =>
+        {
+            var function = r.Query["function"] is { } fn ? Context.Lambda.Find(fn)?.Arn ?? fn : null;
+            return Context.Lambda.Invocations.Where(i => function is null || i.FunctionArn == function).Select(i => new
+            {
+                i.RequestId, i.FunctionArn, i.InvokedFunctionArn, i.Source, Status = i.Status.ToString(), i.Payload, i.QueuedAt, i.DeliveredAt,
+                i.DeadlineMs, i.CompletedAt, i.Response, i.ErrorType, i.Error, i.TraceId,
+            }).ToArray();
+        });
         Context.Admin.Map("/_lab/faults", r =>
         {
             if (r.Query["errorRate"] is { } er) Faults.ErrorRate = double.Parse(er, System.Globalization.CultureInfo.InvariantCulture);
@@ -152,5 +195,9 @@ public sealed class LabHost : IAsyncDisposable
         });
     }
 
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync().ConfigureAwait(false);
+        await Context.Lambda.DisposeAsync().ConfigureAwait(false);
+    }
 }

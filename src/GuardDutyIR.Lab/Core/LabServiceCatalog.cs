@@ -1,6 +1,7 @@
 using GuardDutyIR.Lab.Athena;
 using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Ec2;
+using GuardDutyIR.Lab.Events;
 using GuardDutyIR.Lab.GuardDuty;
 using GuardDutyIR.Lab.S3;
 using GuardDutyIR.Lab.Sns;
@@ -25,5 +26,6 @@ public static class LabServiceCatalog
         new SnsService(context),
         new CloudTrailService(context),
         new AthenaService(context),
+        new EventBridgeService(context),
     };
 }

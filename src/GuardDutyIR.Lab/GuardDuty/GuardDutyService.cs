@@ -106,7 +106,7 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         lock (d) return d.Findings.Select(f => (JsonObject)f.DeepClone()).ToArray();
     }
 
-    /// <summary>Adds (or replaces by id) a finding for tests and demos.</summary>
+    /// <summary>Adds (or replaces by id) a finding for tests and demos; it is published as a new or updated finding would be.</summary>
     public void AddFinding(string accountId, JsonObject finding)
     {
         var d = DetectorOf(accountId) ?? throw new InvalidOperationException($"Account {accountId} has no detector");
@@ -115,6 +115,21 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
             d.Findings.RemoveAll(f => (string?)f["id"] == (string?)finding["id"]);
             d.Findings.Add(finding);
         }
+        PublishFinding(d, finding, _context.Clock.GetUtcNow());
+    }
+
+    /// <summary>
+    /// GuardDuty sends every newly generated finding, and every subsequent occurrence of an existing one, to EventBridge
+    /// as a "GuardDuty Finding" event on the account's default bus, the finding as GetFindings returns it in detail
+    /// (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html). Archiving sends nothing.
+    /// The Lab sends updates at once rather than at the detector's publishing frequency. Call outside the detector's lock.
+    /// </summary>
+    internal void PublishFinding(GuardDutyDetector detector, JsonObject finding, DateTimeOffset time)
+    {
+        JsonObject detail;
+        lock (detector) detail = (JsonObject)finding.DeepClone();
+        _context.GetService<ILabEventSink>()?.PutServiceEvent(
+            new LabServiceEvent(detector.AccountId, detector.Region, "aws.guardduty", "GuardDuty Finding", detail, time));
     }
 
     /// <summary>A detector of an account in a region (CreateDetector's, or the scenario's).</summary>
@@ -386,6 +401,7 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
             }
         if (types.Count == 0) types.AddRange(SampleTypes);
         var now = _context.Clock.GetUtcNow();
+        var changed = new List<JsonObject>();
         lock (d)
             foreach (var type in types.Distinct(StringComparer.Ordinal))
             {
@@ -396,9 +412,17 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
                     svc["count"] = ((int?)svc["count"] ?? 1) + 1;
                     svc["eventLastSeen"] = FindingFactory.Iso(now);
                     existing["updatedAt"] = FindingFactory.Iso(now);
+                    changed.Add(existing);
                 }
-                else d.Findings.Add(FindingFactory.Build(FindingFactory.Sample(type, id, now), d.AccountId, d.Region, d.Id, _context.World));
+                else
+                {
+                    var sample = FindingFactory.Build(FindingFactory.Sample(type, id, now), d.AccountId, d.Region, d.Id, _context.World);
+                    d.Findings.Add(sample);
+                    changed.Add(sample);
+                }
             }
+        // Sample findings reach EventBridge like real ones, which is how rules are tested with them.
+        foreach (var f in changed) PublishFinding(d, f, now);
         return Ok(r, new JsonObject());
     }
 

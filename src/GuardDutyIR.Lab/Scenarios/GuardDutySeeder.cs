@@ -38,17 +38,25 @@ internal static class GuardDutySeeder
         var specs = world.Scenario == ScenarioNames.Scale ? ScaleSpecs(world, rng, NewId) : ScenarioSpecs(world, rng, NewId);
         foreach (var s in specs)
         {
-            main.Findings.Add(FindingFactory.Build(s, world.AccountId, world.Region, main.Id, world));
+            var finding = FindingFactory.Build(s, world.AccountId, world.Region, main.Id, world);
+            main.Findings.Add(finding);
+            // The story's findings were published when GuardDuty made them; no rule exists yet to receive them.
+            guardDuty.PublishFinding(main, finding, s.UpdatedAt ?? s.CreatedAt);
             if (s.Type == "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" && guardDuty.ScenarioFindingId is null) guardDuty.ScenarioFindingId = s.Id;
         }
         if (world.InstancesIn(world.MemberAccountId).FirstOrDefault() is { } mi)
-            member.Findings.Add(FindingFactory.Build(new FindingSpec
+        {
+            var spec = new FindingSpec
             {
                 Id = NewId(), Type = "Recon:EC2/PortProbeUnprotectedPort", Severity = 2, CreatedAt = world.BaseTime.AddHours(-20), Instance = mi,
                 ActionType = "PORT_PROBE", RemoteIp = "203.0.113.80", LocalPort = 443, ResourceRole = "TARGET",
                 Title = $"Unprotected port on EC2 instance {mi.InstanceId} is being probed.",
                 Description = $"EC2 instance has an unprotected port which is being probed by a known malicious host.",
-            }, world.MemberAccountId, world.Region, member.Id, world));
+            };
+            var finding = FindingFactory.Build(spec, world.MemberAccountId, world.Region, member.Id, world);
+            member.Findings.Add(finding);
+            guardDuty.PublishFinding(member, finding, spec.CreatedAt);
+        }
     }
 
     private static IEnumerable<FindingSpec> ScenarioSpecs(ScenarioWorld w, Random rng, Func<string> newId)

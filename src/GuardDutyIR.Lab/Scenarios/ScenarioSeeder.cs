@@ -16,8 +16,18 @@ namespace GuardDutyIR.Lab.Scenarios;
 /// </summary>
 internal static class ScenarioSeeder
 {
+    /// <summary>
+    /// Scenario 1's remediation function (the workshop's Lambda that isolates the instance), declared so a runtime loop
+    /// can serve it and a rule can target it; no rule is made, so nothing invokes it until one is.
+    /// </summary>
+    public const string RemediationFunctionName = "GuardDuty-Example-Remediation-EC2MaliciousIPCaller";
+
+    /// <summary>Time the remediation has to isolate an instance (Lambda's default of 3 seconds is too short for that).</summary>
+    public static readonly TimeSpan RemediationTimeout = TimeSpan.FromSeconds(60);
+
     public static void Seed(LabContext context, ScenarioWorld world)
     {
+        if (world.CompromisedInstanceId is not null) context.Lambda.Register(RemediationFunctionName, world.AccountId, RemediationTimeout);
         if (context.GetService<Ec2Service>() is { } ec2) Ec2Seeder.Seed(ec2, world);
         if (context.GetService<AutoScalingService>() is { } autoScaling) Ec2Seeder.Seed(autoScaling, world);
         if (context.GetService<S3Service>() is { } s3) Seed(s3, world);

@@ -95,6 +95,22 @@ public sealed partial class SnsService : ILabService, ILabAdminEndpoints, IModel
         return _topics.GetOrAdd(arn, a => new SnsTopic(a, name, account));
     }
 
+    /// <summary>
+    /// A publish by an AWS service principal on a topic, the way EventBridge delivers to an SNS target: the message is
+    /// kept like any Publish; null with <paramref name="error"/> when SNS would refuse it (no such topic, empty or too long).
+    /// </summary>
+    internal SnsPublishedMessage? PublishAsService(string topicArn, string message, string servicePrincipal, out string? error)
+    {
+        error = null;
+        if (!_topics.TryGetValue(topicArn, out var topic)) { error = "NotFound: Topic does not exist"; return null; }
+        if (message.Length == 0) { error = "InvalidParameter: Invalid parameter: Empty message"; return null; }
+        if (Encoding.UTF8.GetByteCount(message) > MaxMessageBytes) { error = "InvalidParameter: Invalid parameter: Message too long"; return null; }
+        var msg = new SnsPublishedMessage(Guid.NewGuid().ToString(), topic.Arn, null, message, null,
+            new Dictionary<string, SnsMessageAttribute>(StringComparer.Ordinal), _context.Clock.GetUtcNow(), topic.Owner, servicePrincipal);
+        _messages.Enqueue(msg);
+        return msg;
+    }
+
     public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
     {
         var form = request.Form;

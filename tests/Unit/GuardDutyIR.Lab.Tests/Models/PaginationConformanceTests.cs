@@ -95,6 +95,20 @@ public sealed class PaginationConformanceTests : IClassFixture<PaginationConform
                 state => state is not ("QUEUED" or "RUNNING"), "the Athena query to finish");
             Assert.Equal("SUCCEEDED", state);
             Inputs["GetQueryResults@athena"] = new() { ["QueryExecutionId"] = qid };
+
+            // EventBridge: rules on the default bus, and a rule with several targets.
+            for (int i = 0; i < 3; i++)
+            {
+                var rule = await c.EventsAsync("PutRule", new JsonObject { ["Name"] = $"paging-{i}", ["EventPattern"] = """{"source":["aws.guardduty"]}""" });
+                Assert.True(rule.Status == 200, rule.Body);
+            }
+            var targets = await c.EventsAsync("PutTargets", new JsonObject
+            {
+                ["Rule"] = "paging-0",
+                ["Targets"] = new JsonArray(Enumerable.Range(0, 3).Select(i => (JsonNode)new JsonObject { ["Id"] = $"t{i}", ["Arn"] = topic }).ToArray()),
+            });
+            Assert.True(targets.Status == 200, targets.Body);
+            Inputs["ListTargetsByRule"] = new() { ["Rule"] = "paging-0" };
         }
 
         public async Task DisposeAsync() => await Lab.DisposeAsync();
@@ -141,7 +155,7 @@ public sealed class PaginationConformanceTests : IClassFixture<PaginationConform
                 {
                     if (input?["members"]?["NextToken"] is null || output?["members"]?["NextToken"] is null) continue;
                     inToken = outToken = "NextToken";
-                    limit = new[] { "MaxResults", "MaxQueryResults", "MaxRecords" }.FirstOrDefault(m => input["members"]![m] is not null);
+                    limit = new[] { "MaxResults", "MaxQueryResults", "MaxRecords", "Limit" }.FirstOrDefault(m => input["members"]![m] is not null);
                     result = output["members"]!.AsObject().Single(m => (string)shapes[(string)m.Value!["shape"]!]!["type"]! == "list").Key;
                 }
                 long? min = null, max = null;
@@ -269,9 +283,7 @@ public sealed class PaginationConformanceTests : IClassFixture<PaginationConform
                 foreach (var (k, v) in inputs) body[k] = v.DeepClone();
                 if (size is not null) body[op.LimitKey!] = size.Value;
                 if (token is not null) body[op.InputToken] = token;
-                var r = op.Service == "athena"
-                    ? await c.AthenaAsync(op.Operation, body)
-                    : await c.CloudTrailAsync(op.Operation, body);
+                var r = await c.Json11Async(op.Service, (string)model["metadata"]!["targetPrefix"]! + "." + op.Operation, body);
                 Assert.True(r.Status == 200, $"{op} size {size}: {r.Body}");
                 JsonNode? list = r.Json;
                 foreach (var part in op.ResultKey.Split('.')) list = list![part];

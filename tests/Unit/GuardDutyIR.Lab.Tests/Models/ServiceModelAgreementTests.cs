@@ -67,6 +67,7 @@ public sealed class ServiceModelAgreementTests
         Assert.Equal((1L, 1000L), ServiceModel.For("cloudtrail").Range("GetQueryResults", "MaxQueryResults"));
         Assert.Equal((900L, 43200L), ServiceModel.For("sts").Range("AssumeRole", "DurationSeconds"));
         Assert.Equal((null, null), ServiceModel.For("autoscaling").Range("DescribeAutoScalingGroups", "MaxRecords"));
+        Assert.Equal((1L, 100L), ServiceModel.For("events").Range("ListRules", "Limit"));
     }
 
     private static IEnumerable<string> Differences(JsonNode? expected, JsonNode? actual, string path)

@@ -17,7 +17,7 @@ public sealed record RawResponse(int Status, string Body, IReadOnlyDictionary<st
 
 /// <summary>
 /// Signs requests with SigV4 (written from the AWS documentation) for services with no AWSSDK package in our feed:
-/// GuardDuty (rest-json), CloudTrail and Athena (json-1.1), SNS (query). Sends to the Lab on 127.0.0.1 only.
+/// GuardDuty (rest-json), CloudTrail, Athena and EventBridge (json-1.1), SNS (query). Sends to the Lab on 127.0.0.1 only.
 /// </summary>
 public sealed class RawAwsClient : IDisposable
 {
@@ -51,6 +51,8 @@ public sealed class RawAwsClient : IDisposable
         Json11Async("cloudtrail", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101." + op, body);
 
     public Task<RawResponse> AthenaAsync(string op, JsonObject? body = null) => Json11Async("athena", "AmazonAthena." + op, body);
+
+    public Task<RawResponse> EventsAsync(string op, JsonObject? body = null) => Json11Async("events", "AWSEvents." + op, body);
 
     /// <summary>A GuardDuty rest-json call; <paramref name="query"/> is "k=v&amp;k2=v2" (unencoded values).</summary>
     public Task<RawResponse> GuardDutyAsync(HttpMethod method, string path, JsonObject? body = null, string query = "") =>
