@@ -114,6 +114,13 @@ public sealed class ExampleTests(ITestOutputHelper output)
         Assert.All(view.EniGroups, eni => Assert.Contains(eni.Value, isolation));
     }
 
+    /// <summary>$functionArn: the Lab's remediation Lambda function, standing for the module's handler.</summary>
+    private static string FunctionArn(ExampleContext c) => $"$functionArn = {Q(c.Lab.Facts["RemediationFunctionArn"]!)}";
+
+    /// <summary>The workshop's rule, to the scenario's topic and the remediation function, as New-GdResponseRule makes it.</summary>
+    private static string WorkshopRule(ExampleContext c) =>
+        $"$null = New-GdResponseRule -TopicArn {Q(c.TopicArn)} -FunctionArn {Q(c.Lab.Facts["RemediationFunctionArn"]!)}";
+
     /// <summary>Keyed by <see cref="HelpExample.Keys"/>.</summary>
     private static readonly IReadOnlyDictionary<string, Setup> Setups = new Dictionary<string, Setup>
     {
@@ -221,6 +228,21 @@ public sealed class ExampleTests(ITestOutputHelper output)
         [HelpExample.Keys("Invoke-LakeQuery.md", 4)] = new() { Arrange = c => c.CopyTrailFiles("org-trail") },
         [HelpExample.Keys("New-ForensicSnapshot.md", 2)] = new() { Prelude = c => $"$instanceId = {Q(c.Lab.World.CompromisedInstanceId!)}" },
         [HelpExample.Keys("New-GdSampleFinding.md", 1)] = new() { Prelude = Topic },
+        [HelpExample.Keys("Get-GdResponseRule.md", 1)] = new() { Prelude = WorkshopRule },
+        [HelpExample.Keys("Get-GdResponseRule.md", 2)] = new() { Prelude = WorkshopRule },
+        [HelpExample.Keys("Test-GdResponseRule.md", 1)] = new() { Prelude = WorkshopRule },
+        [HelpExample.Keys("Test-GdResponseRule.md", 2)] = new()
+        {
+            Prelude = WorkshopRule,
+            Arrange = c => c.WriteEvent("event.json", c.Finding(c.ScenarioFindingId)),
+        },
+        [HelpExample.Keys("New-GdResponseRule.md", 1)] = new()
+        {
+            Prelude = c => Topic(c) + "\n" + FunctionArn(c),
+            Check = (c, _) => Assert.Contains(c.Lab.GetService<GuardDutyIR.Lab.Events.EventBridgeService>()!.RulesOf(c.Lab.AccountId), r => r.Name == "GuardDuty-Event-EC2-MaliciousIPCaller"),
+        },
+        [HelpExample.Keys("New-GdResponseRule.md", 2)] = new() { Prelude = Topic, NoOutput = "-WhatIf" },
+        [HelpExample.Keys("Remove-GdResponseRule.md", 1)] = new() { Prelude = WorkshopRule },
         [HelpExample.Keys("New-GdThreatList.md", 1)] = new() { Arrange = c => c.EnsureBucket("ir-threat-lists") },
         [HelpExample.Keys("New-GdThreatList.md", 2)] = new()
         {
