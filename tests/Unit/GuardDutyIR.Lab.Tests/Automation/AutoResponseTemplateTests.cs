@@ -276,6 +276,13 @@ public sealed class AutoResponseTemplateTests
             var stack = Stack(new Dictionary<string, string> { ["TargetKind"] = kind });
             Assert.Equal(RuleName, (string?)Template.Resources[Assert.Single(stack.Created("AWS::Events::Rule"))]!["Properties"]!["Name"]);
         }
+
+        // The pattern the defaults make: GuardDuty's finding events of the workshop's type, Medium severity and above.
+        var pattern = Stack().Resolve(Template.Resources["LambdaFindingRule"]!["Properties"]!["EventPattern"])!;
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""
+            {"source":["aws.guardduty"],"detail-type":["GuardDuty Finding"],
+             "detail":{"type":[{"wildcard":"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"}],"severity":[{"numeric":[">=",4]}]}}
+            """), JsonNode.Parse((string)pattern!)), (string?)pattern);
     }
 
     [Fact]
