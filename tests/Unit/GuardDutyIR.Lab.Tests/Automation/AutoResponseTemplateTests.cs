@@ -307,14 +307,21 @@ public sealed class AutoResponseTemplateTests
 
         var function = s.Properties("RemediationFunction");
         Assert.Equal("provided.al2023", (string?)function["Runtime"]);
-        Assert.Equal("handler.ps1::handler", (string?)function["Handler"]);
+        Assert.Equal("Invoke-GdAutoResponse.ps1::Invoke-GdAutoResponse", (string?)function["Handler"]);
         Assert.Equal(new[] { $"arn:aws:lambda:{lab.Region}:{lab.AccountId}:layer:powershell-runtime:3", (string)s.Output("ModuleLayerArn")! },
             Strings(function["Layers"]));
-        Assert.Equal("true", (string?)function["Environment"]!["Variables"]!["GUARDDUTYIR_DRY_RUN"]);
-        Assert.Equal(d.TopicArn, (string?)function["Environment"]!["Variables"]!["GUARDDUTYIR_TOPIC_ARN"]);
+        var environment = function["Environment"]!["Variables"]!;
+        Assert.Equal("true", (string?)environment["GUARDDUTYIR_DRY_RUN"]);
+        Assert.Equal(d.TopicArn, (string?)environment["GUARDDUTYIR_TOPIC_ARN"]);
+        // The handler filters again by its own settings (default: High and above); it must take what the rule passes.
+        Assert.Equal(("4", "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"),
+            ((string?)environment["GUARDDUTYIR_MIN_SEVERITY"], (string?)environment["GUARDDUTYIR_FINDING_TYPES"]));
+        var other = Stack(new() { ["SeverityThreshold"] = "7.5", ["FindingTypes"] = "Backdoor:EC2/*,UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" }, lab);
+        string? Other(string variable) => (string?)other.Resolve(Template.Resources["RemediationFunction"]!["Properties"]!["Environment"]!["Variables"]![variable]);
+        Assert.Equal(("7.5", "Backdoor:EC2/*,UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"), (Other("GUARDDUTYIR_MIN_SEVERITY"), Other("GUARDDUTYIR_FINDING_TYPES")));
         Assert.Equal(("ir-artifacts", "GuardDutyIR-lambda-function.zip"), ((string?)function["Code"]!["S3Bucket"], (string?)function["Code"]!["S3Key"]));
         var layer = s.Properties("ModuleLayer");
-        Assert.Equal(("ir-artifacts", "GuardDutyIR-lambda-layer-x86_64.zip"), ((string?)layer["Content"]!["S3Bucket"], (string?)layer["Content"]!["S3Key"]));
+        Assert.Equal(("ir-artifacts", "GuardDutyIR-lambda-layer.zip"), ((string?)layer["Content"]!["S3Bucket"], (string?)layer["Content"]!["S3Key"]));
         Assert.Contains("provided.al2023", Strings(layer["CompatibleRuntimes"]));
         Assert.Equal("/aws/lambda/" + (string)function["FunctionName"]!, (string?)s.Properties("RemediationLogGroup")["LogGroupName"]);
 
