@@ -36,6 +36,8 @@ public sealed class ExampleTests(ITestOutputHelper output)
     {
         [HelpExample.Keys("README.md", 2)] = "bash: the dotnet CLI commands that build, demo and test the project",
         [HelpExample.Keys("README.md", 7)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
+        [HelpExample.Keys("README.md", 9)] = "bash: the AWS CLI deploying the CloudFormation template to a real account (the Lab has no CloudFormation; " +
+            "tests/Unit/GuardDutyIR.Lab.Tests/Automation deploys the template's rule into the Lab instead)",
         [HelpExample.Keys("Start-GdLab.md", 2)] = "runs the AWS CLI, an external program the test machines need not have, on the fixed port 4566",
         [HelpExample.Keys("Get-GdFinding.md", 4)] =
             "an organisation's GuardDuty administrator (111122223333) reading a member account (444455556666): the Lab's two accounts " +
