@@ -26,10 +26,9 @@ public sealed class AutoResponseTemplateTests
 
     private static CloudFormationTemplate Template => s_template.Value;
 
-    /// <summary>The workshop's e-mail for a finding. The template is a JSON string, so the message is that string with
-    /// its quotes, as EventBridge delivers it.</summary>
+    /// <summary>The workshop's e-mail for a finding: the template is plain text, so the message is exactly the text.</summary>
     private static string WorkshopEmail(string findingId, string instanceId) =>
-        $"\"GuardDuty Finding | ID: {findingId}: The EC2 instance {instanceId} may be compromised and should be investigated\"";
+        $"GuardDuty Finding | ID: {findingId}: The EC2 instance {instanceId} may be compromised and should be investigated";
 
     /// <summary>A stack of the template with the responders' address (the one parameter without a default) and these values.</summary>
     private static CloudFormationStack Stack(Dictionary<string, string>? parameters = null, LabHost? lab = null)
