@@ -146,6 +146,10 @@ public sealed class SsmDocumentTests
         Members(inputs, Automation.ExecuteScriptRequired, Automation.ExecuteScriptAllowed, "executeScript inputs");
         Assert.Contains(inputs["Runtime"]!.GetValue<string>(), Automation.Runtimes);
         Assert.StartsWith("PowerShell", inputs["Runtime"]!.GetValue<string>());
+        // The runtime can import the module: its PowerShell is at least the manifest's PowerShellVersion.
+        var manifest = File.ReadAllText(ModuleLayout.ManifestPath);
+        var needed = Version.Parse(Regex.Match(manifest, @"PowerShellVersion\s*=\s*'(?<v>[0-9.]+)'").Groups["v"].Value);
+        Assert.True(Version.Parse(inputs["Runtime"]!.GetValue<string>()["PowerShell ".Length..]) >= needed, $"the module needs PowerShell {needed}");
         // PowerShell: no Handler (not supported), the script inline, the module in a .zip attachment named in files.
         Assert.False(inputs.ContainsKey("Handler"));
         Assert.Contains("Import-Module", inputs["Script"]!.GetValue<string>());

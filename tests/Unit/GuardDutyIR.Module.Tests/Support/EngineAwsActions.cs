@@ -20,7 +20,7 @@ public sealed record AwsOperation(string Service, string Operation)
 /// operation of its service's model that is one of the literals it and its own helpers hold, or two of them joined.</item>
 /// </list>
 /// A method's operations are those of everything it reaches, so a cmdlet's are what its code can call, whatever its
-/// parameters. The service models are AWS's own (botocore's service-2.json in ../shared/aws-models).
+/// parameters. The operation names come from AWS's service models (botocore's data/&lt;service&gt;/service-2.json).
 /// </summary>
 public sealed class EngineAwsActions
 {
