@@ -128,7 +128,7 @@ function Get-GdAutoResponseDecision {
     param($Finding, $Config, [string] $FunctionAccount)
     if ($Finding.IsSample) { return 'SampleFinding', 'Sample findings are never acted on.' }
     if ($Finding.Archived) { return 'ArchivedFinding', 'Archived findings are never acted on.' }
-    if (-not $Finding.InstanceId) { return 'NoInstance', "The finding is about a $($Finding.ResourceType) resource, not an EC2 instance." }
+    if (-not $Finding.InstanceId) { return 'NoInstance', "The finding's resource is $(if ($Finding.ResourceType) { $Finding.ResourceType } else { 'not named' }), not an EC2 instance." }
     if ($FunctionAccount -and $Finding.AccountId -and $Finding.AccountId -ne $FunctionAccount) {
         return 'OtherAccount', "The finding is about account $($Finding.AccountId); this function acts in account $FunctionAccount only."
     }
@@ -212,7 +212,7 @@ function Invoke-GdFindingResponse {
             requestIds        = @($q.RequestIds)
         })
         $result.status, $result.reason = switch ("$($q.Status)") {
-            'Quarantined' { if ($done.Count -gt 0) { 'Isolated', 'Isolated' } else { 'AlreadyIsolated', 'NothingToChange' } }
+            'Quarantined' { if ($done.Count -gt 0) { 'Isolated', 'ChangesMade' } else { 'AlreadyIsolated', 'NothingToChange' } }
             'DryRun' { 'DryRun', $(if ($failed.Count -gt 0) { 'WouldBeDenied' } else { 'WouldBeAllowed' }) }
             'PartiallyQuarantined' { 'PartiallyIsolated', 'SomeStepsFailed' }
             default { 'Failed', 'QuarantineFailed' }
@@ -237,7 +237,7 @@ function Invoke-GdFindingResponse {
             step       = 'Snapshot'
             status     = if ($errors.Count -gt 0) { 'Failed' } elseif ($snapshots.Count -gt 0 -and -not ($snapshots | Where-Object { -not $_.Reused })) { 'AlreadyTaken' } else { 'Started' }
             snapshots  = @($snapshots | ForEach-Object { [ordered] @{ snapshotId = $_.SnapshotId; volumeId = $_.VolumeId; device = $_.Device; state = $_.State; reused = $_.Reused } })
-            requestIds = @($snapshots | ForEach-Object { $_.RequestIds })
+            requestIds = @($snapshots | ForEach-Object { $_.RequestIds } | Select-Object -Unique)
         })
     }
     elseif ($null -ne $q) {
