@@ -57,11 +57,16 @@ public static class LabEvents
     }
 
     /// <summary>TerminateInstances as the Lab's main principal.</summary>
-    public static void TerminateInstance(LabHost lab, string instanceId)
+    public static void TerminateInstance(LabHost lab, string instanceId) => Ec2(lab, "TerminateInstances", ("InstanceId.1", instanceId));
+
+    /// <summary>An EC2 call as the Lab's main principal (query protocol); the XML answer.</summary>
+    public static string Ec2(LabHost lab, string action, params (string Key, string Value)[] parameters)
     {
-        var body = $"Action=TerminateInstances&Version=2016-11-15&InstanceId.1={Uri.EscapeDataString(instanceId)}";
+        var body = $"Action={action}&Version=2016-11-15" + string.Concat(parameters.Select(p => $"&{Uri.EscapeDataString(p.Key)}={Uri.EscapeDataString(p.Value)}"));
         var response = lab.GetService<Ec2Service>()!.HandleAsync(Request(lab, "ec2", "application/x-www-form-urlencoded; charset=utf-8", null, body), default).GetAwaiter().GetResult();
-        if (response.StatusCode != 200) throw new InvalidOperationException("TerminateInstances failed: " + Encoding.UTF8.GetString(response.Body));
+        var text = Encoding.UTF8.GetString(response.Body);
+        if (response.StatusCode != 200) throw new InvalidOperationException($"{action} failed: {text}");
+        return text;
     }
 
     private static JsonObject Json11(LabHost lab, ILabService service, string target, JsonObject body)
