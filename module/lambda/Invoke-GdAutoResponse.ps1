@@ -27,8 +27,10 @@
 
     The answer is a JSON object: status (Isolated, AlreadyIsolated, PartiallyIsolated, DryRun, Ignored, Rejected,
     Failed), reason, the finding, instance and case, the decision and why, every action with its AWS request IDs, and
-    errors. A malformed event is Rejected before any AWS call. Failed and PartiallyIsolated are raised as the function's
-    error (errorType GdAutoResponseFailed, the JSON as errorMessage), so Lambda retries the event and counts an error.
+    errors. A malformed event is Rejected before any AWS call. Failed and PartiallyIsolated, and an isolation whose
+    snapshot or message failed (reason SnapshotFailed or NotifyFailed), are raised as the function's error (errorType
+    GdAutoResponseFailed, the JSON as errorMessage), so Lambda retries the event, which finishes only what is missing,
+    and counts an error.
 
     Configuration (environment variables):
       GUARDDUTYIR_MIN_SEVERITY        lowest severity acted on: Low, Medium, High, Critical or 0-10 (default High)
@@ -263,6 +265,12 @@ function Invoke-GdFindingResponse {
             requestIds = @(if ($sent -and $sent.RequestId) { $sent.RequestId })
         })
     }
+    # Isolated, but the evidence or the message is missing: the retry Lambda makes finishes them (the rest is not redone).
+    $missing = @($result.actions | Where-Object { $_.status -eq 'Failed' } | ForEach-Object { $_.step })
+    if ($result.status -in 'Isolated', 'AlreadyIsolated' -and $missing.Count -gt 0) {
+        $result.reason = ($missing | ForEach-Object { "${_}Failed" }) -join ','
+        $result.incomplete = $true
+    }
     return $result
 }
 
@@ -302,7 +310,7 @@ function Invoke-GdAutoResponse {
     $answer.requestId = $requestId
     $json = ConvertTo-Json -InputObject $answer -Depth 10 -Compress
     Write-Host "GuardDutyIR auto-response: $json"
-    if (@($results | Where-Object { $_.status -in 'Failed', 'PartiallyIsolated' }).Count -gt 0) {
+    if (@($results | Where-Object { $_.status -in 'Failed', 'PartiallyIsolated' -or $_.Contains('incomplete') }).Count -gt 0) {
         throw [GdAutoResponseFailed]::new($json)
     }
     return $json

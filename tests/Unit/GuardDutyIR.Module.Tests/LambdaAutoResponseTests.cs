@@ -182,6 +182,37 @@ public sealed class LambdaAutoResponseTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_snapshot_that_fails_is_raised_for_a_retry_which_finishes_only_what_is_missing()
+    {
+        using var runtime = LambdaRuntimeProcess.Start(_lab, Function, Settings());
+        _lab.Deny("ec2", "CreateSnapshots");
+        var payload = LabEvents.ScenarioFindingEvent(_lab).ToJsonString();
+        var first = _lab.Lambda.QueueInvocation(Function.Arn, payload, "lab", out _)!;
+        runtime.WaitFor(first);
+
+        Assert.Equal(LambdaInvocationStatus.Failed, first.Status);
+        var result = (JsonObject)JsonNode.Parse((string)JsonNode.Parse(first.Error!)!["errorMessage"]!)!;
+        Assert.Equal(("Isolated", "SnapshotFailed"), ((string?)result["status"], (string?)result["reason"]));
+        Assert.Equal("Failed", (string?)Action(result, "Snapshot")["status"]);
+        Assert.Equal("Sent", (string?)Action(result, "Notify")["status"]);
+        var instance = _lab.World.Instance(InstanceId);
+        var iso = IsolationGroupOf(instance.VpcId);
+        foreach (var eni in instance.NetworkInterfaces) Assert.Equal(new[] { iso }, _lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+
+        // Lambda's retry of the event: the snapshots are taken, nothing else is done again.
+        _lab.Allow("ec2", "CreateSnapshots");
+        _lab.Counters.Reset();
+        var retry = _lab.Lambda.QueueInvocation(Function.Arn, payload, "lab", out _)!;
+        runtime.WaitFor(retry);
+        var retried = Succeeded(retry, runtime);
+        Assert.Equal("AlreadyIsolated", (string?)retried["status"]);
+        Assert.Equal("Started", (string?)Action(retried, "Snapshot")["status"]);
+        Assert.Equal("AlreadySent", (string?)Action(retried, "Notify")["status"]);
+        Assert.Single(Messages);
+        Assert.All(_lab.Counters.Snapshot().Mutating.Keys, k => Assert.Contains(k, new[] { "ec2:CreateSnapshots", "ec2:CreateTags" }));
+    }
+
+    [Fact]
     public void A_dry_run_asks_EC2_and_changes_nothing()
     {
         using var runtime = LambdaRuntimeProcess.Start(_lab, Function, Settings(dryRun: true));
