@@ -193,6 +193,13 @@ public sealed class LambdaRuntimeLoop : IDisposable
                 body = ErrorBody(e.Message, info.Reason);
                 _options.Log.WriteLine($"[{requestId}] {e.ErrorRecord}");
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The engine itself failed (a broken runspace): still an answer for this invocation, never a hang.
+                errorType = "Runtime." + e.GetType().Name;
+                body = ErrorBody(e.Message, e.GetType().Name);
+                _options.Log.WriteLine($"[{requestId}] {e}");
+            }
             WriteLogs(ps, requestId);
         }
         var handlerDuration = watch.Elapsed;

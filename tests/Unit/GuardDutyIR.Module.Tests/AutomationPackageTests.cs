@@ -91,13 +91,14 @@ public sealed class AutomationPackageTests
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             };
-            start.Environment.Remove("PSModulePath");
-            start.Environment["AWS_REGION"] = lab.Region;
-            start.Environment["AWS_ACCESS_KEY_ID"] = lab.AccessKeyId;
-            start.Environment["AWS_SECRET_ACCESS_KEY"] = lab.SecretAccessKey;
-            start.Environment["AWS_ENDPOINT_URL"] = lab.Endpoint;
-            start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-            start.Environment["GUARDDUTYIR_EC2_RATE_SCALE"] = "off";
+            AutomationPackages.SetEnvironment(start, new Dictionary<string, string>
+            {
+                ["AWS_REGION"] = lab.Region,
+                ["AWS_ACCESS_KEY_ID"] = lab.AccessKeyId,
+                ["AWS_SECRET_ACCESS_KEY"] = lab.SecretAccessKey,
+                ["AWS_ENDPOINT_URL"] = lab.Endpoint,
+                ["GUARDDUTYIR_EC2_RATE_SCALE"] = "off",
+            });
             using var process = Process.Start(start)!;
             var output = process.StandardOutput.ReadToEndAsync();
             var errors = process.StandardError.ReadToEndAsync();

@@ -22,6 +22,19 @@ public static class AutomationPackages
     public static string PathOf(string zip) => System.IO.Path.Combine(Directory, zip);
     public static string RuntimeDll => Metadata("LambdaRuntimeDll");
 
+    /// <summary>
+    /// The environment a fresh execution environment would have: nothing of this process's AWS or GuardDutyIR settings
+    /// (other tests set some), no PSModulePath, then <paramref name="settings"/>.
+    /// </summary>
+    public static void SetEnvironment(System.Diagnostics.ProcessStartInfo start, IReadOnlyDictionary<string, string> settings)
+    {
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)
+            || k.StartsWith("GUARDDUTYIR_", StringComparison.OrdinalIgnoreCase) || k == "PSModulePath" || k == "_HANDLER" || k == "LAMBDA_TASK_ROOT").ToList())
+            start.Environment.Remove(name);
+        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        foreach (var (k, v) in settings) start.Environment[k] = v;
+    }
+
     /// <summary>Unzips a package into a new folder under <paramref name="root"/> (a layer into what stands for /opt).</summary>
     public static string Extract(string zip, string root, string folder)
     {
@@ -59,8 +72,6 @@ public sealed class LambdaRuntimeProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var name in new[] { "PSModulePath", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN" })
-            start.Environment.Remove(name);
         var env = new Dictionary<string, string>
         {
             ["AWS_LAMBDA_RUNTIME_API"] = function.RuntimeApi,
@@ -74,13 +85,12 @@ public sealed class LambdaRuntimeProcess : IDisposable
             ["AWS_ACCESS_KEY_ID"] = lab.AccessKeyId,
             ["AWS_SECRET_ACCESS_KEY"] = lab.SecretAccessKey,
             ["AWS_ENDPOINT_URL"] = lab.Endpoint,
-            ["AWS_EC2_METADATA_DISABLED"] = "true",
             // The Lab does not throttle here; the client-side EC2 buckets would only slow the tests.
             ["GUARDDUTYIR_EC2_RATE_SCALE"] = "off",
             ["GUARDDUTYIR_CONVERSION_WAIT_SEC"] = "0",
         };
         foreach (var (k, v) in settings) env[k] = v;
-        foreach (var (k, v) in env) start.Environment[k] = v;
+        AutomationPackages.SetEnvironment(start, env);
         var process = new Process { StartInfo = start };
         var runtime = new LambdaRuntimeProcess(process, root);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (runtime._log) runtime._log.AppendLine(e.Data); };
