@@ -2,12 +2,13 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 
-// GuardDutyIR.Packager --module <out/GuardDutyIR/<version>> --lambda <module/lambda> --out <out/packages>
-// Writes the automation packages, prints their sizes against AWS's limits, and writes packages.json beside them.
+// GuardDutyIR.Packager --module <out/GuardDutyIR/<version>> --lambda <module/lambda> --out <out/packages> [--report <zip>]
+// Writes the automation packages, prints their sizes against AWS's limits, and writes packages.json beside them;
+// --report adds the size of another package (the whole module's zip) to the table.
 // Exit 0: written and within every limit. Exit 1: a package exceeds a limit ("error GDPKG001", shown by MSBuild as a
 // build error). Exit 2: bad arguments or an unreadable layout.
 
-string? module = null, lambda = null, output = null;
+string? module = null, lambda = null, output = null, fullZip = null;
 for (var i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -16,6 +17,7 @@ for (var i = 0; i < args.Length; i++)
         case "--module": module = Next(); break;
         case "--lambda": lambda = Next(); break;
         case "--out": output = Next(); break;
+        case "--report": fullZip = Next(); break;
         default:
             Console.Error.WriteLine($"GuardDutyIR.Packager: error GDPKG000: unknown argument '{args[i]}'");
             return 2;
@@ -41,6 +43,12 @@ Console.WriteLine($"GuardDutyIR packages ({Path.GetFullPath(output)}):");
 Console.WriteLine($"  {"package",-34} {"zipped",10} {"unzipped",10} {"files",6}  limit");
 foreach (var r in reports)
     Console.WriteLine($"  {r.Name,-34} {Mib(r.ZippedBytes),10} {Mib(r.UnzippedBytes),10} {r.Files,6}  {r.LimitText}");
+if (fullZip is not null && File.Exists(fullZip))
+{
+    using var archive = ZipFile.OpenRead(fullZip);
+    Console.WriteLine($"  {Path.GetFileName(fullZip),-34} {Mib(new FileInfo(fullZip).Length),10} {Mib(archive.Entries.Sum(e => e.Length)),10} {archive.Entries.Count(e => e.Name.Length > 0),6}  " +
+        "none from AWS (the whole module, for PSModulePath or the PowerShell Gallery)");
+}
 var layer = reports.Single(r => r.Name == PackagePlan.LayerZip);
 var function = reports.Single(r => r.Name == PackagePlan.FunctionZip);
 var lambdaTotal = layer.UnzippedBytes + function.UnzippedBytes;
