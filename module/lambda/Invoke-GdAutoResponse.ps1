@@ -183,7 +183,8 @@ function Invoke-GdFindingResponse {
         $q = @(Set-InstanceQuarantine @quarantine -ErrorVariable quarantineErrors) | Select-Object -First 1
     }
     catch {
-        # A stopping error (credentials, endpoint): nothing was changed for this finding.
+        # An error that stops the command (credentials refused, an endpoint that does not answer): reported, and
+        # raised below for Lambda's retry, which re-checks whatever the run got to.
         $quarantineErrors = @($_)
     }
     foreach ($e in @(Get-GdAutoResponseError @($quarantineErrors))) { $result.errors.Add($e) }
@@ -253,7 +254,8 @@ function Invoke-GdFindingResponse {
         if ($Config.Message) { $notify.Message = $Config.Message }
         $notifyErrors = $null
         $sent = $null
-        try { $sent = @($inputs | Send-GdNotification @notify -ErrorVariable notifyErrors) | Select-Object -First 1 }
+        $notifyWarnings = $null
+        try { $sent = @($inputs | Send-GdNotification @notify -ErrorVariable notifyErrors -WarningVariable notifyWarnings) | Select-Object -First 1 }
         catch { $notifyErrors = @($_) }
         $errors = @(Get-GdAutoResponseError @($notifyErrors))
         foreach ($e in $errors) { $result.errors.Add($e) }
@@ -262,6 +264,7 @@ function Invoke-GdFindingResponse {
             status     = if ($null -eq $sent) { 'Failed' } elseif ($sent.AlreadySent) { 'AlreadySent' } else { 'Sent' }
             topicArn   = $Config.TopicArn
             messageId  = if ($sent) { $sent.MessageId } else { $null }
+            warnings   = @($notifyWarnings | ForEach-Object { "$_" })
             requestIds = @(if ($sent -and $sent.RequestId) { $sent.RequestId })
         })
     }
