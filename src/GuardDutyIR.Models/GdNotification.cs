@@ -12,4 +12,9 @@ public sealed class GdNotification
     public string? InstanceId { get; internal init; }
     public string Region { get; internal init; } = "";
     public DateTime SentAt { get; internal init; }
+    /// <summary>
+    /// True when Send-GdNotification -OncePerFinding found this finding's message already sent for the instance: nothing
+    /// was published, and MessageId and SentAt are the earlier message's.
+    /// </summary>
+    public bool AlreadySent { get; internal init; }
 }

@@ -35,6 +35,13 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>
+    /// At most one message per finding and instance: a message sent is recorded on the instance (tag
+    /// ir:notified:&lt;finding ID&gt;), and an instance that already has one for the finding is not sent another.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter OncePerFinding { get; set; }
+
     private NotificationService? _service;
     private readonly NotificationComposer _composer = new();
 
@@ -70,22 +77,55 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
         var attributes = MessageAttribute?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
         foreach (var draft in _composer.Compose(Subject, Message))
         {
+            // Only a message about an instance and a finding can be recorded: the record lives on the instance.
+            var once = OncePerFinding && draft.InstanceId is not null && draft.Finding is not null;
+            var instanceRegion = draft.Finding?.Region is { Length: > 0 } r ? r : CurrentRegion;
+            if (once)
+            {
+                GdNotification? earlier = null;
+                try
+                {
+                    earlier = Await(_service!.SentBeforeAsync(TopicArn, draft.InstanceId!, instanceRegion, draft.Finding!.Id, CancellationToken));
+                }
+                catch (GuardDutyIRException e) when (!StopsCommand(e))
+                {
+                    // Not knowing must not keep the responders uninformed: a second message is the lesser harm.
+                    WriteWarning($"{draft.About}: could not read whether this finding's message was already sent ({e.Message}); sending it.");
+                }
+                if (earlier is not null)
+                {
+                    WriteVerbose($"{draft.About}: message {earlier.MessageId} was sent at {earlier.SentAt:u}; not sending another.");
+                    Emit(draft, earlier);
+                    continue;
+                }
+            }
             if (!ShouldProcess(TopicArn, $"Publish notification for {draft.About}: '{NotificationTemplate.SafeSubject(draft.Subject)}'")) continue;
             ForResource(draft.InstanceId ?? draft.Finding?.Id, () =>
             {
                 var sent = Await(_service!.PublishAsync(TopicArn, draft.Subject, draft.Message, attributes, draft.Finding?.Id, draft.InstanceId, CancellationToken));
-                if (!PassThru)
+                if (once)
                 {
-                    WriteObject(sent);
-                    return;
+                    // The message is out; failing to record it only means a repeat could send it again.
+                    try { Await(_service!.RecordSentAsync(sent, instanceRegion, CancellationToken)); }
+                    catch (GuardDutyIRException e) { WriteWarning($"{draft.About}: message {sent.MessageId} was sent but not recorded on the instance, so a repeat may send it again: {e.Message}"); }
                 }
-                foreach (var input in draft.Inputs.OfType<PSObject>())
-                {
-                    input.Properties.Remove("NotificationMessageId");
-                    input.Properties.Add(new PSNoteProperty("NotificationMessageId", sent.MessageId));
-                    WriteObject(input);
-                }
+                Emit(draft, sent);
             });
+        }
+    }
+
+    private void Emit(NotificationDraft draft, GdNotification sent)
+    {
+        if (!PassThru)
+        {
+            WriteObject(sent);
+            return;
+        }
+        foreach (var input in draft.Inputs.OfType<PSObject>())
+        {
+            input.Properties.Remove("NotificationMessageId");
+            input.Properties.Add(new PSNoteProperty("NotificationMessageId", sent.MessageId));
+            WriteObject(input);
         }
     }
 

@@ -200,10 +200,18 @@ public static class LocalTrailEngine
     internal static async Task<DuckDBConnection> OpenSandboxAsync(IReadOnlyList<string> files, IReadOnlyList<Column> columns, Action<QueryNotice> notice,
         CancellationToken cancellationToken)
     {
-        var connection = new DuckDBConnection("DataSource=:memory:");
+        DuckDBConnection connection;
         try
         {
+            connection = new DuckDBConnection("DataSource=:memory:");
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (EngineMissing(e) is { } missing)
+        {
+            throw missing;
+        }
+        try
+        {
             Execute(connection, "SET autoinstall_known_extensions = false");
             Execute(connection, "SET autoload_known_extensions = false");
             Execute(connection, "SET allow_community_extensions = false");
@@ -226,6 +234,21 @@ public static class LocalTrailEngine
             throw;
         }
     }
+
+    /// <summary>
+    /// DuckDB's native library ships per platform (runtimes/&lt;rid&gt;/native). The module's Lambda layer and automation
+    /// package leave it out, since containment never queries, so a local query there must say that, not what the
+    /// native loader searched.
+    /// </summary>
+    internal static GuardDutyIRException? EngineMissing(Exception e) => e switch
+    {
+        DllNotFoundException => new GuardDutyIRException("LocalQueryEngineUnavailable", ErrorKind.ResourceUnavailable,
+            $"Local queries (-Path, -S3Uri) run on DuckDB, whose native library for {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier} " +
+            "is not in this copy of GuardDutyIR (the Lambda layer and the automation package carry none). Query CloudTrail Lake (-EventDataStore) " +
+            "or Athena (-Athena) from here, or run the local query with the full module.", "duckdb", e),
+        TypeInitializationException { InnerException: { } inner } => EngineMissing(inner),
+        _ => null,
+    };
 
     /// <summary>
     /// Refuses anything but one SELECT, as DuckDB's own parser reads the text (json_serialize_sql serializes SELECT

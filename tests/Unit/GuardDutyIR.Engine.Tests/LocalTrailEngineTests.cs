@@ -125,4 +125,17 @@ public sealed class LocalTrailEngineTests : IDisposable
         Assert.Equal("QueryFailed", e.ErrorId);
         Assert.Contains("nosuchcolumn", e.Message);
     }
+
+    [Fact]
+    public void A_missing_native_library_is_named_as_what_it_is_wherever_the_loader_reports_it()
+    {
+        var missing = LocalTrailEngine.EngineMissing(new DllNotFoundException("Unable to load shared library 'duckdb'"));
+        Assert.Equal("LocalQueryEngineUnavailable", missing!.ErrorId);
+        Assert.Equal(ErrorKind.ResourceUnavailable, missing.Kind);
+        Assert.IsType<DllNotFoundException>(missing.InnerException);
+        // A static constructor that touched the library first wraps the loader's error.
+        var wrapped = LocalTrailEngine.EngineMissing(new TypeInitializationException("DuckDB.NET.Native.NativeMethods", new DllNotFoundException("duckdb")));
+        Assert.Equal("LocalQueryEngineUnavailable", wrapped!.ErrorId);
+        Assert.Null(LocalTrailEngine.EngineMissing(new InvalidOperationException("something else")));
+    }
 }

@@ -278,7 +278,18 @@ public sealed class ExampleTests(ITestOutputHelper output)
                 Assert.Contains($"(Instance ID: {c.Lab.World.CompromisedInstanceId})", sent.Message);
             },
         },
-        [HelpExample.Keys("Send-GdNotification.md", 3)] = new() { Prelude = Topic },
+        [HelpExample.Keys("Send-GdNotification.md", 3)] = new()
+        {
+            Arrange = LambdaEvent,
+            Prelude = c => LambdaInput + $"\n$env:TOPIC_ARN = {Q(c.TopicArn)}",
+            Check = (c, r) =>
+            {
+                ContainedAndNotified(c, r);
+                var sent = Assert.Single(c.Lab.GetService<SnsService>()!.Messages);
+                Assert.EndsWith(" " + sent.MessageId, c.Lab.Ec2.ResourceTags(c.Lab.World.CompromisedInstanceId!)["ir:notified:" + c.ScenarioFindingId]);
+            },
+        },
+        [HelpExample.Keys("Send-GdNotification.md", 4)] = new() { Prelude = Topic },
         [HelpExample.Keys("Set-GdDefault.md", 1)] = new() { Prelude = ResponderProfile },
         [HelpExample.Keys("Set-GdDefault.md", 3)] = new() { Prelude = ResponderProfile },
         [HelpExample.Keys("Set-GdDefault.md", 4)] = new()
