@@ -222,16 +222,23 @@ public sealed class AutoResponseTemplateTests
 
         // The Lab delivers to SNS and Lambda only; the runbook's delivery is recorded with the input SSM would get.
         var remediation = Assert.Single(lab.GetService<EventBridgeService>()!.Deliveries, x => x.RuleArn == d.RuleArn && x.TargetId == "Remediation");
-        Assert.Equal($"arn:aws:ssm:{lab.Region}:{lab.AccountId}:automation-definition/GuardDutyIR-QuarantineInstance:$DEFAULT", remediation.TargetArn);
+        Assert.Equal($"arn:aws:ssm:{lab.Region}:{lab.AccountId}:automation-definition/GuardDutyIR-Isolate:$DEFAULT", remediation.TargetArn);
         var runbookParameters = new JsonObject
         {
             ["InstanceId"] = new JsonArray(InstanceOf(finding)),
             ["FindingId"] = new JsonArray(id),
+            ["TopicArn"] = new JsonArray((string)d.Stack.Output("FindingTopicArn")!),
             ["DryRun"] = new JsonArray("true"),
             ["AutomationAssumeRole"] = new JsonArray((string)d.Stack.Output("AutomationRoleArn")!),
         };
         Assert.True(JsonNode.DeepEquals(runbookParameters, JsonNode.Parse(remediation.Input)), remediation.Input);
         Assert.Empty(lab.Lambda.Invocations);
+        // Every parameter the rule passes is one the module's runbook declares, and none it requires is missing.
+        var runbook = new YamlDotNet.Serialization.DeserializerBuilder().Build()
+            .Deserialize<Dictionary<string, object>>(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "module", "ssm", "GuardDutyIR-Isolate.yaml")));
+        var declared = ((Dictionary<object, object>)runbook["parameters"]).ToDictionary(p => (string)p.Key, p => (Dictionary<object, object>)p.Value);
+        Assert.All(runbookParameters.Select(p => p.Key), name => Assert.Contains(name, declared.Keys));
+        Assert.All(declared.Where(p => !p.Value.ContainsKey("default")).Select(p => p.Key), name => Assert.Contains(name, runbookParameters.Select(p => p.Key)));
     }
 
     // ---------------------------------------------------------------- wiring
