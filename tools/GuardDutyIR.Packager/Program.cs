@@ -139,12 +139,31 @@ internal sealed class PackagePlan
         var function = Zip(Path.Combine(output, FunctionZip), handlers);
         // An SSM attachment: GuardDutyIR/<version>/ at the root, a module folder for Import-Module or PSModulePath.
         var automation = Zip(Path.Combine(output, AutomationZip), _kept.Select(f => ($"GuardDutyIR/{_version}/{f.RelativePath}", f.FullPath)));
+        WriteRunbook(output);
         return new[]
         {
             Report(LayerZip, layer, AwsLimits.LambdaZippedDirectUpload, "50 MiB zipped (Lambda direct upload)"),
             Report(FunctionZip, function, AwsLimits.LambdaZippedDirectUpload, "50 MiB zipped (Lambda direct upload)"),
             Report(AutomationZip, automation, AwsLimits.SsmRunbookAttachment, "256 MiB (SSM Automation runbook attachment)"),
         };
+    }
+
+    public const string RunbookFile = "GuardDutyIR-Isolate.yaml";
+    private const string ChecksumPlaceholder = "'0000000000000000000000000000000000000000000000000000000000000000'";
+
+    /// <summary>
+    /// The Automation runbook as it is created in an account: Systems Manager checks an attachment against the SHA-256
+    /// the document names, so the packaged copy names the zip just written (the source keeps a placeholder).
+    /// </summary>
+    private void WriteRunbook(string output)
+    {
+        var source = Path.Combine(Path.GetDirectoryName(_lambda)!, "ssm", RunbookFile);
+        var text = File.ReadAllText(source);
+        if (!text.Contains(ChecksumPlaceholder, StringComparison.Ordinal))
+            throw new InvalidDataException($"{source} has no placeholder checksum for {AutomationZip} to fill in.");
+        using var zip = File.OpenRead(Path.Combine(output, AutomationZip));
+        var sha256 = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(zip)).ToLowerInvariant();
+        File.WriteAllText(Path.Combine(output, RunbookFile), text.Replace(ChecksumPlaceholder, $"'{sha256}'", StringComparison.Ordinal));
     }
 
     private static PackageReport Report(string name, (long Zipped, long Unzipped, int Files) size, long limit, string limitText) =>

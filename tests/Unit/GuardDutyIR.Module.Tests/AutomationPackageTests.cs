@@ -64,6 +64,19 @@ public sealed class AutomationPackageTests
     }
 
     [Fact]
+    public void The_packaged_runbook_names_the_SHA_256_of_the_attachment_Systems_Manager_will_check()
+    {
+        var runbook = File.ReadAllText(AutomationPackages.PathOf("GuardDutyIR-Isolate.yaml"));
+        using var zip = File.OpenRead(AutomationPackages.PathOf(AutomationPackages.AutomationZip));
+        var sha256 = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(zip)).ToLowerInvariant();
+
+        Assert.Contains($"sha256: '{sha256}'", runbook);
+        // The rest is the source document as written.
+        var source = File.ReadAllText(Path.Combine(GuardDutyIR.TestSupport.TestPaths.RepoRoot, "module", "ssm", "GuardDutyIR-Isolate.yaml"));
+        Assert.Equal(source.Replace("'" + new string('0', 64) + "'", $"'{sha256}'", StringComparison.Ordinal), runbook);
+    }
+
+    [Fact]
     public async Task The_automation_package_finds_contains_and_notifies_without_DuckDB_and_refuses_a_local_query_clearly()
     {
         await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Workshop });
