@@ -86,6 +86,51 @@ Show-Heading 'Scenario 2 on Athena over the CloudTrail table'
 Invoke-LakeQuery -Template InstanceActivitySummary -Parameter @{ InstanceId = $instance } -Athena `
     -OutputLocation "s3://$($lab.Facts.EvidenceBucket)/athena-results/" | Out-Host
 
+$lab | Stop-GdLab
+
+# ---- Scenario 1, automatically: GuardDuty -> EventBridge -> the e-mail and the isolating function ------------------
+# What AWS's PowerShell runtime does for one event: take the invocation from the function's Runtime API, call the
+# handler with $LambdaInput and $LambdaContext, and post its answer.
+function Invoke-LambdaOnce([string] $RuntimeApi, [scriptblock] $Handler) {
+    $base = "http://$RuntimeApi/2018-06-01/runtime/invocation"
+    $next = Invoke-WebRequest -Uri "$base/next"
+    $requestId = [string] $next.Headers['Lambda-Runtime-Aws-Request-Id']
+    $context = [pscustomobject]@{
+        AwsRequestId       = $requestId
+        InvokedFunctionArn = [string] $next.Headers['Lambda-Runtime-Invoked-Function-Arn']
+    }
+    $answer = & $Handler ($next.Content | ConvertFrom-Json) $context
+    $null = Invoke-RestMethod -Method Post -Uri "$base/$requestId/response" -Body $answer -ContentType 'application/json'
+    $answer | ConvertFrom-Json
+}
+
+Show-Heading 'Scenario 1, automatically: a fresh Lab, the workshop rule and its targets'
+$lab = Start-GdLab -Scenario CompromisedInstance -Seed 42
+$topic = "arn:aws:sns:$($lab.Region):$($lab.AccountId):$($lab.Facts.SnsTopicName)"
+$null = New-GdResponseRule -TopicArn $topic -FunctionArn $lab.Facts.RemediationFunctionArn
+Get-GdResponseRule | Format-List Name, State, EventPattern | Out-Host
+(Get-GdResponseRule).Targets | Format-Table Id, Kind, Arn, InputTemplate -Wrap | Out-Host
+
+Show-Heading 'Scenario 1, automatically: the instance pings the listed address again; GuardDuty updates the finding'
+$finding = Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom'
+$finding | Get-GdResponseRule | Format-Table Name, State | Out-Host
+$null = Invoke-RestMethod -Method Post -Uri "$($lab.EndpointUrl)/_lab/guardduty/occurrence?findingId=$($finding.Id)"
+Write-Host 'The e-mail EventBridge sent through the topic:'
+(Invoke-RestMethod -Uri "$($lab.EndpointUrl)/_lab/sns/messages") | Select-Object -Last 1 -ExpandProperty message | Out-Host
+
+Show-Heading 'Scenario 1, automatically: the Lambda function (the module''s handler) takes the event and isolates'
+$env:GUARDDUTYIR_MIN_SEVERITY = 'Medium'
+$env:GUARDDUTYIR_FINDING_TYPES = 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom'
+$env:GUARDDUTYIR_TOPIC_ARN = $topic
+$env:GUARDDUTYIR_CONVERSION_WAIT_SEC = '2'
+# The function finds the module by name, as the runtime finds it in the layer under /opt/modules.
+$env:PSModulePath = (Split-Path (Split-Path (Get-Module GuardDutyIR).ModuleBase)) + [IO.Path]::PathSeparator + $env:PSModulePath
+. (Join-Path $PSScriptRoot '../module/lambda/Invoke-GdAutoResponse.ps1')
+$result = Invoke-LambdaOnce -RuntimeApi $lab.Facts.RemediationRuntimeApi -Handler { param($e, $c) Invoke-GdAutoResponse $e $c }
+$result | Format-List status, instanceId, caseId, decisionReason | Out-Host
+$result.actions | Format-Table step, status, detail -Wrap | Out-Host
+Test-InstanceQuarantine -InstanceId $finding.InstanceId | Out-Host
+
 Show-Heading 'Done'
 $lab | Stop-GdLab
-Write-Host 'The Lab is stopped.'
+Write-Host 'The Labs are stopped.'

@@ -186,6 +186,17 @@ public sealed class LabHost : IAsyncDisposable
                 i.DeadlineMs, i.CompletedAt, i.Response, i.ErrorType, i.Error, i.TraceId,
             }).ToArray();
         });
+        // The activity behind a finding happens again: GuardDuty counts it and sends the updated finding to EventBridge, as
+        // the workshop's ping keeps doing; how a rehearsal makes a rule fire without a sample finding.
+        Context.Admin.Map("/_lab/guardduty/occurrence", r =>
+        {
+            if (r.Method != "POST") return LabAdminRouter.JsonResponse(405, new { error = "MethodNotAllowed", message = "POST ?findingId=...[&accountId=...]" });
+            var findingId = r.Query["findingId"] ?? GetService<GuardDuty.GuardDutyService>()?.ScenarioFindingId;
+            var finding = findingId is null ? null : GetService<GuardDuty.GuardDutyService>()?.RecordOccurrence(r.Query["accountId"] ?? AccountId, findingId);
+            return finding is null
+                ? LabAdminRouter.JsonResponse(404, new { error = "FindingNotFound", message = $"No finding {findingId} in the account." })
+                : new { findingId, count = (int?)finding["service"]?["count"], updatedAt = (string?)finding["updatedAt"] };
+        });
         Context.Admin.Map("/_lab/faults", r =>
         {
             if (r.Query["errorRate"] is { } er) Faults.ErrorRate = double.Parse(er, System.Globalization.CultureInfo.InvariantCulture);

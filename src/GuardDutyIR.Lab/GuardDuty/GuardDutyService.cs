@@ -119,6 +119,32 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
     }
 
     /// <summary>
+    /// The activity behind a finding happens again (the compromised instance pings the listed address once more):
+    /// GuardDuty counts it on the same finding (count, eventLastSeen, updatedAt) and sends the updated finding to
+    /// EventBridge. Returns the finding as it now is, or null when the account has no such finding.
+    /// </summary>
+    public JsonObject? RecordOccurrence(string accountId, string findingId)
+    {
+        var d = DetectorOf(accountId);
+        if (d is null) return null;
+        var now = _context.Clock.GetUtcNow();
+        JsonObject finding;
+        lock (d)
+        {
+            if (d.Finding(findingId) is not { } existing) return null;
+            if (existing["service"] is JsonObject service)
+            {
+                service["count"] = ((int?)service["count"] ?? 1) + 1;
+                service["eventLastSeen"] = FindingFactory.Iso(now);
+            }
+            existing["updatedAt"] = FindingFactory.Iso(now);
+            finding = (JsonObject)existing.DeepClone();
+        }
+        PublishFinding(d, finding, now);
+        return finding;
+    }
+
+    /// <summary>
     /// GuardDuty sends every newly generated finding, and every subsequent occurrence of an existing one, to EventBridge
     /// as a "GuardDuty Finding" event on the account's default bus, the finding as GetFindings returns it in detail
     /// (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html). Archiving sends nothing.

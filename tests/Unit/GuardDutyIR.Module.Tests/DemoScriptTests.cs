@@ -21,7 +21,10 @@ public sealed class DemoScriptTests
 
         Assert.True(exitCode == 0, output);
         Assert.Contains("== Scenario 2 on Athena over the CloudTrail table ==", output);
-        Assert.Contains("The Lab is stopped.", output);
+        // Scenario 1's automatic path: the rule's e-mail, and the handler's answer from the Runtime API.
+        Assert.Contains("may be compromised and should be investigated", output);
+        Assert.Matches(@"status\s+: Isolated", output);
+        Assert.Contains("The Labs are stopped.", output);
         Assert.DoesNotContain('\r', output);
         foreach (var text in ProgressTexts) Assert.DoesNotContain(text, output);
     }
@@ -36,7 +39,7 @@ public sealed class DemoScriptTests
         Assert.Contains(ProgressTexts, t => raw.Contains("\r" + t, StringComparison.Ordinal));
         // ...and what stays on the screen, once each carriage return has overwritten its line, holds none of them.
         var screen = Screen(raw);
-        Assert.Contains("The Lab is stopped.", screen);
+        Assert.Contains("The Labs are stopped.", screen);
         foreach (var text in ProgressTexts) Assert.DoesNotContain(screen, line => line.Contains(text, StringComparison.Ordinal));
     }
 
