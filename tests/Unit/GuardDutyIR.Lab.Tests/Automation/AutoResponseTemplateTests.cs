@@ -416,5 +416,13 @@ public sealed class AutoResponseTemplateTests
         Assert.False(Allows(containment, "ec2:ModifyInstanceAttribute", $"arn:aws:ec2:eu-north-1:{lab.AccountId}:instance/i-0abc"));
         Assert.DoesNotContain(Statements(containment).SelectMany(x => Strings(x["Action"])),
             a => a is "ec2:TerminateInstances" or "ec2:StopInstances" or "ec2:DeleteSnapshot" or "ec2:DeleteVolume" || a.EndsWith('*'));
+        // The deployed role may do what module/iam/GuardDutyIR-AutoResponse.json grants (which a test of the module
+        // derives from the calls its code makes), less what only Set-InstanceQuarantine's options need, which the
+        // handler never sets (-DisassociateInstanceProfile, -ReplacementInstanceProfileArn, -DisassociateElasticIp).
+        var autoResponse = JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "module", "iam", "GuardDutyIR-AutoResponse.json")))!.AsObject();
+        string[] optionsOnly = ["ec2:AssociateIamInstanceProfile", "ec2:DisassociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation",
+            "iam:PassRole", "ec2:DisassociateAddress"];
+        Assert.Equal(Statements(autoResponse).SelectMany(x => Strings(x["Action"])).Except(optionsOnly).Distinct().Order(StringComparer.Ordinal),
+            Statements(containment).SelectMany(x => Strings(x["Action"])).Distinct().Order(StringComparer.Ordinal));
     }
 }
