@@ -70,11 +70,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
     protected override void BeginProcessing()
     {
         // Values that are wrong for every record stop the command before any call.
-        try
-        {
-            if (ReplacementInstanceProfileArn is not null) Ec2Ids.RequireInstanceProfileArn(ReplacementInstanceProfileArn);
-            Ec2Ids.RequireSecurityGroupName(IsolationGroupName);
-        }
+        try { Ec2Ids.RequireQuarantineOptions(ReplacementInstanceProfileArn, IsolationGroupName); }
         catch (GuardDutyIRException e) { ThrowEngineError(e); }
         base.BeginProcessing();
         var options = new QuarantineOptions

@@ -33,11 +33,8 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
 
     protected override void BeginProcessing()
     {
-        try
-        {
-            if (ReplacementInstanceProfileArn is not null) Ec2Ids.RequireInstanceProfileArn(ReplacementInstanceProfileArn);
-            Ec2Ids.RequireSecurityGroupName(IsolationGroupName);
-        }
+        // Values that are wrong for every record stop the command before any call.
+        try { Ec2Ids.RequireQuarantineOptions(ReplacementInstanceProfileArn, IsolationGroupName); }
         catch (GuardDutyIRException e) { ThrowEngineError(e); }
         base.BeginProcessing();
     }

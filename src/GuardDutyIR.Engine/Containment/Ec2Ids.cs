@@ -28,6 +28,13 @@ public static partial class Ec2Ids
     [GeneratedRegex(@"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$", RegexOptions.CultureInvariant)]
     private static partial Regex GroupNamePattern();
 
+    /// <summary>The values of a quarantine that are the same for every instance: checked once, before any call.</summary>
+    public static void RequireQuarantineOptions(string? replacementInstanceProfileArn, string isolationGroupName)
+    {
+        if (replacementInstanceProfileArn is not null) RequireInstanceProfileArn(replacementInstanceProfileArn);
+        RequireSecurityGroupName(isolationGroupName);
+    }
+
     public static bool IsInstanceId(string? value) => value is not null && InstanceIdPattern().IsMatch(value);
 
     /// <summary>The refusal of a value that is not an instance ID; <paramref name="source"/> is what the caller was given.</summary>
