@@ -19,7 +19,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
     [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     public GdFinding? Finding { get; set; }
 
-    /// <summary>The case (ticket) ID, tagged on the instance as ir:case.</summary>
+    /// <summary>The case (ticket) ID, tagged on the instance as ir:case; default: the session's active case. Each result is journaled to the case.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? CaseId { get; set; }
 
@@ -104,7 +104,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
             return;
         }
         var region = CurrentRegion;
-        _run!.Add(new QuarantineRequest(InstanceId, region, CaseId, FindingId ?? Finding?.Id, Finding));
+        _run!.Add(new QuarantineRequest(InstanceId, region, CaseId ?? CaseSessionStore.Current?.CaseId, FindingId ?? Finding?.Id, Finding));
         Pump(untilDone: false);
     }
 
@@ -159,6 +159,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
             foreach (var failed in result.Steps.Where(s => s.Status == StepStatus.Failed))
                 WriteWarning($"{result.InstanceId}: {failed.Name} {failed.Target} failed: {failed.Error}");
             WriteObject(result);
+            JournalChange(result.CaseId, result.InstanceId, result.Region, result.Status.ToString(), result, result.RequestIds);
             if (result.Status is QuarantineStatus.Failed or QuarantineStatus.PartiallyQuarantined)
                 WriteError(ToErrorRecord(new GuardDutyIRException(result.Status == QuarantineStatus.Failed ? "QuarantineFailed" : "QuarantineIncomplete", ErrorKind.InvalidOperation,
                     $"{result.InstanceId} is {result.Status}: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed).Select(s => s.ToString())) + ". Run Set-InstanceQuarantine again to finish.",
@@ -166,6 +167,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
         }
         else if (outcome.Error is { } error)
         {
+            JournalChange(CaseId, outcome.InstanceId, outcome.Region, "Failed", null, (error as AwsServiceException)?.RequestId is { } id ? new[] { id } : null, $"{error.ErrorId}: {error.Message}");
             ReportFailure(error, outcome.InstanceId);
         }
     }

@@ -9,7 +9,7 @@ namespace GuardDutyIR.Commands;
 /// in BeginProcessing; clients are created once per region for the whole invocation. -Region itself is declared
 /// by the two subclasses: one region (most cmdlets) or several (the read cmdlets that fan out).
 /// </summary>
-public abstract class GdAwsCmdletBase : GdCmdlet
+public abstract partial class GdAwsCmdletBase : GdCmdlet
 {
     private AwsSession? _session;
 

@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace GuardDutyIR.Engine.Cases;
+
+/// <summary>How results and artifacts become journal content.</summary>
+public static class CaseRecords
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        ReferenceHandler = ReferenceHandler.IgnoreCycles,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        MaxDepth = 64,
+    };
+
+    /// <summary>A result object as JSON (its public properties, enums by name).</summary>
+    public static JsonNode? ToJson(object? result)
+    {
+        if (result is null) return null;
+        try
+        {
+            return JsonSerializer.SerializeToNode(result, result.GetType(), Json);
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            return JsonValue.Create(result.ToString());
+        }
+    }
+
+    /// <summary>The artifact record of some bytes: lower-case hex SHA-256 and length.</summary>
+    public static CaseArtifact Artifact(string name, ReadOnlySpan<byte> content, string? path = null) =>
+        new(name, Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant(), content.Length, path);
+
+    /// <summary>The artifact record of a file, hashed as it is streamed.</summary>
+    public static CaseArtifact FileArtifact(string name, string file, string? path = null)
+    {
+        using var stream = File.OpenRead(file);
+        return new CaseArtifact(name, Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant(), stream.Length, path);
+    }
+
+    /// <summary>
+    /// Stores an artifact's bytes in the case's artifacts folder under a name that is its hash (so an attacker-chosen
+    /// name never becomes a path) and returns its record.
+    /// </summary>
+    public static CaseArtifact Store(CaseHandle handle, string name, byte[] content, string extension)
+    {
+        var record = Artifact(name, content);
+        Directory.CreateDirectory(handle.ArtifactFolder);
+        var relative = Path.Combine("artifacts", record.Sha256 + extension);
+        var full = Path.Combine(handle.Folder, relative);
+        if (!File.Exists(full))
+        {
+            var temporary = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
+            File.WriteAllBytes(temporary, content);
+            try { File.Move(temporary, full, overwrite: false); }
+            catch (IOException) when (File.Exists(full)) { File.Delete(temporary); }
+        }
+        return new CaseArtifact(name, record.Sha256, record.Length, relative.Replace('\\', '/'));
+    }
+}
