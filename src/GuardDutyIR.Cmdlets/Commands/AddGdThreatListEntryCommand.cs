@@ -26,6 +26,10 @@ public sealed class AddGdThreatListEntryCommand : GdAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? DetectorId { get; set; }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -35,7 +39,8 @@ public sealed class AddGdThreatListEntryCommand : GdAwsCmdlet
             if (notPublic.Count > 0)
                 WriteWarning($"GuardDuty applies lists only to publicly routable addresses; these entries will never match: {string.Join(", ", notPublic)}");
             if (!ShouldProcess($"{ListType} list {ListId} in {region}", $"Add {string.Join(", ", entries)} and re-activate the list")) return;
-            WriteObject(Await(new ThreatListService(Session).AddEntriesAsync(region, DetectorId, ListType, ListId, entries, CancellationToken)));
+            WriteObject(Journaled(CaseId, ListId, region, () => Await(new ThreatListService(Session).AddEntriesAsync(region, DetectorId, ListType, ListId, entries, CancellationToken)),
+                list => "EntriesAdded", list => list.RequestIds, _ => string.Join(", ", entries)));
         });
     }
 }

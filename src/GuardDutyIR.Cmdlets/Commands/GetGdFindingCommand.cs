@@ -71,6 +71,10 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
 
     private FindingService? _service;
 
+    /// <summary>The case the findings are journaled to (stored in its artifacts folder with their SHA-256); default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
@@ -96,7 +100,16 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
         {
             ForResource(region, () =>
             {
-                foreach (var finding in Stream(_service!.GetFindingsAsync(region, query, CancellationToken))) WriteObject(finding);
+                var journaling = Journaling(CaseId);
+                var collected = new List<GdFinding>();
+                foreach (var finding in Stream(_service!.GetFindingsAsync(region, query, CancellationToken)))
+                {
+                    WriteObject(finding);
+                    if (journaling) collected.Add(finding);
+                }
+                if (collected.Count > 0)
+                    JournalCollected(CaseId, "findings", string.Join(",", collected.Select(f => f.Id)), region, "Collected", collected,
+                        detail: $"{collected.Count} finding(s): " + string.Join(", ", collected.Select(f => f.Type).Distinct().Take(10)));
             });
         }
     }

@@ -105,6 +105,10 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
     /// </summary>
     protected override bool UsesAws => _request is null || InvestigationService.UsesAws(_request);
 
+    /// <summary>The case the result rows are journaled to (stored in its artifacts folder with their SHA-256, beside the SQL that produced them); default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void BeginProcessing()
     {
         // The request is checked before the AWS context is resolved (which may call STS for -RoleArn), so a wrong
@@ -139,12 +143,17 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
         WriteNotices();
         ForResource(run.Target, () =>
         {
+            // Rows are kept for the journal only when there is a case to journal to.
+            var journaling = Journaling(CaseId);
+            var rows = new List<Dictionary<string, object?>>();
             try
             {
                 foreach (var row in Stream(run.Rows))
                 {
                     WriteNotices();
-                    WriteObject(ToPSObject(row));
+                    var o = ToPSObject(row);
+                    WriteObject(o);
+                    if (journaling) rows.Add(o.Properties.ToDictionary(p => p.Name, p => (object?)p.Value, StringComparer.OrdinalIgnoreCase));
                 }
             }
             finally
@@ -152,6 +161,12 @@ public sealed class InvokeLakeQueryCommand : GdAwsCmdlet
                 WriteNotices();
                 WriteProgress(new ProgressRecord(ProgressActivityId, "Invoke-LakeQuery", "Done") { RecordType = ProgressRecordType.Completed });
             }
+            if (!journaling) return;
+            var plan = run.Plan;
+            var template = ParameterSetName == TemplateSet ? Template : null;
+            JournalCollected(CaseId, "query result", template ?? "query", Region, "Collected",
+                new { backend = plan.Backend.ToString(), template, sql = plan.Sql, since = plan.Since, until = plan.Until, files = plan.Files, instanceId = plan.InstanceId, rows },
+                detail: $"{rows.Count} row(s) from {plan.Backend}{(template is null ? "" : " template " + template)}");
         });
     }
 

@@ -89,18 +89,26 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
             PerVolume = PerVolume, Wait = Wait, Timeout = TimeSpan.FromMinutes(TimeoutMinutes), PollInterval = TimeSpan.FromSeconds(PollIntervalSeconds),
             CopyToRegion = CopyToRegion, KmsKeyId = KmsKeyId, ShareWithAccountIds = ShareWithAccountId, EarlierActions = EarlierAction,
         };
+        var caseId = CaseId ?? CaseSessionStore.Current?.CaseId;
+        var attempted = false;
         try
         {
             // Resolved first, so the confirmation names the volumes and the snapshots the case already has.
-            var plan = Await(Service.PlanSnapshotAsync(InstanceId, region, CaseId, FindingId, Finding, CancellationToken));
+            var plan = Await(Service.PlanSnapshotAsync(InstanceId, region, caseId, FindingId, Finding, CancellationToken));
             if (!ShouldProcess($"{InstanceId} ({plan.State}, {region})", plan.Describe(PerVolume))) return;
+            attempted = true;
             var snapshots = Await(Service.SnapshotAsync(plan, options,
                 (status, percent) => ReportProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", status) { PercentComplete = percent }), CancellationToken));
             WriteProgress(new ProgressRecord(ActivityId, $"Snapshots of {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(snapshots, enumerateCollection: true);
+            foreach (var snapshot in snapshots)
+                JournalChange(snapshot.CaseId ?? caseId, snapshot.SnapshotId, region, snapshot.Reused ? "Reused" : snapshot.State, snapshot, snapshot.RequestIds,
+                    $"{snapshot.VolumeId} of {snapshot.InstanceId}" + (snapshot.Reused ? ": the case's earlier snapshot, not taken again" : ""),
+                    snapshot.Reused ? JournalEntryKinds.Skip : JournalEntryKinds.Change);
         }
         catch (GuardDutyIRException e)
         {
+            if (attempted) JournalFailure(caseId, InstanceId, region, e);
             ReportFailure(e, InstanceId);
         }
     }

@@ -42,6 +42,10 @@ public sealed class NewGdResponseRuleCommand : GdAwsCmdlet
     [Parameter]
     public string? EventBusName { get; set; }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void EndProcessing()
     {
         var request = new ResponseRuleRequest
@@ -55,7 +59,8 @@ public sealed class NewGdResponseRuleCommand : GdAwsCmdlet
             var (pattern, targets) = ResponseRuleService.Plan(request);
             if (!ShouldProcess($"rule {Name} ({region})", $"Create the rule with pattern {pattern} and targets {string.Join(", ", targets.Select(t => t.Arn))}"))
                 return;
-            WriteObject(Await(new ResponseRuleService(Session).CreateAsync(region, request, CancellationToken)));
+            WriteObject(Journaled(CaseId, Name, region, () => Await(new ResponseRuleService(Session).CreateAsync(region, request, CancellationToken)),
+                rule => "Created", rule => rule.RequestIds));
         });
     }
 }

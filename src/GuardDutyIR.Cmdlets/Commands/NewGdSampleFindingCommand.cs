@@ -23,6 +23,10 @@ public sealed class NewGdSampleFindingCommand : GdAwsCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -32,7 +36,8 @@ public sealed class NewGdSampleFindingCommand : GdAwsCmdlet
         ForResource(region, () =>
         {
             var started = DateTime.UtcNow.AddSeconds(-5);
-            Await(service.CreateSamplesAsync(region, DetectorId, Type, CancellationToken));
+            Journaled(CaseId, DetectorId ?? region, region, () => Await(service.CreateSamplesAsync(region, DetectorId, Type, CancellationToken)),
+                _ => "SamplesCreated", requestId => requestId is null ? null : new[] { requestId }, _ => what);
             if (!PassThru) return;
             var query = new FindingQuery { DetectorId = DetectorId, Types = Type, IncludeSample = true, Since = started, Archived = ArchivedFilter.Include };
             foreach (var finding in Stream(service.GetFindingsAsync(region, query, CancellationToken)))

@@ -57,6 +57,10 @@ public sealed class NewGdThreatListCommand : GdAwsCmdlet
         if (ParameterSetName == EntrySet) _entries.AddRange(Entry);
     }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void EndProcessing()
     {
         try
@@ -74,7 +78,8 @@ public sealed class NewGdThreatListCommand : GdAwsCmdlet
             if (!ShouldProcess($"{ListType} list '{Name}' in {region}", $"Upload {entries.Count} entries to s3://{Bucket}/{key} and create the list{(Inactive ? "" : " (active)")}"))
                 return;
             var tags = Tag?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "");
-            WriteObject(Await(new ThreatListService(Session).CreateAsync(region, DetectorId, ListType, Name, entries, Bucket, key, !Inactive, tags, CancellationToken)));
+            WriteObject(Journaled(CaseId, Name, region, () => Await(new ThreatListService(Session).CreateAsync(region, DetectorId, ListType, Name, entries, Bucket, key, !Inactive, tags, CancellationToken)),
+                list => "Created", list => list.RequestIds));
         }
         catch (IOException e)
         {

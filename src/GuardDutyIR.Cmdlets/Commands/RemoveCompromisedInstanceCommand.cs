@@ -11,7 +11,7 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
     [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
-    /// <summary>The case whose completed snapshots (tag ir:case) must cover every volume.</summary>
+    /// <summary>The case whose completed snapshots (tag ir:case) must cover every volume; the stop or terminate is journaled to it. Default: the session's active case.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? CaseId { get; set; }
 
@@ -43,19 +43,24 @@ public abstract class CompromisedInstanceShutdownCommand : GdAwsCmdlet
         }
         var region = CurrentRegion;
         var verb = Terminate ? "Terminate" : "Stop";
+        var caseId = CaseId ?? CaseSessionStore.Current?.CaseId;
+        var attempted = false;
         try
         {
             // The instance and its evidence are read first (a missing snapshot refuses here, with no prompt), so the
             // confirmation names them; -WhatIf still wins over -Force and changes nothing.
-            var plan = Await(Service.PlanShutdownAsync(InstanceId, region, CaseId, Terminate, Force, CancellationToken));
+            var plan = Await(Service.PlanShutdownAsync(InstanceId, region, caseId, Terminate, Force, CancellationToken));
             if (!ShouldProcess($"{InstanceId} ({plan.State}, {region})", plan.Describe())) return;
+            attempted = true;
             var result = Await(Service.ShutdownAsync(plan, TimeSpan.FromMinutes(TimeoutMinutes), TimeSpan.FromSeconds(PollIntervalSeconds),
                 s => ReportProgress(new ProgressRecord(63, $"{verb} {InstanceId}", s)), CancellationToken));
             WriteProgress(new ProgressRecord(63, $"{verb} {InstanceId}", "Done") { RecordType = ProgressRecordType.Completed });
             WriteObject(result);
+            JournalChange(result.CaseId ?? caseId, InstanceId, region, result.State, result, result.RequestIds, $"{result.Action}: {result.PreviousState} -> {result.State}");
         }
         catch (GuardDutyIRException e)
         {
+            if (attempted) JournalFailure(caseId, InstanceId, region, e);
             ReportFailure(e, InstanceId);
         }
     }

@@ -27,6 +27,10 @@ public sealed class RemoveGdResponseRuleCommand : GdAwsCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -38,7 +42,7 @@ public sealed class RemoveGdResponseRuleCommand : GdAwsCmdlet
             if (!ShouldProcessUnlessForced(Force, $"rule {rule.Name} ({region})",
                     $"Remove {rule.Targets.Count} target(s) ({string.Join(", ", rule.Targets.Select(t => t.Arn))}) and delete the rule"))
                 return;
-            var removed = Await(service.RemoveAsync(rule, CancellationToken));
+            var removed = Journaled(CaseId, rule.Name, region, () => Await(service.RemoveAsync(rule, CancellationToken)), _ => "Removed", r => r.RequestIds);
             if (PassThru) WriteObject(removed);
         });
     }

@@ -26,13 +26,18 @@ public sealed class RemoveGdThreatListCommand : GdAwsCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
         if (!ShouldProcessUnlessForced(Force, $"{ListType} list {ListId} in {region}", "Delete (GuardDuty stops using it at once)")) return;
         ForResource(ListId, () =>
         {
-            Await(new ThreatListService(Session).DeleteAsync(region, DetectorId, ListType, ListId, CancellationToken));
+            Journaled(CaseId, ListId, region, () => Await(new ThreatListService(Session).DeleteAsync(region, DetectorId, ListType, ListId, CancellationToken)),
+                _ => "Deleted", requestId => requestId is null ? null : new[] { requestId });
         });
     }
 }

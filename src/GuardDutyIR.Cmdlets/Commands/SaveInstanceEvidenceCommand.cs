@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using GuardDutyIR.Engine.Containment;
+using GuardDutyIR.Engine.Cases;
 
 namespace GuardDutyIR.Commands;
 
@@ -19,7 +20,7 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
     [Parameter(Mandatory = true, Position = 1)]
     public string Path { get; set; } = "";
 
-    /// <summary>The case ID recorded on the evidence object.</summary>
+    /// <summary>The case ID recorded on the evidence object, and the case each captured file's hash is journaled to; default: the session's active case.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? CaseId { get; set; }
 
@@ -48,9 +49,18 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
         {
             var target = Await(Service.ResolveAsync(InstanceId, region, CancellationToken));
             if (!ShouldProcess($"{InstanceId} ({target.State}, {region})", $"Save console output, screenshot and description to {folder}")) return;
-            var evidence = Await(Service.CaptureAsync(target, folder, CaseId, FindingId, Finding, CancellationToken));
+            var caseId = CaseId ?? CaseSessionStore.Current?.CaseId;
+            var evidence = Await(Service.CaptureAsync(target, folder, caseId, FindingId, Finding, CancellationToken));
             foreach (var missing in evidence.Missing) WriteWarning($"{InstanceId}: not captured: {missing}");
             WriteObject(evidence);
+            Journal(caseId, new JournalDraft(JournalEntryKinds.Artifact, MyInvocation.MyCommand.Name, evidence.Missing.Count == 0 ? "Captured" : "PartlyCaptured")
+            {
+                Target = InstanceId,
+                Region = region,
+                Detail = evidence.Missing.Count == 0 ? null : "Not captured: " + string.Join("; ", evidence.Missing),
+                Artifacts = evidence.Files.Select(f => new CaseArtifact(f.Kind, f.Sha256, f.Length, f.Path)).ToList(),
+                Result = CaseRecords.ToJson(evidence),
+            });
         }
         catch (GuardDutyIRException e)
         {

@@ -60,6 +60,10 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
     }
 
     /// <summary>Gathers the objects: one message per instance tells everything the pipeline did to it, so it is sent at the end.</summary>
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void ProcessRecord()
     {
         try
@@ -96,6 +100,8 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
                 {
                     WriteVerbose($"{draft.About}: message {earlier.MessageId} was sent at {earlier.SentAt:u}; not sending another.");
                     Emit(draft, earlier);
+                    JournalChange(CaseId, draft.InstanceId ?? draft.Finding?.Id, TopicRegion, "AlreadySent", earlier, null,
+                        $"{draft.About}: message {earlier.MessageId} was sent at {earlier.SentAt:u}; not sent again", JournalEntryKinds.Skip);
                     continue;
                 }
             }
@@ -110,9 +116,13 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
                     catch (GuardDutyIRException e) { WriteWarning($"{draft.About}: message {sent.MessageId} was sent but not recorded on the instance, so a repeat may send it again: {e.Message}"); }
                 }
                 Emit(draft, sent);
+                JournalChange(CaseId, draft.InstanceId ?? draft.Finding?.Id, TopicRegion, "Sent", sent, sent.RequestId is null ? null : new[] { sent.RequestId },
+                    $"{draft.About}: '{NotificationTemplate.SafeSubject(draft.Subject)}' to {TopicArn}");
             });
         }
     }
+
+    private string? TopicRegion => TopicArn.Split(':') is { Length: > 3 } parts ? parts[3] : null;
 
     private void Emit(NotificationDraft draft, GdNotification sent)
     {

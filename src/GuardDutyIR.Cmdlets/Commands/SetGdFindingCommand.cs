@@ -65,6 +65,10 @@ public sealed class SetGdFindingCommand : GdAwsCmdlet
         }
     }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void EndProcessing()
     {
         var service = new FindingService(Session);
@@ -72,12 +76,13 @@ public sealed class SetGdFindingCommand : GdAwsCmdlet
         {
             ForResource(string.Join(",", ids), () =>
             {
-                var _ = ParameterSetName switch
+                var (status, change) = ParameterSetName switch
                 {
-                    ArchiveSet => Await(service.SetArchivedAsync(region, detector, ids, archive: true, CancellationToken)),
-                    UnarchiveSet => Await(service.SetArchivedAsync(region, detector, ids, archive: false, CancellationToken)),
-                    _ => Await(service.SetFeedbackAsync(region, detector, ids, Feedback == "Useful", Comment, CancellationToken)),
+                    ArchiveSet => ("Archived", (Func<IReadOnlyList<string>>)(() => Await(service.SetArchivedAsync(region, detector, ids, archive: true, CancellationToken)))),
+                    UnarchiveSet => ("Unarchived", () => Await(service.SetArchivedAsync(region, detector, ids, archive: false, CancellationToken))),
+                    _ => ("Feedback" + Feedback, () => Await(service.SetFeedbackAsync(region, detector, ids, Feedback == "Useful", Comment, CancellationToken))),
                 };
+                Journaled(CaseId, string.Join(",", ids), region, change, _ => status, requestIds => requestIds);
                 if (PassThru)
                     foreach (var finding in Stream(service.GetFindingsAsync(region, new FindingQuery { DetectorId = detector, Ids = ids }, CancellationToken)))
                         WriteObject(finding);

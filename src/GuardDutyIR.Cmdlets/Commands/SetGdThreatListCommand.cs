@@ -39,6 +39,10 @@ public sealed class SetGdThreatListCommand : GdAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? DetectorId { get; set; }
 
+    /// <summary>The case this change is journaled to; default: the session's active case.</summary>
+    [Parameter]
+    public string? CaseId { get; set; }
+
     protected override void ProcessRecord()
     {
         var region = CurrentRegion;
@@ -51,7 +55,8 @@ public sealed class SetGdThreatListCommand : GdAwsCmdlet
             if (Location is not null) ThreatListService.ParseS3Url(Location);
             bool? activate = Activate ? true : Deactivate ? false : null;
             if (!ShouldProcess($"{ListType} list {ListId} in {region}", "Update")) return;
-            WriteObject(Await(new ThreatListService(Session).UpdateAsync(region, DetectorId, ListType, ListId, NewName, Location, activate, CancellationToken)));
+            WriteObject(Journaled(CaseId, ListId, region, () => Await(new ThreatListService(Session).UpdateAsync(region, DetectorId, ListType, ListId, NewName, Location, activate, CancellationToken)),
+                list => "Updated", list => list.RequestIds));
         });
     }
 }

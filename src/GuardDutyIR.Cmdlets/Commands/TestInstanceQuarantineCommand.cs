@@ -31,6 +31,10 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
     // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
     private QuarantineService Service => _service ??= new QuarantineService(Session);
 
+    /// <summary>The case the checks are journaled to (stored in its artifacts folder with their SHA-256); binds from quarantine results; default: the session's active case.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? CaseId { get; set; }
+
     protected override void BeginProcessing()
     {
         // Values that are wrong for every record stop the command before any call.
@@ -50,7 +54,10 @@ public sealed class TestInstanceQuarantineCommand : GdAwsCmdlet
         try
         {
             var options = new QuarantineOptions { ReplacementInstanceProfileArn = ReplacementInstanceProfileArn, IsolationGroupName = IsolationGroupName };
-            WriteObject(Await(Service.TestAsync(InstanceId, region, options, ExpectInstanceProfileRemoved, ExpectElasticIpRemoved, CancellationToken)));
+            var checks = Await(Service.TestAsync(InstanceId, region, options, ExpectInstanceProfileRemoved, ExpectElasticIpRemoved, CancellationToken));
+            WriteObject(checks);
+            JournalCollected(CaseId, "quarantine check", InstanceId, region, checks.Passed ? "Passed" : "Failed", checks,
+                detail: checks.Passed ? $"{checks.Checks.Count} checks passed" : string.Join("; ", checks.Failed));
         }
         catch (GuardDutyIRException e)
         {

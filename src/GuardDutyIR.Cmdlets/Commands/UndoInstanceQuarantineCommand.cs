@@ -15,6 +15,10 @@ public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
     [InstanceIdInput]
     public string InstanceId { get; set; } = "";
 
+    /// <summary>The case this change is journaled to; binds from quarantine results; default: the session's active case.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? CaseId { get; set; }
+
     private QuarantineService? _service;
     // One service per invocation: its clients and EC2 buckets pace the whole pipeline, not each record.
     private QuarantineService Service => _service ??= new QuarantineService(Session);
@@ -28,18 +32,22 @@ public sealed class UndoInstanceQuarantineCommand : GdAwsCmdlet
         }
         var region = CurrentRegion;
         var service = Service;
+        var attempted = false;
         try
         {
             var (plan, _) = Await(service.PlanUndoAsync(InstanceId, region, CancellationToken));
             if (!ShouldProcess(plan, $"{InstanceId} ({region})", "Undo-InstanceQuarantine")) return;
+            attempted = true;
             var result = Await(service.UndoAsync(InstanceId, region, CancellationToken));
             WriteObject(result);
+            JournalChange(CaseId, InstanceId, region, result.Status.ToString(), result, result.RequestIds);
             if (result.Status != QuarantineStatus.Released)
                 WriteError(ToErrorRecord(new GuardDutyIRException("RestoreIncomplete", ErrorKind.InvalidOperation,
                     $"{InstanceId} was not fully restored: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed)) + ". The record is kept; run again.", InstanceId), InstanceId));
         }
         catch (GuardDutyIRException e)
         {
+            if (attempted) JournalFailure(CaseId, InstanceId, region, e);
             ReportFailure(e, InstanceId);
         }
     }

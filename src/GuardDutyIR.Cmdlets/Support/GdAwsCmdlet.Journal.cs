@@ -17,6 +17,9 @@ public abstract partial class GdAwsCmdletBase
     private readonly Dictionary<string, CaseHandle> _cases = new(StringComparer.Ordinal);
     private string? _caller;
 
+    /// <summary>Whether anything would be journaled: a case is named or one is active.</summary>
+    private protected static bool Journaling(string? caseId) => !string.IsNullOrEmpty(caseId) || CaseSessionStore.Current is not null;
+
     /// <summary>The case an entry goes to, or null when neither -CaseId nor an active case names one.</summary>
     private protected CaseHandle? CaseFor(string? caseId)
     {
@@ -64,6 +67,62 @@ public abstract partial class GdAwsCmdletBase
             Result = CaseRecords.ToJson(result),
             Artifacts = artifacts ?? Array.Empty<CaseArtifact>(),
         });
+
+    /// <summary>Runs a change and journals what came of it: its status, result and request IDs, or its failure.</summary>
+    private protected T Journaled<T>(string? caseId, string? target, string? region, Func<T> change, Func<T, string> status,
+        Func<T, IEnumerable<string>?>? requestIds = null, Func<T, string?>? detail = null)
+    {
+        T result;
+        try
+        {
+            result = change();
+        }
+        catch (GuardDutyIRException e)
+        {
+            JournalFailure(caseId, target, region, e);
+            throw;
+        }
+        JournalChange(caseId, target, region, status(result), result, requestIds?.Invoke(result), detail?.Invoke(result));
+        return result;
+    }
+
+    /// <summary>A change that was attempted and failed: the error and its request ID, so the journal shows the attempt.</summary>
+    private protected void JournalFailure(string? caseId, string? target, string? region, GuardDutyIRException error) =>
+        JournalChange(caseId, target, region, "Failed", null, (error as AwsServiceException)?.RequestId is { } id ? new[] { id } : null, $"{error.ErrorId}: {error.Message}");
+
+    /// <summary>
+    /// Something collected: its JSON is stored in the case's artifacts folder under its hash and journaled with that
+    /// hash. Nothing is stored when no case is named or active.
+    /// </summary>
+    private protected void JournalCollected(string? caseId, string name, string? target, string? region, string status, object? collected,
+        IEnumerable<string>? requestIds = null, string? detail = null)
+    {
+        CaseHandle? handle;
+        try { handle = CaseFor(caseId); }
+        catch (GuardDutyIRException e)
+        {
+            WriteError(ToErrorRecord(new GuardDutyIRException("CaseJournalWriteFailed", e.Kind, $"The {name} could not be journaled: {e.Message}", caseId, e)));
+            return;
+        }
+        if (handle is null) return;
+        var json = CaseRecords.ToJson(collected);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json?.ToJsonString() ?? "null");
+        CaseArtifact artifact;
+        try { artifact = CaseRecords.Store(handle, name, bytes, ".json"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            WriteError(ToErrorRecord(new GuardDutyIRException("CaseJournalWriteFailed", ErrorKind.ResourceUnavailable, $"The {name} could not be stored in case '{handle.CaseId}': {e.Message}", handle.CaseId, e)));
+            return;
+        }
+        Journal(caseId, new JournalDraft(JournalEntryKinds.Artifact, MyInvocation.MyCommand.Name, status)
+        {
+            Target = target,
+            Region = region,
+            Detail = detail,
+            RequestIds = requestIds?.Where(id => !string.IsNullOrEmpty(id)).Distinct().ToList() ?? new List<string>(),
+            Artifacts = new[] { artifact },
+        });
+    }
 
     /// <summary>
     /// Who acted: STS GetCallerIdentity's ARN, asked once per command (with -RoleArn it is the assumed role's
