@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using GuardDutyIR.Engine.Cases;
 using GuardDutyIR.Engine.Containment;
 
 namespace GuardDutyIR.Commands;
@@ -139,8 +140,9 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
                     .Wait(TimeSpan.FromMilliseconds(200));
                 if (CancellationToken.IsCancellationRequested)
                 {
-                    // Ctrl+C: let the run finish its roll-forward to the isolation group, then stop.
+                    // Ctrl+C: let the run finish its roll-forward to the isolation group, journal what it did, then stop.
                     try { run.Completion.Wait(TimeSpan.FromSeconds(150)); } catch (AggregateException) { }
+                    while (run.Outcomes.TryRead(out var finished)) JournalOutcome(finished);
                     throw new PipelineStoppedException();
                 }
             }
@@ -152,14 +154,57 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
         }
     }
 
+    private readonly Dictionary<string, IReadOnlyDictionary<string, CaseJournalEntry>> _journaled = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Why nothing was redone, when the case's journal already has this instance quarantined and the run (which checks
+    /// the instance's tags and groups) changed nothing: a re-run of a runbook continues where it stopped.
+    /// </summary>
+    private string? Resumed(QuarantineResult result)
+    {
+        if (result.Status != QuarantineStatus.Quarantined || result.Steps.Any(s => s.Status == StepStatus.Done) || !Journaling(result.CaseId)) return null;
+        var handle = CaseFor(result.CaseId);
+        if (handle is null) return null;
+        if (!_journaled.TryGetValue(handle.CaseId, out var last))
+            _journaled[handle.CaseId] = last = CaseProgress.LastChanges(handle, "Set-InstanceQuarantine", "Undo-InstanceQuarantine");
+        return last.TryGetValue(result.InstanceId, out var earlier) && earlier.Action == "Set-InstanceQuarantine" && earlier.Status == nameof(QuarantineStatus.Quarantined)
+            ? $"{result.InstanceId}: skipped: quarantined in case {handle.CaseId} by journal entry {earlier.Sequence} at {earlier.Time:u}, and its tags and security groups still say so; nothing was redone."
+            : null;
+    }
+
+    private void JournalOutcome(QuarantineOutcome outcome)
+    {
+        if (outcome.Result is { } result)
+        {
+            var skipped = Resumed(result);
+            JournalChange(result.CaseId, result.InstanceId, result.Region, skipped is null ? result.Status.ToString() : "AlreadyQuarantined", result, result.RequestIds,
+                skipped, skipped is null ? JournalEntryKinds.Change : JournalEntryKinds.Skip);
+        }
+        else if (outcome.Error is { } error)
+        {
+            JournalFailure(CaseId ?? CaseSessionStore.Current?.CaseId, outcome.InstanceId, outcome.Region, error);
+        }
+    }
+
     private void Write(QuarantineOutcome outcome)
     {
         if (outcome.Result is { } result)
         {
             foreach (var failed in result.Steps.Where(s => s.Status == StepStatus.Failed))
                 WriteWarning($"{result.InstanceId}: {failed.Name} {failed.Target} failed: {failed.Error}");
-            WriteObject(result);
-            JournalChange(result.CaseId, result.InstanceId, result.Region, result.Status.ToString(), result, result.RequestIds);
+            if (Resumed(result) is { } skipped)
+            {
+                WriteVerbose(skipped);
+                WriteInformation(new InformationRecord(skipped, "Set-InstanceQuarantine") { Tags = { "Skipped" } });
+                var output = PSObject.AsPSObject(result);
+                output.Properties.Add(new PSNoteProperty("Skipped", skipped));
+                WriteObject(output);
+            }
+            else
+            {
+                WriteObject(result);
+            }
+            JournalOutcome(outcome);
             if (result.Status is QuarantineStatus.Failed or QuarantineStatus.PartiallyQuarantined)
                 WriteError(ToErrorRecord(new GuardDutyIRException(result.Status == QuarantineStatus.Failed ? "QuarantineFailed" : "QuarantineIncomplete", ErrorKind.InvalidOperation,
                     $"{result.InstanceId} is {result.Status}: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed).Select(s => s.ToString())) + ". Run Set-InstanceQuarantine again to finish.",
@@ -167,7 +212,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
         }
         else if (outcome.Error is { } error)
         {
-            JournalChange(CaseId, outcome.InstanceId, outcome.Region, "Failed", null, (error as AwsServiceException)?.RequestId is { } id ? new[] { id } : null, $"{error.ErrorId}: {error.Message}");
+            JournalOutcome(outcome);
             ReportFailure(error, outcome.InstanceId);
         }
     }

@@ -41,7 +41,7 @@ public abstract partial class GdAwsCmdletBase
             {
                 Caller = draft.Caller ?? Caller(draft.Region),
                 Parameters = draft.Parameters ?? JournalParameters(),
-            }, CancellationToken);
+            }, CancellationToken.None);   // what was done is journaled even while Ctrl+C stops the command
         }
         catch (GuardDutyIRException e)
         {
@@ -134,12 +134,18 @@ public abstract partial class GdAwsCmdletBase
         if (!UsesAws) return _caller = $"local:{Environment.UserName}@{Environment.MachineName}";
         try
         {
-            return _caller = Await(Session.GetCallerIdentityAsync(region, CancellationToken)).Arn;
+            // Not the command's token: a change made just before Ctrl+C is still journaled with who made it.
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            return _caller = Session.GetCallerIdentityAsync(region, patience.Token).GetAwaiter().GetResult().Arn;
         }
         catch (GuardDutyIRException e)
         {
             // Not cached: the next entry tries again.
             return $"unresolved ({e.ErrorId})";
+        }
+        catch (OperationCanceledException)
+        {
+            return "unresolved (no answer from STS)";
         }
     }
 

@@ -61,3 +61,23 @@ public static class CaseRecords
         return new CaseArtifact(name, record.Sha256, record.Length, relative.Replace('\\', '/'));
     }
 }
+
+/// <summary>What a case's journal says was already done, so a re-run continues instead of redoing.</summary>
+public static class CaseProgress
+{
+    /// <summary>
+    /// Per target, the last successful entry among <paramref name="actions"/> (changes only): for containment, the
+    /// last quarantine or release of each instance. A journal that cannot be read gives nothing to skip.
+    /// </summary>
+    public static IReadOnlyDictionary<string, CaseJournalEntry> LastChanges(CaseHandle handle, params string[] actions)
+    {
+        var last = new Dictionary<string, CaseJournalEntry>(StringComparer.Ordinal);
+        IReadOnlyList<CaseJournalEntry> entries;
+        try { entries = handle.Journal.ReadEntries(); }
+        catch (GuardDutyIRException) { return last; }
+        foreach (var entry in entries)
+            if (entry.Kind == JournalEntryKinds.Change && entry.Target is not null && entry.Status != "Failed" && actions.Contains(entry.Action))
+                last[entry.Target] = entry;
+        return last;
+    }
+}
