@@ -26,6 +26,8 @@ public enum QuarantineStatus
     DryRun,
     /// <summary>Undo-InstanceQuarantine put the recorded state back.</summary>
     Released,
+    /// <summary>Ctrl+C stopped the run for this instance: Steps lists what was done, and no ENI was left on the conversion group. Re-run to finish.</summary>
+    Stopped,
 }
 
 /// <summary>One step of a containment run: what was done to which resource, and what AWS answered.</summary>

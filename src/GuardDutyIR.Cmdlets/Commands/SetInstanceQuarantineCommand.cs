@@ -138,19 +138,34 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
                 if (run.Completion.IsCompleted && !run.Approvals.TryPeek(out _) && !run.Outcomes.TryPeek(out _)) break;
                 Task.WhenAny(run.Outcomes.WaitToReadAsync(CancellationToken).AsTask(), run.Approvals.WaitToReadAsync(CancellationToken).AsTask(), run.Completion)
                     .Wait(TimeSpan.FromMilliseconds(200));
-                if (CancellationToken.IsCancellationRequested)
-                {
-                    // Ctrl+C: let the run finish its roll-forward to the isolation group, journal what it did, then stop.
-                    try { run.Completion.Wait(TimeSpan.FromSeconds(150)); } catch (AggregateException) { }
-                    while (run.Outcomes.TryRead(out var finished)) JournalOutcome(finished);
-                    throw new PipelineStoppedException();
-                }
+                if (CancellationToken.IsCancellationRequested) throw new PipelineStoppedException();
             }
             run.Completion.GetAwaiter().GetResult();
         }
         catch (OperationCanceledException) when (CancellationToken.IsCancellationRequested)
         {
+            JournalAfterStop(run);
             throw new PipelineStoppedException();
+        }
+        catch (PipelineStoppedException)
+        {
+            // Ctrl+C, noticed here or by a write refused once the pipeline stops.
+            JournalAfterStop(run);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// After Ctrl+C the run finishes its roll-forward to the isolation group; what it did is journaled even though it
+    /// can no longer be written to the pipeline.
+    /// </summary>
+    private void JournalAfterStop(QuarantineRun run)
+    {
+        try { run.Completion.Wait(TimeSpan.FromSeconds(150)); } catch (AggregateException) { }
+        while (run.Outcomes.TryRead(out var finished))
+        {
+            try { JournalOutcome(finished); }
+            catch (PipelineStoppedException) { }   // a journal error that could not be reported; the next outcome still goes in
         }
     }
 
@@ -188,6 +203,8 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
 
     private void Write(QuarantineOutcome outcome)
     {
+        // Journaled before it is written: a write refused by Ctrl+C must not lose the record of the change.
+        JournalOutcome(outcome);
         if (outcome.Result is { } result)
         {
             foreach (var failed in result.Steps.Where(s => s.Status == StepStatus.Failed))
@@ -204,7 +221,6 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
             {
                 WriteObject(result);
             }
-            JournalOutcome(outcome);
             if (result.Status is QuarantineStatus.Failed or QuarantineStatus.PartiallyQuarantined)
                 WriteError(ToErrorRecord(new GuardDutyIRException(result.Status == QuarantineStatus.Failed ? "QuarantineFailed" : "QuarantineIncomplete", ErrorKind.InvalidOperation,
                     $"{result.InstanceId} is {result.Status}: " + string.Join("; ", result.Steps.Where(s => s.Status == StepStatus.Failed).Select(s => s.ToString())) + ". Run Set-InstanceQuarantine again to finish.",
@@ -212,7 +228,6 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
         }
         else if (outcome.Error is { } error)
         {
-            JournalOutcome(outcome);
             ReportFailure(error, outcome.InstanceId);
         }
     }

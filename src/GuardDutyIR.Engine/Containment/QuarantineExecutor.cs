@@ -27,7 +27,26 @@ internal sealed partial class QuarantineExecutor
 
     private InstanceFacts F => _plan.Facts;
 
+    private List<EniQuarantine> _enis = new();
+    private readonly Dictionary<string, string> _isolationGroups = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Quarantines the instance. Stopped by Ctrl+C, it still returns what it did (status Stopped, with every step and
+    /// request ID so far), after the ENIs were rolled forward to isolation: a stop must not lose the record of a change.
+    /// </summary>
     public async Task<QuarantineResult> RunAsync(QuarantineRequest req, CancellationToken ct)
+    {
+        try
+        {
+            return await RunStepsAsync(req, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return Result(req, QuarantineStatus.Stopped, _enis, _isolationGroups);
+        }
+    }
+
+    private async Task<QuarantineResult> RunStepsAsync(QuarantineRequest req, CancellationToken ct)
     {
         // Without a record nothing could be restored: change nothing else (a DryRun has nothing to lose).
         if (!await RecordAsync(ct).ConfigureAwait(false))
@@ -39,14 +58,14 @@ internal sealed partial class QuarantineExecutor
 
         // The network, per ENI. Every run makes each VPC's isolation group ready (found or created, its rules read and
         // repaired), even when every ENI is already on it: a rule added to the group since must not survive a re-run.
-        var isolationGroups = new Dictionary<string, string>(StringComparer.Ordinal);
+        var isolationGroups = _isolationGroups;
         foreach (var vpc in F.NetworkInterfaces.Select(e => e.VpcId).Distinct())
         {
             var iso = await _ctx.Groups.EnsureAsync(vpc, GroupPurpose.Isolation, ct).ConfigureAwait(false);
             iso.ReportTo(_log, F.InstanceId);
             if (iso.GroupId is not null && iso.Error is null) isolationGroups[vpc] = iso.GroupId;
         }
-        var enis = F.NetworkInterfaces.Select(e => new EniQuarantine
+        var enis = _enis = F.NetworkInterfaces.Select(e => new EniQuarantine
         {
             NetworkInterfaceId = e.NetworkInterfaceId, VpcId = e.VpcId, DeviceIndex = e.Attachment?.DeviceIndex ?? 0,
             OriginalGroups = _plan.Record.NetworkInterfaceGroups.TryGetValue(e.NetworkInterfaceId, out var og) ? og : InstanceFacts.GroupsOf(e),

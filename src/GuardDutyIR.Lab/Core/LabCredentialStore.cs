@@ -78,6 +78,9 @@ public sealed class LabCredentialStore
 
     public bool KnowsAccount(string accountId) => accountId == MainAccountId || accountId == MemberAccountId;
 
+    /// <summary>Every principal with keys: the two accounts' users and each role session issued so far (for tests that look for leaked secrets).</summary>
+    public IReadOnlyCollection<LabPrincipal> Principals => _byKey.Values.ToArray();
+
     public LabPrincipal? Find(string accessKeyId) => _byKey.TryGetValue(accessKeyId, out var p) ? p : null;
 
     public bool IsExpired(LabPrincipal principal) => principal.Expiration is { } e && _clock.GetUtcNow() >= e;
