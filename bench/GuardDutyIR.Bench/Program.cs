@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using GuardDutyIR;
+using GuardDutyIR.Engine.Cases;
 using GuardDutyIR.Engine.Containment;
 using GuardDutyIR.Engine.Context;
 using GuardDutyIR.Lab.Core;
@@ -11,11 +12,15 @@ using GuardDutyIR.Lab.Scenarios;
 // (b) latency: the same 300 with 60 ms per call and no throttling, against one instance at a time (target >= 10x);
 //     the serial baseline is measured on a sample and scaled per instance (said in the output).
 // (c) calls: calls per instance, and the mutating calls of a re-run (target 0).
+// (d) journal: the same bulk quarantine with every outcome journaled to a case as it arrives (what
+//     Set-InstanceQuarantine does under a case: the full result, request IDs, hash chain, signed head, fsync), against
+//     the same run without a case; plus the time to verify the journal.
 var which = args.FirstOrDefault() ?? "all";
 var instances = int.Parse(Environment.GetEnvironmentVariable("BENCH_INSTANCES") ?? "300", CultureInfo.InvariantCulture);
 if (which is "throttled" or "all") await Throttled(instances);
 if (which is "latency" or "all") await Latency(instances);
 if (which is "calls" or "all") await Calls(instances);
+if (which is "journal" or "all") await Journal(instances);
 if (which is "faults") await Faults(int.Parse(Environment.GetEnvironmentVariable("BENCH_INSTANCES") ?? "40", CultureInfo.InvariantCulture));
 
 static AwsSession Session(LabHost lab) => AwsSession.Resolve(new AwsContextOptions
@@ -95,3 +100,63 @@ static async Task Faults(int n)
     var (took, _) = await Quarantine(lab, Requests(lab, n), new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 32, RateLimiter = Ec2RateLimiter.Unlimited });
     Console.WriteLine($"faults 20%, {n} instances: {took.TotalSeconds:0.0} s, faults injected {lab.Counters.Snapshot().Faults.Values.Sum()}");
 }
+
+static async Task Journal(int n)
+{
+    var options = new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 64, RateLimiter = Ec2RateLimiter.Unlimited };
+    var folder = Directory.CreateTempSubdirectory("gdir-bench-case-").FullName;
+    try
+    {
+        // Warm-up (JIT, first connections) on a small Lab, journaled, so neither measured run pays for it.
+        await using (var warm = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = 20, Vpcs = 2, Seed = 3 }))
+            await JournaledRun(warm, Requests(warm, 20), options, new CaseStore(Path.Combine(folder, "warm"), Path.Combine(folder, "keys")).Open("WARM", create: true));
+
+        var without = new List<TimeSpan>();
+        var with = new List<TimeSpan>();
+        CaseHandle? last = null;
+        for (var round = 0; round < 3; round++)
+        {
+            await using (var plain = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Seed = 11 }))
+                without.Add((await Quarantine(plain, Requests(plain, n), options)).Took);
+            await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Seed = 11 });
+            last = new CaseStore(Path.Combine(folder, "cases"), Path.Combine(folder, "keys")).Open($"BENCH-{round}", create: true);
+            with.Add(await JournaledRun(lab, Requests(lab, n), options, last));
+        }
+        var a = Median(without);
+        var b = Median(with);
+        var bytes = new FileInfo(last!.Journal.JournalPath).Length;
+        var verify = Stopwatch.StartNew();
+        var check = CaseJournalVerifier.Check(last.Folder, last.KeyRoot);
+        verify.Stop();
+        Console.WriteLine($"(d) journal, {n} instances, median of 3: without a case {a.TotalSeconds:0.00} s, every outcome journaled {b.TotalSeconds:0.00} s " +
+                          $"-> ratio {b / a:0.00} (journaled/plain); {(b - a).TotalMilliseconds / n:0.0} ms/instance more; " +
+                          $"journal {bytes / 1024.0:0} KiB ({bytes / n:0} bytes/entry); verify {verify.Elapsed.TotalMilliseconds:0} ms, {(check.Valid ? "intact" : "NOT intact")}");
+    }
+    finally
+    {
+        Directory.Delete(folder, recursive: true);
+    }
+}
+
+// As Set-InstanceQuarantine does under a case: outcomes journaled one by one on the consuming thread as they arrive,
+// with the caller asked once.
+static async Task<TimeSpan> JournaledRun(LabHost lab, List<QuarantineRequest> requests, QuarantineOptions options, CaseHandle handle)
+{
+    using var session = Session(lab);
+    var watch = Stopwatch.StartNew();
+    var caller = (await session.GetCallerIdentityAsync(lab.Region, CancellationToken.None)).Arn;
+    var run = new QuarantineService(session).Start(options, askApproval: false, CancellationToken.None);
+    foreach (var r in requests) run.Add(r);
+    run.Complete();
+    await foreach (var o in run.Outcomes.ReadAllAsync())
+        handle.Journal.Append(new JournalDraft(JournalEntryKinds.Change, "Set-InstanceQuarantine", o.Result?.Status.ToString() ?? "Failed")
+        {
+            Target = o.InstanceId, Region = o.Region, Caller = caller, RequestIds = o.Result?.RequestIds.Distinct().ToList() ?? new List<string>(),
+            Result = CaseRecords.ToJson(o.Result), Detail = o.Error?.Message,
+        });
+    await run.Completion;
+    watch.Stop();
+    return watch.Elapsed;
+}
+
+static TimeSpan Median(List<TimeSpan> values) => values.Order().ElementAt(values.Count / 2);
