@@ -35,8 +35,8 @@ public sealed class ExampleTests(ITestOutputHelper output)
     private static readonly IReadOnlyDictionary<string, string> NotRunnable = new Dictionary<string, string>
     {
         [HelpExample.Keys("README.md", 2)] = "bash: the dotnet CLI commands that build, demo and test the project",
-        [HelpExample.Keys("README.md", 7)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
-        [HelpExample.Keys("README.md", 9)] = "bash: the AWS CLI deploying the CloudFormation template to a real account (the Lab has no CloudFormation; " +
+        [HelpExample.Keys("README.md", 8)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
+        [HelpExample.Keys("README.md", 10)] = "bash: the AWS CLI deploying the CloudFormation template to a real account (the Lab has no CloudFormation; " +
             "tests/Unit/GuardDutyIR.Lab.Tests/Automation deploys the template's rule into the Lab instead)",
         [HelpExample.Keys("Start-GdLab.md", 2)] = "runs the AWS CLI, an external program the test machines need not have, on the fixed port 4566",
         [HelpExample.Keys("Get-GdFinding.md", 4)] =
@@ -126,6 +126,12 @@ public sealed class ExampleTests(ITestOutputHelper output)
     /// <summary>Keyed by <see cref="HelpExample.Keys"/>.</summary>
     private static readonly IReadOnlyDictionary<string, Setup> Setups = new Dictionary<string, Setup>
     {
+        // ---- the case cmdlets: the examples that assume a case was started
+        [HelpExample.Keys("Get-GdCase.md", 2)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },
+        [HelpExample.Keys("Stop-GdCase.md", 1)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },
+        [HelpExample.Keys("Test-GdCaseJournal.md", 1)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },
+        // A copy of case IR-42 in the current folder, and its key in keys-from-vault.
+        [HelpExample.Keys("Test-GdCaseJournal.md", 2)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42 -CaseRoot . -KeyRoot ./keys-from-vault; $null = Stop-GdCase" },
         // ---- README.md
         [HelpExample.Keys("README.md", 1)] = new() { Prelude = Topic, Check = ContainedAndNotified },
         [HelpExample.Keys("README.md", 3)] = new()
@@ -136,9 +142,9 @@ public sealed class ExampleTests(ITestOutputHelper output)
                 + $"\n$memberRoleArn = 'arn:aws:iam::{c.Lab.MemberAccountId}:role/IncidentResponder'",
         },
         [HelpExample.Keys("README.md", 4)] = new() { Prelude = _ => AnswerYes, Check = Terminated },
-        // Block 6 follows block 5, which started the Lab as $lab.
-        [HelpExample.Keys("README.md", 6)] = new() { Prelude = _ => "$lab = Start-GdLab -Scenario Workshop" },
-        [HelpExample.Keys("README.md", 8)] = new()
+        // Block 7 follows block 6, which started the Lab as $lab.
+        [HelpExample.Keys("README.md", 7)] = new() { Prelude = _ => "$lab = Start-GdLab -Scenario Workshop" },
+        [HelpExample.Keys("README.md", 9)] = new()
         {
             // A machine with Pester and GuardDutyIR installed, in the clone's root: Pester imported, the build's
             // out/ folder on PSModulePath so the suite's Import-Module GuardDutyIR finds the module by name.

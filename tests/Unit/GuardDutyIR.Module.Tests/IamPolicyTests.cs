@@ -57,7 +57,8 @@ public sealed class IamPolicyTests
 
     /// <summary>Cmdlets that never call AWS (the test proves it).</summary>
     private static readonly string[] LocalCmdlets =
-        ["Clear-GdDefault", "Get-GdDefault", "Set-GdDefault", "ConvertFrom-GdFindingEvent", "Get-LakeQueryTemplate", "Start-GdLab", "Stop-GdLab", "Get-GdLab"];
+        ["Clear-GdDefault", "Get-GdDefault", "Set-GdDefault", "ConvertFrom-GdFindingEvent", "Get-LakeQueryTemplate", "Start-GdLab", "Stop-GdLab", "Get-GdLab",
+         "Start-GdCase", "Get-GdCase", "Stop-GdCase", "Test-GdCaseJournal"];
 
     /// <summary>Cmdlets no policy is for, and why.</summary>
     private static readonly Dictionary<string, string> CmdletsLeftOut = new(StringComparer.Ordinal)
@@ -154,8 +155,9 @@ public sealed class IamPolicyTests
         Assert.Contains("s3:HeadObject", all);                          // AWSSDK.S3's GetObjectMetadataAsync
         Assert.Contains("sts:AssumeRole", all);                         // our credentials object, called back by the SDK
         Assert.Contains("events:PutRule", all);                         // a client method no cmdlet calls yet
-        // And not everything from everywhere: a read cmdlet reaches its own two calls and the role it may assume.
-        Assert.Equal(["guardduty:GetDetector", "guardduty:ListDetectors", "sts:AssumeRole"],
+        // And not everything from everywhere: a read cmdlet reaches its own two calls, the role it may assume, and the
+        // caller identity the case journal of its base class asks for (which needs no permission).
+        Assert.Equal(["guardduty:GetDetector", "guardduty:ListDetectors", "sts:AssumeRole", "sts:GetCallerIdentity"],
             Engine.OfCmdlet("Get-GdDetector").Select(o => o.ToString()).Order(StringComparer.Ordinal));
         var quarantine = Engine.OfCmdlet("Set-InstanceQuarantine").Select(o => o.ToString()).ToHashSet(StringComparer.Ordinal);
         Assert.Contains("ec2:CreateSecurityGroup", quarantine);
