@@ -43,11 +43,35 @@
       GUARDDUTYIR_CONVERSION_WAIT_SEC seconds on the conversion group before isolation (default 5)
       GUARDDUTYIR_SNAPSHOTS           false to take no snapshots (default true)
       GUARDDUTYIR_DRY_RUN             true to change nothing: EC2 DryRun only, no snapshot, no message (default false)
+      GUARDDUTYIR_CASE_BUCKET         s3://bucket/prefix/: each invocation ends by copying its case's journal there with
+                                      Copy-GdCaseJournal (none: the journal stays in the execution environment)
+      GUARDDUTYIR_CASE_ROOT, GUARDDUTYIR_CASE_KEY_ROOT   where cases and their journal keys are kept; when they are
+                                      not set and $HOME is not writable (Lambda allows writing only under /tmp), folders
+                                      under the temporary folder
     Credentials and region are the function's (AWS_REGION and the execution role). A malformed setting stops the
     execution environment at init, so it cannot act on a half-read policy.
 #>
 
 Import-Module GuardDutyIR -ErrorAction Stop
+
+function Test-GdAutoResponseWritable {
+    param([string] $Folder)
+    if ([string]::IsNullOrWhiteSpace($Folder)) { return $false }
+    try {
+        $probe = Join-Path $Folder ".guarddutyir-write-test-$([guid]::NewGuid().ToString('N'))"
+        [System.IO.File]::WriteAllBytes($probe, [byte[]] @())
+        [System.IO.File]::Delete($probe)
+        return $true
+    }
+    catch { return $false }
+}
+
+# Lambda lets a function write only under /tmp: the case journal (GUARDDUTYIR_CASE_ROOT) and its key
+# (GUARDDUTYIR_CASE_KEY_ROOT) go there unless they are set or the home folder can be written.
+if (-not $env:GUARDDUTYIR_CASE_ROOT -and -not (Test-GdAutoResponseWritable $HOME)) {
+    $env:GUARDDUTYIR_CASE_ROOT = Join-Path ([System.IO.Path]::GetTempPath()) 'GuardDutyIR/cases'
+    if (-not $env:GUARDDUTYIR_CASE_KEY_ROOT) { $env:GUARDDUTYIR_CASE_KEY_ROOT = Join-Path ([System.IO.Path]::GetTempPath()) 'GuardDutyIR/case-keys' }
+}
 
 # A failure Lambda should count and retry; its message is the JSON result.
 class GdAutoResponseFailed : System.Exception {
@@ -98,7 +122,14 @@ function Read-GdAutoResponseConfig {
         throw "GUARDDUTYIR_CONVERSION_WAIT_SEC is '$waitText'; use seconds from 0 to 3600."
     }
 
+    # s3://bucket[/prefix]; the bucket by S3's naming rules.
+    $caseBucket = Read-GdAutoResponseSetting GUARDDUTYIR_CASE_BUCKET ''
+    if ($caseBucket -and $caseBucket -notmatch '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*''()/=+@-]*)?$') {
+        throw "GUARDDUTYIR_CASE_BUCKET is '$caseBucket'; use s3://bucket/prefix/."
+    }
+
     [pscustomobject] @{
+        CaseBucket     = $caseBucket
         MinSeverity    = $minSeverity
         FindingTypes   = $types
         TopicArn       = $topic
@@ -141,6 +172,30 @@ function Get-GdAutoResponseDecision {
         return 'BelowSeverityThreshold', "Severity $($Finding.Severity) is below the threshold $($Config.MinSeverity)."
     }
     return $null
+}
+
+function Add-GdCaseJournalCopy {
+    # The journal of the case leaves the execution environment (whose /tmp is lost with it): copied to the bucket, each
+    # object checked by S3 against its SHA-256. A failed copy is a missing step, which Lambda's retry finishes.
+    param($Result, $Config, [string] $Region)
+    if (-not $Config.CaseBucket -or -not $Result.caseId) { return }
+    if (-not (Get-GdCase -CaseId $Result.caseId -ErrorAction SilentlyContinue)) {
+        $Result.actions.Add([ordered] @{ step = 'CopyJournal'; status = 'Skipped'; detail = 'Nothing was journaled for the case.'; s3Uri = $Config.CaseBucket })
+        return
+    }
+    $copyErrors = $null
+    $objects = @()
+    try { $objects = @(Copy-GdCaseJournal -CaseId $Result.caseId -S3Uri $Config.CaseBucket -Region $Region -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable copyErrors) }
+    catch { $copyErrors = @($_) }
+    $errors = @(Get-GdAutoResponseError @($copyErrors))
+    foreach ($e in $errors) { $Result.errors.Add($e) }
+    $Result.actions.Add([ordered] @{
+        step       = 'CopyJournal'
+        status     = if ($errors.Count -gt 0 -or $objects.Count -eq 0) { 'Failed' } else { 'Copied' }
+        s3Uri      = $Config.CaseBucket
+        objects    = @($objects | ForEach-Object { [ordered] @{ key = $_.Key; sha256 = $_.Sha256; eTag = $_.ETag; versionId = $_.VersionId } })
+        requestIds = @($objects | ForEach-Object { $_.RequestId } | Where-Object { $_ })
+    })
 }
 
 function Invoke-GdFindingResponse {
@@ -225,6 +280,7 @@ function Invoke-GdFindingResponse {
     if ($Config.DryRun) {
         $result.actions.Add([ordered] @{ step = 'Snapshot'; status = 'Skipped'; detail = 'Dry run.' })
         $result.actions.Add([ordered] @{ step = 'Notify'; status = 'Skipped'; detail = 'Dry run.' })
+        Add-GdCaseJournalCopy $result $Config $region
         return $result
     }
 
@@ -268,7 +324,9 @@ function Invoke-GdFindingResponse {
             requestIds = @(if ($sent -and $sent.RequestId) { $sent.RequestId })
         })
     }
-    # Isolated, but the evidence or the message is missing: the retry Lambda makes finishes them (the rest is not redone).
+    # Last, so the copy holds every entry this invocation journaled.
+    Add-GdCaseJournalCopy $result $Config $region
+    # Isolated, but the evidence, the message or the journal's copy is missing: the retry Lambda makes finishes them (the rest is not redone).
     $missing = @($result.actions | Where-Object { $_.status -eq 'Failed' } | ForEach-Object { $_.step })
     if ($result.status -in 'Isolated', 'AlreadyIsolated' -and $missing.Count -gt 0) {
         $result.reason = ($missing | ForEach-Object { "${_}Failed" }) -join ','

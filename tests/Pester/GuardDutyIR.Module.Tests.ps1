@@ -53,6 +53,7 @@ BeforeAll {
         InputObject = '{"id":"0123456789abcdef0123456789abcdef","type":"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom","severity":5,"accountId":"111122223333","region":"us-east-1","resource":{"instanceDetails":{"instanceId":"i-0123456789abcdef0"}}}' |
             ConvertFrom-GdFindingEvent
         Path        = 'evidence'
+        S3Uri       = 's3://ir-evidence/cases/'
     }
 }
 

@@ -71,6 +71,17 @@ public sealed class CaseJournal
         return Parse(line, hash);
     }
 
+    /// <summary>
+    /// The journal's and the head's bytes as one consistent pair, read under the writers' lock: a copy taken while
+    /// another command appends never pairs a journal with a head that vouches for more (or fewer) entries.
+    /// </summary>
+    public (byte[] Journal, byte[]? Head) Snapshot(CancellationToken cancellationToken = default)
+    {
+        using var held = AcquireLock(cancellationToken);
+        var journal = File.Exists(JournalPath) ? File.ReadAllBytes(JournalPath) : Array.Empty<byte>();
+        return (journal, File.Exists(HeadPath) ? File.ReadAllBytes(HeadPath) : null);
+    }
+
     /// <summary>Every entry in file order; a line that is not a journal entry is an error naming its line.</summary>
     public IReadOnlyList<CaseJournalEntry> ReadEntries()
     {

@@ -168,7 +168,13 @@ internal sealed class LabServer : IAsyncDisposable
             return;
         }
 
-        if (AwsChunked.IsStreaming(headers)) body = AwsChunked.Decode(body);
+        if (AwsChunked.IsStreaming(headers))
+        {
+            body = AwsChunked.Decode(body, out var trailers);
+            // A trailing checksum is the same checksum as its header form, only sent after the body.
+            foreach (var (name, value) in trailers)
+                if (name.StartsWith("x-amz-checksum-", StringComparison.OrdinalIgnoreCase)) headers.TryAdd(name, value);
+        }
         var query = new NameValueCollection(StringComparer.Ordinal);
         foreach (var kv in queryPairs) query.Add(kv.Key, kv.Value);
 

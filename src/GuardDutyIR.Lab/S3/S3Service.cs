@@ -248,14 +248,23 @@ public sealed partial class S3Service : ILabService
         var crc = Convert.ToBase64String(Crc32.Hash(body));
         if (r.Headers.TryGetValue("x-amz-checksum-crc32", out var declaredCrc) && declaredCrc != crc)
             return ProtocolErrors.S3(400, "BadDigest", "The CRC32 you specified did not match the calculated checksum.", r.RequestId);
+        string? sha256 = null;
+        if (r.Headers.TryGetValue("x-amz-checksum-sha256", out var declaredSha))
+        {
+            sha256 = Convert.ToBase64String(SHA256.HashData(body));
+            if (declaredSha != sha256)
+                return ProtocolErrors.S3(400, "BadDigest", "The SHA256 you specified did not match the calculated checksum.", r.RequestId);
+        }
         var meta = r.Headers.Where(h => h.Key.StartsWith("x-amz-meta-", StringComparison.OrdinalIgnoreCase))
             .ToDictionary(h => h.Key[11..].ToLowerInvariant(), h => h.Value, StringComparer.Ordinal);
         var contentType = r.Headers.TryGetValue("Content-Type", out var ct) && ct.Length > 0 ? ct : "binary/octet-stream";
-        var obj = new S3StoredObject(key, body, contentType, _context.Clock.GetUtcNow(), meta);
+        var obj = new S3StoredObject(key, body, contentType, _context.Clock.GetUtcNow(), meta, sha256);
         Store.Put(bucket, obj);
         var resp = Empty(r);
         resp.Headers["ETag"] = obj.ETag;
-        if (WantsChecksum(r)) resp.Headers["x-amz-checksum-crc32"] = crc;
+        // S3 answers with the checksum it checked: the SHA-256 when one was sent, else the CRC32.
+        if (sha256 is not null) resp.Headers["x-amz-checksum-sha256"] = sha256;
+        else if (WantsChecksum(r)) resp.Headers["x-amz-checksum-crc32"] = crc;
         return resp;
     }
 
@@ -305,7 +314,10 @@ public sealed partial class S3Service : ILabService
         if (!includeBody) resp.Headers["Content-Length"] = slice.LongLength.ToString(CultureInfo.InvariantCulture);
         if (status == 206) resp.Headers["Content-Range"] = $"bytes {from}-{to}/{content.LongLength}";
         if (r.Headers.TryGetValue("x-amz-checksum-mode", out var mode) && mode.Equals("ENABLED", StringComparison.OrdinalIgnoreCase) && status == 200)
-            resp.Headers["x-amz-checksum-crc32"] = Convert.ToBase64String(Crc32.Hash(content));
+        {
+            if (obj.ChecksumSha256 is { } stored) resp.Headers["x-amz-checksum-sha256"] = stored;
+            else resp.Headers["x-amz-checksum-crc32"] = Convert.ToBase64String(Crc32.Hash(content));
+        }
         foreach (var (k, v) in obj.Metadata) resp.Headers["x-amz-meta-" + k] = v;
         return resp;
     }

@@ -10,8 +10,10 @@ public sealed class S3StoredObject
     private readonly Lazy<byte[]> _content;
     private readonly Lazy<string> _etag;
 
-    public S3StoredObject(string key, Func<byte[]> content, long size, string contentType, DateTimeOffset lastModified, IReadOnlyDictionary<string, string>? metadata = null)
+    public S3StoredObject(string key, Func<byte[]> content, long size, string contentType, DateTimeOffset lastModified, IReadOnlyDictionary<string, string>? metadata = null,
+        string? checksumSha256 = null)
     {
+        ChecksumSha256 = checksumSha256;
         Key = key;
         _content = new Lazy<byte[]>(content, LazyThreadSafetyMode.ExecutionAndPublication);
         _etag = new Lazy<string>(() => "\"" + Convert.ToHexString(MD5.HashData(_content.Value)).ToLowerInvariant() + "\"");
@@ -21,8 +23,9 @@ public sealed class S3StoredObject
         Metadata = metadata ?? new Dictionary<string, string>();
     }
 
-    public S3StoredObject(string key, byte[] content, string contentType, DateTimeOffset lastModified, IReadOnlyDictionary<string, string>? metadata = null)
-        : this(key, () => content, content.LongLength, contentType, lastModified, metadata) { }
+    public S3StoredObject(string key, byte[] content, string contentType, DateTimeOffset lastModified, IReadOnlyDictionary<string, string>? metadata = null,
+        string? checksumSha256 = null)
+        : this(key, () => content, content.LongLength, contentType, lastModified, metadata, checksumSha256) { }
 
     public string Key { get; }
     public byte[] Content => _content.Value;
@@ -31,6 +34,8 @@ public sealed class S3StoredObject
     public DateTimeOffset LastModified { get; }
     /// <summary>The quoted MD5 hex digest, as S3 reports single-part uploads.</summary>
     public string ETag => _etag.Value;
+    /// <summary>The base64 SHA-256 the upload declared (x-amz-checksum-sha256) and S3 checked; null when none was sent.</summary>
+    public string? ChecksumSha256 { get; }
     /// <summary>x-amz-meta-* user metadata (names without the prefix).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 }

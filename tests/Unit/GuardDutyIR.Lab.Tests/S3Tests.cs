@@ -139,4 +139,54 @@ public sealed class S3UploadWireTests
         await get.ResponseStream.CopyToAsync(ms); // the SDK validates the returned CRC32 while reading
         Assert.Equal(data, ms.ToArray());
     }
+
+    /// <summary>
+    /// An upload with its SHA-256 (x-amz-checksum-sha256, as a header or as the aws-chunked trailer the SDK sends over
+    /// HTTP) is checked against the bytes received, refused with BadDigest when they differ, and the checksum is kept:
+    /// PutObject answers it, HeadObject and GetObject return it with x-amz-checksum-mode ENABLED, beside the user
+    /// metadata (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html).
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Sha256_checksums_are_checked_on_upload_and_kept_with_the_metadata(bool chunked)
+    {
+        await using var lab = await TestLab.StartAsync("Empty", seed: 55);
+        using var s3 = S3Tests.Client(lab);
+        await s3.PutBucketAsync("wire-sha");
+        var data = Encoding.UTF8.GetBytes("{\"seq\":1}\n");
+        var sha = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(data));
+        var put = new PutObjectRequest
+        {
+            BucketName = "wire-sha", Key = "cases/IR-1/journal.jsonl", InputStream = new MemoryStream(data), UseChunkEncoding = chunked,
+            ChecksumAlgorithm = ChecksumAlgorithm.SHA256, ChecksumSHA256 = sha,
+        };
+        put.Metadata.Add("sha256", "abc123");
+        var response = await s3.PutObjectAsync(put);
+        Assert.Equal(sha, response.ChecksumSHA256);
+
+        var head = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = "wire-sha", Key = "cases/IR-1/journal.jsonl", ChecksumMode = ChecksumMode.ENABLED });
+        Assert.Equal(sha, head.ChecksumSHA256);
+        Assert.Equal("abc123", head.Metadata["sha256"]);
+        using (var get = await s3.GetObjectAsync(new GetObjectRequest { BucketName = "wire-sha", Key = "cases/IR-1/journal.jsonl", ChecksumMode = ChecksumMode.ENABLED }))
+            Assert.Equal(sha, get.ChecksumSHA256);
+
+        // The SDK computing the checksum itself while it streams (the trailer form over HTTP): checked and kept the same way.
+        var computed = new PutObjectRequest
+        {
+            BucketName = "wire-sha", Key = "cases/IR-1/case.json", InputStream = new MemoryStream(data), UseChunkEncoding = chunked, ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
+        };
+        Assert.Equal(sha, (await s3.PutObjectAsync(computed)).ChecksumSHA256);
+        Assert.Equal(sha, lab.GetService<S3Service>()!.Store.Get("wire-sha", "cases/IR-1/case.json")!.ChecksumSha256);
+
+        // Bytes that are not the ones the checksum was made of are refused, and nothing is stored.
+        var wrong = new PutObjectRequest
+        {
+            BucketName = "wire-sha", Key = "cases/IR-1/other.jsonl", InputStream = new MemoryStream(Encoding.UTF8.GetBytes("tampered\n")), UseChunkEncoding = chunked,
+            ChecksumAlgorithm = ChecksumAlgorithm.SHA256, ChecksumSHA256 = sha,
+        };
+        var refused = await Assert.ThrowsAnyAsync<AmazonS3Exception>(() => s3.PutObjectAsync(wrong));
+        Assert.Equal("BadDigest", refused.ErrorCode);
+        Assert.Null(lab.GetService<S3Service>()!.Store.Get("wire-sha", "cases/IR-1/other.jsonl"));
+    }
 }

@@ -205,6 +205,39 @@ public sealed class ExampleTests(ITestOutputHelper output)
             Prelude = c => $"$memberAccounts = @({Q(c.Lab.MemberAccountId)})",
             Check = (c, r) => Assert.Contains($"arn:aws:sts::{c.Lab.MemberAccountId}:assumed-role/IncidentResponder/IR-42", string.Join("\n", c.Render(r))),
         },
+        [HelpExample.Keys("Copy-GdCaseJournal.md", 1)] = new()
+        {
+            Arrange = c => c.EnsureBucket("ir-evidence"),
+            Prelude = _ => "$null = Start-GdCase -CaseId IR-42",
+            Check = (c, _) => Assert.NotNull(c.Lab.GetService<S3Service>()!.Store.Get("ir-evidence", "cases/IR-42/journal.head.json")!.ChecksumSha256),
+        },
+        [HelpExample.Keys("Copy-GdCaseJournal.md", 2)] = new()
+        {
+            Arrange = c => c.EnsureBucket("ir-evidence"),
+            Prelude = _ => "$null = Start-GdCase -CaseId IR-42",
+        },
+        [HelpExample.Keys("Export-GdCaseEvidence.md", 1)] = new()
+        {
+            Check = (c, _) => Assert.True(File.Exists(Path.Combine(c.WorkDir, "IR-42-evidence.zip")) && File.Exists(Path.Combine(c.WorkDir, "IR-42-evidence", "snapshots.json"))),
+        },
+        [HelpExample.Keys("Export-GdCaseEvidence.md", 2)] = new()
+        {
+            Arrange = c =>
+            {
+                c.WriteTrailFiles();
+                File.WriteAllText(Path.Combine(c.WorkDir, "transcript.txt"), "PS> Get-GdFinding\n");
+                File.WriteAllBytes(Path.Combine(c.WorkDir, "screenshot.png"), new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
+            },
+            Prelude = _ => "$null = Start-GdCase -CaseId IR-42",
+            Check = (c, r) => Assert.Contains(Directory.GetFiles(c.WorkDir, "*.csv", SearchOption.AllDirectories), f => f.EndsWith("instances-listing-buckets.csv", StringComparison.Ordinal)),
+        },
+        [HelpExample.Keys("Test-GdCaseEvidence.md", 1)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },
+        [HelpExample.Keys("Test-GdCaseEvidence.md", 2)] = new()
+        {
+            // The colleague's copy of the case's key: the case made with its key in ./keys-from-vault.
+            Prelude = _ => "$null = Start-GdCase -CaseId IR-42 -CaseRoot ./cases -KeyRoot ./keys-from-vault\n$null = Export-GdCaseEvidence -Path ./IR-42-evidence -Zip",
+            Check = (_, r) => Assert.True((bool)Assert.Single(r.Output).Properties["Valid"].Value),
+        },
         [HelpExample.Keys("Get-GdDefault.md", 2)] = new() { NoOutput = "writes a warning, no object" },
         [HelpExample.Keys("Get-GdDefault.md", 3)] = new() { NoOutput = "sets and clears the defaults" },
         [HelpExample.Keys("Get-GdDetector.md", 3)] = new() { Prelude = ResponderProfile },

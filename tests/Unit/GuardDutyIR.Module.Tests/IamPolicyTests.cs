@@ -40,25 +40,27 @@ public sealed class IamPolicyTests
         ["QueryCloudTrail"] = new(["Invoke-LakeQuery", "Get-LakeEventDataStore"]),
         ["ReadResponseRules"] = new(["Get-GdResponseRule", "Test-GdResponseRule"]),
         ["ManageResponseRules"] = new(["New-GdResponseRule", "Remove-GdResponseRule"]),
+        ["CopyCaseJournal"] = new(["Copy-GdCaseJournal"]),
     };
 
     /// <summary>What each policy is for.</summary>
     public static readonly Dictionary<string, string[]> PolicyPurposes = new(StringComparer.Ordinal)
     {
         // The role of the Lambda function and of the GuardDutyIR-Isolate runbook: isolate, snapshot, notify.
-        ["GuardDutyIR-AutoResponse"] = ["Isolate", "VerifyIsolation", "Snapshot", "Notify", "Identity"],
+        ["GuardDutyIR-AutoResponse"] = ["Isolate", "VerifyIsolation", "Snapshot", "Notify", "Identity", "CopyCaseJournal"],
         // A responder who looks but changes nothing.
         ["GuardDutyIR-Investigate"] = ["ReadFindings", "ReadThreatLists", "QueryCloudTrail", "ReadResponseRules", "VerifyIsolation", "Identity"],
         // A responder who contains by hand: the automated set, plus undo, stop/terminate, evidence, snapshot copies and
         // shares, finding triage, threat lists and the response rules.
         ["GuardDutyIR-Contain"] = ["Isolate", "VerifyIsolation", "Snapshot", "SnapshotCopyAndShare", "Notify", "Identity", "Restore",
-            "StopOrTerminate", "Evidence", "ReadFindings", "TriageFindings", "ReadThreatLists", "ManageThreatLists", "ReadResponseRules", "ManageResponseRules"],
+            "StopOrTerminate", "Evidence", "ReadFindings", "TriageFindings", "ReadThreatLists", "ManageThreatLists", "ReadResponseRules", "ManageResponseRules",
+            "CopyCaseJournal"],
     };
 
     /// <summary>Cmdlets that never call AWS (the test proves it).</summary>
     private static readonly string[] LocalCmdlets =
         ["Clear-GdDefault", "Get-GdDefault", "Set-GdDefault", "ConvertFrom-GdFindingEvent", "Get-LakeQueryTemplate", "Start-GdLab", "Stop-GdLab", "Get-GdLab",
-         "Start-GdCase", "Get-GdCase", "Stop-GdCase", "Test-GdCaseJournal"];
+            "Start-GdCase", "Get-GdCase", "Stop-GdCase", "Test-GdCaseJournal", "Export-GdCaseEvidence", "Test-GdCaseEvidence"];
 
     /// <summary>Cmdlets no policy is for, and why.</summary>
     private static readonly Dictionary<string, string> CmdletsLeftOut = new(StringComparer.Ordinal)
@@ -222,6 +224,7 @@ public sealed class IamPolicyTests
         ["AthenaResultsBucket"] = "example-athena-results",
         ["AthenaWorkGroup"] = "primary",
         ["ThreatListBucket"] = "example-threat-lists",
+        ["CaseJournalBucket"] = "example-case-journals",
     };
 
     /// <summary>The condition keys used, each documented for the actions it is used with (Service Authorization Reference).</summary>

@@ -118,6 +118,62 @@ public sealed class LambdaAutoResponseTests : IAsyncLifetime
     }
 
     [Fact]
+    public void With_a_case_bucket_the_journal_ends_each_invocation_in_S3_even_where_only_the_temporary_folder_is_writable()
+    {
+        var tmp = Directory.CreateTempSubdirectory("gdir-lambda-tmp-").FullName;
+        try
+        {
+            // As in Lambda: the home folder cannot be written (here it is a file), the temporary folder can.
+            var home = Path.Combine(tmp, "home");
+            File.WriteAllText(home, "");
+            var s3 = _lab.GetService<GuardDutyIR.Lab.S3.S3Service>()!.Store;
+            s3.EnsureBucket("ir-case-journals", _lab.AccountId, _lab.Region, DateTimeOffset.UtcNow);
+            var settings = Settings();
+            settings["GUARDDUTYIR_CASE_BUCKET"] = "s3://ir-case-journals/lambda/";
+            settings["HOME"] = home;
+            settings["TMPDIR"] = tmp;
+            // PowerShell itself needs its XDG folders; the handler's choice of folder follows $HOME alone.
+            foreach (var xdg in new[] { "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME" })
+                settings[xdg] = Directory.CreateDirectory(Path.Combine(tmp, "xdg", xdg)).FullName;
+            using var runtime = LambdaRuntimeProcess.Start(_lab, Function, settings);
+            var invocation = _lab.Lambda.QueueInvocation(Function.Arn, LabEvents.ScenarioFindingEvent(_lab).ToJsonString(), "lab", out _)!;
+            runtime.WaitFor(invocation);
+
+            var result = Succeeded(invocation, runtime);
+            Assert.Equal("Isolated", (string?)result["status"]);
+            var caseId = (string)result["caseId"]!;
+            var copy = Action(result, "CopyJournal");
+            Assert.Equal("Copied", (string?)copy["status"]);
+            Assert.Equal("s3://ir-case-journals/lambda/", (string?)copy["s3Uri"]);
+            Assert.NotEmpty(copy["requestIds"]!.AsArray());
+            Assert.Equal($"lambda/{caseId}/journal.head.json", (string?)copy["objects"]!.AsArray()[^1]!["key"]);
+            // The journal and its key were kept under the temporary folder.
+            var keys = Path.Combine(tmp, "GuardDutyIR", "case-keys");
+            Assert.True(File.Exists(Path.Combine(tmp, "GuardDutyIR", "cases", caseId, "journal.jsonl")), runtime.Log);
+            Assert.NotEmpty(Directory.GetFiles(keys));
+
+            // The copy in S3, downloaded, is an intact journal of the quarantine, signed with the case's key.
+            var download = Path.Combine(tmp, "download");
+            Directory.CreateDirectory(download);
+            foreach (var name in new[] { "case.json", "journal.jsonl", "journal.head.json" })
+            {
+                var stored = s3.Get("ir-case-journals", $"lambda/{caseId}/{name}")!;
+                Assert.Equal(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(stored.Content)), stored.ChecksumSha256);
+                File.WriteAllBytes(Path.Combine(download, name), stored.Content);
+            }
+            Assert.Contains("\"action\":\"Set-InstanceQuarantine\"", File.ReadAllText(Path.Combine(download, "journal.jsonl")));
+            using var host = new HostedPowerShell();
+            var check = host.Run("Test-GdCaseJournal -Path $args[0] -KeyRoot $args[1]", download, keys);
+            Assert.Null(check.Terminating);
+            Assert.True((bool)Assert.Single(check.Output).Properties["Valid"].Value, check.Output[0].ToString());
+        }
+        finally
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    [Fact]
     public void Bad_input_gets_a_clear_result_and_changes_nothing()
     {
         using var runtime = LambdaRuntimeProcess.Start(_lab, Function, Settings());

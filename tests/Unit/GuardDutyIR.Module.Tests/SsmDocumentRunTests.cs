@@ -35,7 +35,8 @@ public sealed class SsmDocumentRunTests : IAsyncLifetime
     {
         var names = Environment.GetEnvironmentVariables().Keys.Cast<string>()
             .Where(n => n.StartsWith("AWS_", StringComparison.Ordinal) || n.StartsWith("SSM_", StringComparison.Ordinal))
-            .Concat(["InputPayload", "PSModulePath", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL"])
+            .Concat(["InputPayload", "PSModulePath", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL",
+                "GUARDDUTYIR_CASE_ROOT", "GUARDDUTYIR_CASE_KEY_ROOT"])
             .Concat(SsmDocument.Load(Command)["parameters"]!.AsObject().Select(p => "SSM_" + p.Key)).Distinct();
         foreach (var name in names)
         {
@@ -179,6 +180,35 @@ public sealed class SsmDocumentRunTests : IAsyncLifetime
             .ToList();
         Assert.Contains("ir:case", written);
         Assert.All(written, k => Assert.True(k == "Name" || k.StartsWith("ir:", StringComparison.Ordinal), k));
+    }
+
+    [Fact]
+    public void The_runbook_with_CaseJournalS3Uri_ends_with_the_case_journal_in_S3_with_only_what_the_AutoResponse_policy_grants()
+    {
+        DenyAllButAutoResponse();
+        _lab.GetService<GuardDutyIR.Lab.S3.S3Service>()!.Store.EnsureBucket("ir-case-journals", _lab.AccountId, _lab.Region, DateTimeOffset.UtcNow);
+        // Where the script keeps the case (set here so this test reads its own folders).
+        var keys = Path.Combine(_work, "case-keys");
+        Environment.SetEnvironmentVariable("GUARDDUTYIR_CASE_ROOT", Path.Combine(_work, "cases"));
+        Environment.SetEnvironmentVariable("GUARDDUTYIR_CASE_KEY_ROOT", keys);
+        var parameters = RunbookParameters(Instance, dryRun: false);
+        parameters["CaseJournalS3Uri"] = JsonValue.Create("s3://ir-case-journals/runbook/");
+
+        var run = RunRunbook(parameters);
+
+        Assert.Null(run.Result.Terminating);
+        Assert.Empty(run.Result.Errors);
+        AssertIsolated(Instance);
+        var copied = Outputs(run.Payload!)["CaseJournal"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Equal("s3://ir-case-journals/runbook/IR-77/journal.head.json", copied[^1]);
+        var store = _lab.GetService<GuardDutyIR.Lab.S3.S3Service>()!.Store;
+        var download = Directory.CreateDirectory(Path.Combine(_work, "download")).FullName;
+        foreach (var name in new[] { "case.json", "journal.jsonl", "journal.head.json" })
+            File.WriteAllBytes(Path.Combine(download, name), store.Get("ir-case-journals", "runbook/IR-77/" + name)!.Content);
+        using var host = new HostedPowerShell();
+        var check = host.Run("Test-GdCaseJournal -Path $args[0] -KeyRoot $args[1]", download, keys);
+        Assert.True((bool)Assert.Single(check.Output).Properties["Valid"].Value, check.Output[0].ToString());
+        Assert.Empty(_lab.Counters.Snapshot().Errors);
     }
 
     [Fact]

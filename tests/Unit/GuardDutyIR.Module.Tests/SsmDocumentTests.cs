@@ -159,7 +159,7 @@ public sealed class SsmDocumentTests
         Assert.Equal([attachment], doc["files"]!.AsObject().Select(f => f.Key));
         // The parameters the issue names, each passed to the script except the role Automation itself assumes.
         var parameters = doc["parameters"]!.AsObject();
-        Assert.Equal(["AutomationAssumeRole", "CaseId", "DryRun", "FindingId", "InstanceId", "TopicArn"], parameters.Select(p => p.Key).Order(StringComparer.Ordinal));
+        Assert.Equal(["AutomationAssumeRole", "CaseId", "CaseJournalS3Uri", "DryRun", "FindingId", "InstanceId", "TopicArn"], parameters.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.Equal("Boolean", parameters["DryRun"]!["type"]!.GetValue<string>());
         Assert.False(parameters["DryRun"]!["default"]!.GetValue<bool>());
         Assert.False(parameters["InstanceId"]!.AsObject().ContainsKey("default"));

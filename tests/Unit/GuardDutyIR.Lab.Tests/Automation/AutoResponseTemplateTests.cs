@@ -322,6 +322,15 @@ public sealed class AutoResponseTemplateTests
         // The handler filters again by its own settings (default: High and above); it must take what the rule passes.
         Assert.Equal(("4", "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"),
             ((string?)environment["GUARDDUTYIR_MIN_SEVERITY"], (string?)environment["GUARDDUTYIR_FINDING_TYPES"]));
+        Assert.Null(environment["GUARDDUTYIR_CASE_BUCKET"]);
+        Assert.False(Allows(s.Properties("ContainmentPolicy")["PolicyDocument"]!.AsObject(), "s3:PutObject", "arn:aws:s3:::ir-case-journals/cases/GD-1/journal.jsonl"));
+        // With a journal bucket the function copies each case's journal there, and may write only under its cases/ prefix.
+        var copying = Stack(new() { ["CaseJournalBucket"] = "ir-case-journals", ["ArtifactBucket"] = "ir-artifacts" }, lab);
+        copying.SetRef("FindingTopic", d.TopicArn);
+        Assert.Equal("s3://ir-case-journals/cases/", (string?)copying.Resolve(Template.Resources["RemediationFunction"]!["Properties"]!["Environment"]!["Variables"]!["GUARDDUTYIR_CASE_BUCKET"]));
+        var copyingPolicy = copying.Properties("ContainmentPolicy")["PolicyDocument"]!.AsObject();
+        Allowing(copyingPolicy, "s3:PutObject", "arn:aws:s3:::ir-case-journals/cases/GD-1/journal.jsonl");
+        Assert.False(Allows(copyingPolicy, "s3:PutObject", "arn:aws:s3:::ir-case-journals/other/x"));
         var other = Stack(new() { ["SeverityThreshold"] = "7.5", ["FindingTypes"] = "Backdoor:EC2/*,UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" }, lab);
         string? Other(string variable) => (string?)other.Resolve(Template.Resources["RemediationFunction"]!["Properties"]!["Environment"]!["Variables"]![variable]);
         Assert.Equal(("7.5", "Backdoor:EC2/*,UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"), (Other("GUARDDUTYIR_MIN_SEVERITY"), Other("GUARDDUTYIR_FINDING_TYPES")));
@@ -418,10 +427,11 @@ public sealed class AutoResponseTemplateTests
             a => a is "ec2:TerminateInstances" or "ec2:StopInstances" or "ec2:DeleteSnapshot" or "ec2:DeleteVolume" || a.EndsWith('*'));
         // The deployed role may do what module/iam/GuardDutyIR-AutoResponse.json grants (which a test of the module
         // derives from the calls its code makes), less what only Set-InstanceQuarantine's options need, which the
-        // handler never sets (-DisassociateInstanceProfile, -ReplacementInstanceProfileArn, -DisassociateElasticIp).
+        // handler never sets (-DisassociateInstanceProfile, -ReplacementInstanceProfileArn, -DisassociateElasticIp), and
+        // the journal copy's s3:PutObject, granted only with a CaseJournalBucket (checked below).
         var autoResponse = JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "module", "iam", "GuardDutyIR-AutoResponse.json")))!.AsObject();
         string[] optionsOnly = ["ec2:AssociateIamInstanceProfile", "ec2:DisassociateIamInstanceProfile", "ec2:ReplaceIamInstanceProfileAssociation",
-            "iam:PassRole", "ec2:DisassociateAddress"];
+            "iam:PassRole", "ec2:DisassociateAddress", "s3:PutObject"];
         Assert.Equal(Statements(autoResponse).SelectMany(x => Strings(x["Action"])).Except(optionsOnly).Distinct().Order(StringComparer.Ordinal),
             Statements(containment).SelectMany(x => Strings(x["Action"])).Distinct().Order(StringComparer.Ordinal));
     }
