@@ -37,6 +37,7 @@ public sealed class RoleArnTests : IClassFixture<RoleArnTests.Fixture>
     public static TheoryData<string, string> Invocations => new()
     {
         { "Add-GdThreatListEntry", "Add-GdThreatListEntry -Entry 203.0.113.9 -ListId 0123456789abcdef0123456789abcdef -ListType Threat -Confirm:$false" },
+        { "Copy-GdCaseJournal", "Start-GdCase -CaseId IR-ROLE-COPY | Out-Null; Stop-GdCase; Copy-GdCaseJournal -CaseId IR-ROLE-COPY -S3Uri s3://role-bucket/cases/ -Confirm:$false" },
         { "Get-GdCallerIdentity", "Get-GdCallerIdentity" },
         { "Get-GdDetector", "Get-GdDetector" },
         { "Get-GdFinding", "Get-GdFinding" },
