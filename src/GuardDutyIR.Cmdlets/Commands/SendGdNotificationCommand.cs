@@ -100,7 +100,7 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
                 {
                     WriteVerbose($"{draft.About}: message {earlier.MessageId} was sent at {earlier.SentAt:u}; not sending another.");
                     Emit(draft, earlier);
-                    JournalChange(CaseId, draft.InstanceId ?? draft.Finding?.Id, TopicRegion, "AlreadySent", earlier, null,
+                    JournalChange(CaseOf(draft), draft.InstanceId ?? draft.Finding?.Id, TopicRegion, "AlreadySent", earlier, null,
                         $"{draft.About}: message {earlier.MessageId} was sent at {earlier.SentAt:u}; not sent again", JournalEntryKinds.Skip);
                     continue;
                 }
@@ -116,11 +116,15 @@ public sealed class SendGdNotificationCommand : GdAwsCmdlet
                     catch (GuardDutyIRException e) { WriteWarning($"{draft.About}: message {sent.MessageId} was sent but not recorded on the instance, so a repeat may send it again: {e.Message}"); }
                 }
                 Emit(draft, sent);
-                JournalChange(CaseId, draft.InstanceId ?? draft.Finding?.Id, TopicRegion, "Sent", sent, sent.RequestId is null ? null : new[] { sent.RequestId },
+                JournalChange(CaseOf(draft), draft.InstanceId ?? draft.Finding?.Id, TopicRegion, "Sent", sent, sent.RequestId is null ? null : new[] { sent.RequestId },
                     $"{draft.About}: '{NotificationTemplate.SafeSubject(draft.Subject)}' to {TopicArn}");
             });
         }
     }
+
+    /// <summary>-CaseId, else the case of what was piped in (quarantine results and snapshots carry theirs), else the active case.</summary>
+    private string? CaseOf(NotificationDraft draft) => CaseId ?? draft.Inputs
+        .Select(i => PSObject.AsPSObject(i).Properties["CaseId"]?.Value?.ToString()).FirstOrDefault(id => !string.IsNullOrEmpty(id));
 
     private string? TopicRegion => TopicArn.Split(':') is { Length: > 3 } parts ? parts[3] : null;
 
