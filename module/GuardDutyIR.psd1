@@ -15,6 +15,7 @@
         'Add-GdThreatListEntry'
         'Clear-GdDefault'
         'ConvertFrom-GdFindingEvent'
+        'Export-GdCaseReport'
         'Get-GdCallerIdentity'
         'Get-GdCase'
         'Get-GdDefault'
