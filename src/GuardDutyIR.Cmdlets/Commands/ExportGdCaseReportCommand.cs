@@ -95,6 +95,12 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
             case ForensicSnapshot snapshot:
                 _builder.AddSnapshot(snapshot);
                 return;
+            case QuarantineResult quarantine:
+                // Its steps, request IDs and full record are the journal's entry (Actions taken); this is the summary.
+                _builder.AddRow("Quarantine results", new[] { "InstanceId", "Region", "CaseId", "FindingId", "Status", "IsolationGroups", "Caveat" },
+                    new object?[] { quarantine.InstanceId, quarantine.Region, quarantine.CaseId, quarantine.FindingId, quarantine.Status.ToString(),
+                        Plain(quarantine.IsolationGroups), quarantine.Caveat });
+                return;
             case IDictionary dictionary:
                 var keys = dictionary.Keys.Cast<object>().ToList();
                 _builder.AddRow(QueryName, keys.Select(k => k.ToString() ?? "").ToList(), keys.Select(k => Plain(dictionary[k])).ToList());

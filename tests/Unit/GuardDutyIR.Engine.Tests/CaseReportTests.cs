@@ -167,6 +167,27 @@ public sealed class CaseReportTests : IDisposable
     }
 
     [Fact]
+    public void Rows_of_one_query_that_leave_out_null_cells_form_one_table_and_the_next_query_its_own()
+    {
+        // CloudTrail Lake leaves a row's null cells out: the second row has an error code, the others have none.
+        var builder = new CaseReportBuilder();
+        builder.AddRow(null, new[] { "eventtime", "eventname", "arn" }, new object?[] { Start, "ListBuckets", "arn:1" });
+        builder.AddRow(null, new[] { "eventtime", "eventname", "errorcode", "arn" }, new object?[] { Start, "ListUsers", "AccessDenied", "arn:2" });
+        builder.AddRow(null, new[] { "eventtime", "eventname" }, new object?[] { Start, "GetCallerIdentity" });
+        builder.AddRow(null, new[] { "eventtime", "eventname", "responseelements" }, new object?[] { Start, "AssumeRole", "{}" });
+        builder.AddRow(null, new[] { "eventtime", "eventname", "arn" }, new object?[] { Start, "ListRoles", "arn:3" });
+        var tables = builder.Build(_case, Info, null, Start).Tables;
+        Assert.Equal(2, tables.Count);
+        Assert.Equal(new[] { "eventtime", "eventname", "errorcode", "arn" }, tables[0].Columns);
+        Assert.Equal(new object?[] { Start, "ListBuckets", null, "arn:1" }, tables[0].Rows[0]);
+        Assert.Equal(new object?[] { Start, "ListUsers", "AccessDenied", "arn:2" }, tables[0].Rows[1]);
+        Assert.Equal(new object?[] { Start, "GetCallerIdentity", null, null }, tables[0].Rows[2]);
+        // A later row of the first query's exact shape goes back to its table.
+        Assert.Equal(new object?[] { Start, "ListRoles", null, "arn:3" }, tables[0].Rows[3]);
+        Assert.Equal("CloudTrail events (2)", tables[1].Name);
+    }
+
+    [Fact]
     public void A_long_idle_gap_is_cut_out_of_the_axis_so_each_burst_keeps_its_width()
     {
         // Three hours of calls, then the containment three weeks later.

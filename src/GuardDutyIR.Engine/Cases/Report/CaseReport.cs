@@ -5,21 +5,46 @@ namespace GuardDutyIR.Engine.Cases.Report;
 /// <summary>Rows piped into a report with one set of columns: a query's result, or objects of one kind.</summary>
 public sealed class ReportTable
 {
-    public ReportTable(string name, IReadOnlyList<string> columns)
+    private readonly List<string> _columns;
+    private readonly List<object?[]> _rows = new();
+
+    public ReportTable(string name, IEnumerable<string> columns)
     {
         Name = name;
-        Columns = columns;
+        _columns = columns.ToList();
     }
 
     public string Name { get; }
-    public IReadOnlyList<string> Columns { get; }
-    public List<IReadOnlyList<object?>> Rows { get; } = new();
+    public IReadOnlyList<string> Columns => _columns;
+    public IReadOnlyList<IReadOnlyList<object?>> Rows => _rows;
 
-    public int ColumnIndex(string name)
+    public int ColumnIndex(string name) => _columns.FindIndex(c => c.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>True when every column of the row is one of the table's, or every column of the table one of the row's.</summary>
+    internal bool Fits(IReadOnlyList<string> columns) =>
+        columns.All(c => ColumnIndex(c) >= 0) || _columns.All(c => columns.Contains(c, StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Adds a row by column name. A column the table lacks is inserted after the row's column before it (CloudTrail
+    /// Lake leaves a row's null cells out, so one query's rows can differ in their columns); earlier rows get no value.
+    /// </summary>
+    internal void Add(IReadOnlyList<string> columns, IReadOnlyList<object?> values)
     {
-        for (var i = 0; i < Columns.Count; i++)
-            if (Columns[i].Equals(name, StringComparison.OrdinalIgnoreCase)) return i;
-        return -1;
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (ColumnIndex(columns[i]) >= 0) continue;
+            var at = i == 0 ? 0 : ColumnIndex(columns[i - 1]) + 1;
+            _columns.Insert(at, columns[i]);
+            for (var r = 0; r < _rows.Count; r++)
+            {
+                var widened = _rows[r].ToList();
+                widened.Insert(at, null);
+                _rows[r] = widened.ToArray();
+            }
+        }
+        var row = new object?[_columns.Count];
+        for (var i = 0; i < columns.Count; i++) row[ColumnIndex(columns[i])] = values[i];
+        _rows.Add(row);
     }
 
     /// <summary>CloudTrail events, one per row: the rows have an event time and an event name or source (aggregates such as counts by name do not).</summary>

@@ -12,6 +12,8 @@ public sealed class CaseReportBuilder
     private readonly List<ReportTable> _tables = new();
     private readonly Dictionary<string, ReportTable> _tablesByShape = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<ReportSnapshot> _snapshots = new();
+    private ReportTable? _last;
+    private string? _lastName;
 
     public int RowCount => _tables.Sum(t => t.Rows.Count);
 
@@ -37,22 +39,30 @@ public sealed class CaseReportBuilder
 
     /// <summary>
     /// One row. <paramref name="table"/> names its table (a query's name); without one, the table is named by its
-    /// columns. Values under secret-sounding columns, and secrets inside text, are redacted here, before anything
-    /// else sees them.
+    /// columns. A row joins the table of the row before it when their columns fit (one query's rows), else a table
+    /// of the same name and columns, else a new one. Values under secret-sounding columns, and secrets inside text,
+    /// are redacted here, before anything else sees them.
     /// </summary>
     public void AddRow(string? table, IReadOnlyList<string> columns, IReadOnlyList<object?> values)
     {
         if (columns.Count != values.Count) throw new ArgumentException("A row needs one value per column.", nameof(values));
-        var shape = (table ?? "") + "\n" + string.Join("\n", columns);
-        if (!_tablesByShape.TryGetValue(shape, out var target))
-        {
-            var name = table ?? DefaultName(columns);
-            var sameName = _tables.Count(t => t.Name == name || t.Name.StartsWith(name + " (", StringComparison.Ordinal));
-            target = new ReportTable(sameName == 0 ? name : $"{name} ({sameName + 1})", columns.ToList());
-            _tables.Add(target);
-            _tablesByShape[shape] = target;
-        }
-        target.Rows.Add(columns.Select((c, i) => ReportRedaction.Cell(c, values[i])).ToList());
+        if (columns.Count == 0) return;
+        var redacted = columns.Select((c, i) => ReportRedaction.Cell(c, values[i])).ToList();
+        var shape = (table ?? "") + "\n" + string.Join("\n", columns).ToLowerInvariant();
+        var target = _last is not null && _lastName == table && _last.Fits(columns) ? _last
+            : _tablesByShape.TryGetValue(shape, out var same) ? same
+            : NewTable(table ?? DefaultName(columns), columns, shape);
+        target.Add(columns, redacted);
+        (_last, _lastName) = (target, table);
+    }
+
+    private ReportTable NewTable(string name, IReadOnlyList<string> columns, string shape)
+    {
+        var sameName = _tables.Count(t => t.Name == name || t.Name.StartsWith(name + " (", StringComparison.Ordinal));
+        var table = new ReportTable(sameName == 0 ? name : $"{name} ({sameName + 1})", columns);
+        _tables.Add(table);
+        _tablesByShape[shape] = table;
+        return table;
     }
 
     private static string DefaultName(IReadOnlyList<string> columns)

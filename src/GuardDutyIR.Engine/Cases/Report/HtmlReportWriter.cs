@@ -103,7 +103,7 @@ public static class HtmlReportWriter
         h.Append("</tbody></table></div></details></section>\n");
     }
 
-    private static readonly int[] Zooms = { 1, 2, 4, 8 };
+    private static int[] Zooms => TimelineSvg.Zooms;
 
     private static void Actions(StringBuilder h, CaseReport r)
     {
@@ -117,7 +117,7 @@ public static class HtmlReportWriter
             h.Append("<tr").Append(ReportTimeline.Failed(e.Status) ? " class=\"failed\"" : e.Kind == JournalEntryKinds.Skip ? " class=\"skip\"" : "").Append("><td>")
              .Append(e.Sequence).Append("</td><td>").Append(E(ReportText.Time(e.Time))).Append("</td><td>").Append(E(e.Action)).Append("</td><td>")
              .Append(E(e.Target)).Append("</td><td>").Append(E(e.Region)).Append("</td><td>").Append(E(e.Kind == JournalEntryKinds.Skip ? "Skipped: " + e.Status : e.Status))
-             .Append("</td><td class=\"id\">").Append(string.Join("<br>", e.RequestIds.Select(E))).Append("</td><td>").Append(E(e.Caller))
+             .Append("</td><td class=\"id\">").Append(RequestIds(e.RequestIds)).Append("</td><td>").Append(E(e.Caller))
              .Append("</td><td>").Append(E(e.Detail)).Append("</td><td>");
             if (e.Parameters is not null || e.Result is not null)
                 h.Append("<details><summary>JSON</summary><pre>").Append(E(CaseReport.Json(new System.Text.Json.Nodes.JsonObject
@@ -128,6 +128,13 @@ public static class HtmlReportWriter
             h.Append("</td></tr>\n");
         }
         h.Append("</tbody></table></div></section>\n");
+    }
+
+    // A quarantine makes a score of calls: past three, their IDs fold away behind a count.
+    private static string RequestIds(IReadOnlyList<string> ids)
+    {
+        var list = string.Join("<br>", ids.Select(E));
+        return ids.Count <= 3 ? list : $"<details><summary>{ids.Count} request IDs</summary>{list}</details>";
     }
 
     private static void Snapshots(StringBuilder h, CaseReport r)
@@ -201,8 +208,11 @@ public static class HtmlReportWriter
 
     private static string Style(int widthPx)
     {
-        var zoom = string.Concat(Zooms.Select(z =>
-            $"#tl-z{z}:checked~.tl-body .tl-chart{{width:max({100 * z}%,{widthPx * z}px)}}"));
+        // 1x fits the frame, for the whole picture at a glance; each step doubles it, and past 1x the chart is at
+        // least as wide as its events need (about 6 px each at 2x), so the frame scrolls.
+        var zoom = string.Concat(Zooms.Select(z => z == 1
+            ? "#tl-z1:checked~.tl-body .tl-chart{width:100%}"
+            : $"#tl-z{z}:checked~.tl-body .tl-chart{{width:max({100 * z}%,{widthPx * z / 2}px)}}")) + string.Concat(Zooms.Select(z => $"#tl-z{z}:checked~.tl-body .ticks.z{z}{{display:inline}}"));
         return """
             body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1c2833;margin:0 auto;padding:16px 24px;max-width:1600px}
             h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;border-bottom:2px solid #d5d8dc;padding-bottom:3px;margin-top:28px}h3{font-size:15px;margin:18px 0 6px}
@@ -225,8 +235,8 @@ public static class HtmlReportWriter
             .tl-body{display:flex;border:1px solid #d5d8dc;border-radius:4px}.tl-labels{flex:none;background:#f8f9f9;border-right:1px solid #d5d8dc}
             .tl-scroll{overflow-x:auto;flex:1;min-width:0}.tl-chart{display:block}
             svg text{font-size:11px;fill:#1c2833}svg text.group{font-weight:bold;font-size:12px}svg text.axis-title{fill:#566573}
-            svg text.tick{text-anchor:middle;fill:#566573}svg text.date{text-anchor:middle;font-weight:bold;fill:#566573}
-            svg line.tick{stroke:#eaeded}svg line.lane{stroke:#eaeded}svg rect.group{fill:#f4f6f6}
+            svg text.tick{fill:#566573}svg text.date{font-weight:bold;fill:#566573}svg text.tick:not([text-anchor]),svg text.date:not([text-anchor]){text-anchor:middle}
+            .tl-chart .ticks{display:none}svg line.tick{stroke:#eaeded}svg line.lane{stroke:#eaeded}svg rect.group{fill:#f4f6f6}
             svg rect.break{fill:#f2f3f4;stroke:#aab7b8;stroke-dasharray:3 3}svg text.break{text-anchor:middle;fill:#7b7d7d;font-style:italic}
             svg rect.span{fill:#d35400;opacity:.15}
             .mark{stroke:#fff;stroke-width:1}.mark:hover{stroke:#1c2833;stroke-width:2}
@@ -234,6 +244,6 @@ public static class HtmlReportWriter
             .mark[data-kind=skip]{fill:#95a5a6}.mark[data-kind=artifact],.mark[data-kind=case]{fill:#7d3c98}.mark.failed{fill:#c0392b;stroke:#641e16}
             footer{margin-top:32px;color:#566573;font-size:12px;border-top:1px solid #d5d8dc;padding-top:6px}
             @media print{.scroll,.tl-scroll{overflow:visible}details{display:block}th{position:static}}
-            """ + ".tl-chart{width:max(100%," + widthPx + "px)}" + zoom;
+            """ + ".tl-chart{width:100%}" + zoom;
     }
 }

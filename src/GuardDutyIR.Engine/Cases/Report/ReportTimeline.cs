@@ -113,7 +113,7 @@ public sealed class ReportTimeline
         var kept = byLane.Count <= maxLanes ? byLane : byLane.Take(maxLanes - 1).ToList();
         var lanes = kept.Select(g => new TimelineLane(group, g.Key, g.Select(m => m.Mark).OrderBy(m => m.Time).ToList(), Array.Empty<TimelineSpan>())).ToList();
         if (kept.Count < byLane.Count)
-            lanes.Add(new TimelineLane(group, $"{other} ({byLane.Count - kept.Count})",
+            lanes.Add(new TimelineLane(group, $"{byLane.Count - kept.Count} {other}",
                 byLane.Skip(kept.Count).SelectMany(g => g.Select(m => m.Mark)).OrderBy(m => m.Time).ToList(), Array.Empty<TimelineSpan>()));
         // Lanes read top to bottom in the order things started.
         return lanes.OrderBy(l => l.Marks[0].Time);

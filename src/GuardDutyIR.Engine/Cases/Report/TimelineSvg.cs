@@ -18,6 +18,11 @@ public sealed class TimelineSvg
     private const int LanePadding = 10;
     private const int MaxRows = 4;
     private const double MinSeparationPx = 10;
+    // Marks are stacked for a chart that fits a laptop's window (zoom 1); wider zooms only spread them.
+    private const int FitWidth = 1100;
+
+    /// <summary>The zoom steps the page offers: 1 fits the frame, each next one doubles the width.</summary>
+    public static readonly int[] Zooms = { 1, 2, 4, 8 };
 
     private TimelineSvg(string labels, string chart, int widthPx, int height, int marks)
     {
@@ -30,7 +35,7 @@ public sealed class TimelineSvg
 
     public string Labels { get; }
     public string Chart { get; }
-    /// <summary>The chart's width at zoom 1, in CSS pixels: at least about 10 px per event.</summary>
+    /// <summary>The chart's width at zoom 2, in CSS pixels: about 6 px per event, from 900 to 4000.</summary>
     public int WidthPx { get; }
     public int Height { get; }
     public int MarkCount { get; }
@@ -41,7 +46,7 @@ public sealed class TimelineSvg
     {
         var marks = timeline.Marks.ToList();
         var axis = TimeAxis.For(marks.Select(m => m.Time).Concat(timeline.Lanes.SelectMany(l => l.Spans).SelectMany(s => new[] { s.Start, s.End })));
-        var width = Math.Clamp(marks.Count * 10, 900, 12_000);
+        var width = Math.Clamp(marks.Count * 6, 900, 4_000);
 
         // Layout: a header row per group, then its lanes, each as tall as its stacked rows.
         var placed = new List<PlacedLane>();
@@ -53,7 +58,7 @@ public sealed class TimelineSvg
             y += GroupHeight;
             foreach (var lane in group)
             {
-                var rows = Stack(lane.Marks, axis, width);
+                var rows = Stack(lane.Marks, axis, FitWidth);
                 var height = LanePadding + RowHeight * (rows.Count == 0 ? 1 : rows.Max(r => r.Row) + 1);
                 placed.Add(new PlacedLane(lane, y, height, rows));
                 y += height;
@@ -95,7 +100,7 @@ public sealed class TimelineSvg
         return svg.Append("</svg>").ToString();
     }
 
-    private static string ChartSvg(TimeAxis axis, List<(string Group, int Top)> groups, List<PlacedLane> lanes, int width, int height, int count)
+    private static string ChartSvg(TimeAxis axis, List<(string Group, int Top)> groups, List<PlacedLane> lanes, int widthPx, int height, int count)
     {
         var svg = new StringBuilder();
         svg.Append($"<svg class=\"tl-chart\" height=\"{height}\" role=\"img\" aria-label=\"Timeline of {count} events\">");
@@ -103,11 +108,19 @@ public sealed class TimelineSvg
             svg.Append($"<rect class=\"group\" x=\"0\" y=\"{top}\" width=\"100%\" height=\"{GroupHeight}\"/>");
         foreach (var lane in lanes)
             svg.Append($"<line class=\"lane\" x1=\"0\" x2=\"100%\" y1=\"{lane.Top + lane.Height}\" y2=\"{lane.Top + lane.Height}\"/>");
-        foreach (var tick in axis.Ticks(width))
+        // One set of ticks per zoom, as dense as that zoom's width allows; the page's CSS shows the checked zoom's.
+        foreach (var zoom in Zooms)
         {
-            svg.Append($"<line class=\"tick\" x1=\"{P(tick.X)}\" x2=\"{P(tick.X)}\" y1=\"{AxisHeight - 8}\" y2=\"{height}\"/>");
-            svg.Append($"<text class=\"tick\" x=\"{P(tick.X)}\" y=\"{AxisHeight - 12}\">{tick.Time}</text>");
-            if (tick.Date is not null) svg.Append($"<text class=\"date\" x=\"{P(tick.X)}\" y=\"{AxisHeight - 26}\">{tick.Date}</text>");
+            svg.Append($"<g class=\"ticks z{zoom}\">");
+            foreach (var tick in axis.Ticks(Math.Max(FitWidth * zoom, zoom == 1 ? 0 : widthPx * zoom / 2)))
+            {
+                svg.Append($"<line class=\"tick\" x1=\"{P(tick.X)}\" x2=\"{P(tick.X)}\" y1=\"{AxisHeight - 8}\" y2=\"{height}\"/>");
+                // Labels at the chart's edges are aligned inward, so none is cut off.
+                var anchor = tick.X < 4 ? " text-anchor=\"start\"" : tick.X > 96 ? " text-anchor=\"end\"" : "";
+                svg.Append($"<text class=\"tick\" x=\"{P(tick.X)}\" y=\"{AxisHeight - 12}\"{anchor}>{tick.Time}</text>");
+                if (tick.Date is not null) svg.Append($"<text class=\"date\" x=\"{P(tick.X)}\" y=\"{AxisHeight - 26}\"{anchor}>{tick.Date}</text>");
+            }
+            svg.Append("</g>");
         }
         foreach (var gap in axis.Breaks)
         {
