@@ -81,6 +81,7 @@ public sealed class CaseReportTests : IDisposable
     [Fact]
     public async Task The_HTML_report_opens_offline_in_Chromium_with_one_mark_per_action_and_per_CloudTrail_call()
     {
+        Browser.Executable();
         var scenario = RunCase();
         var journal = File.ReadAllLines(scenario.JournalPath).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         var changes = journal.Count(e => e.GetProperty("kind").GetString() == "Change");
@@ -119,6 +120,8 @@ public sealed class CaseReportTests : IDisposable
                 $"markdown bytes: {new FileInfo(scenario.Markdown).Length}\n");
             Assert.Equal(changes, actions);
             Assert.Equal(scenario.CloudTrailRows, calls);
+            Assert.Empty(page.ConsoleErrors);
+            Assert.Equal(new[] { new Uri(scenario.Html).AbsoluteUri }, page.Requests);
             Assert.True(await page.Page.GetByText("<img src=\"http://127.0.0.1:9/x.png\"", new() { Exact = false }).CountAsync() >= 1, "the hostile note is shown as text");
 
             // The CSS-only zoom: the 4x button widens the chart (the marks spread, the frame scrolls).
@@ -130,6 +133,7 @@ public sealed class CaseReportTests : IDisposable
             Assert.True(after >= 3.9 * before, $"zoom 4x: {before} px -> {after} px");
             await page.Page.Locator("#timeline").ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(ArtifactFolder, "timeline-4x.png") });
 
+            // Nothing the zoom did either.
             Assert.Empty(page.ConsoleErrors);
             Assert.Equal(new[] { new Uri(scenario.Html).AbsoluteUri }, page.Requests);
         }
