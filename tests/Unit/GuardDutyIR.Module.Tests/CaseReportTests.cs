@@ -111,6 +111,8 @@ public sealed class CaseReportTests : IDisposable
         try
         {
             await page.Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ArtifactFolder, "report.png"), FullPage = true });
+            // What a reader sees first, without scrolling.
+            await page.Page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ArtifactFolder, "report-top.png") });
             var marks = page.Page.Locator("svg.tl-chart .mark");
             var actions = await marks.And(page.Page.Locator("[data-kind=action]")).CountAsync();
             var calls = await marks.And(page.Page.Locator("[data-kind=cloudtrail]")).CountAsync();

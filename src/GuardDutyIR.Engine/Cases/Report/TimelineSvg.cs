@@ -126,7 +126,8 @@ public sealed class TimelineSvg
         {
             svg.Append($"<rect class=\"break\" x=\"{P(gap.X0)}\" y=\"{AxisHeight - 8}\" width=\"{P(gap.X1 - gap.X0)}\" height=\"{height - AxisHeight + 8}\">")
                .Append($"<title>No events for {TimeAxis.Length(gap.Gap)} (cut out)</title></rect>");
-            svg.Append($"<text class=\"break\" x=\"{P((gap.X0 + gap.X1) / 2)}\" y=\"{AxisHeight - 12}\">+{TimeAxis.Length(gap.Gap)}</text>");
+            // Under the axis, in the first group's header row, where no tick label or mark is.
+            svg.Append($"<text class=\"break\" x=\"{P((gap.X0 + gap.X1) / 2)}\" y=\"{AxisHeight + 14}\">+{TimeAxis.Length(gap.Gap)}</text>");
         }
         foreach (var lane in lanes)
         {
