@@ -202,6 +202,10 @@ public sealed class CaseReportTests : IDisposable
         Assert.True(axis.X(Start.AddMinutes(178)) < gap.X0 && gap.X1 <= axis.X(later));
         // Gaps that are not long compared to the rest stay on the axis.
         Assert.Empty(TimeAxis.For(burst).Breaks);
+        // Times no incident has (a row can claim any) neither break the axis nor its ticks.
+        var extreme = TimeAxis.For(new[] { DateTime.MinValue, DateTime.MaxValue, Start });
+        Assert.NotEmpty(extreme.Ticks(1100));
+        Assert.InRange(extreme.X(DateTime.MaxValue), TimeAxis.Left, TimeAxis.Right);
     }
 
     [Fact]

@@ -57,7 +57,8 @@ public sealed class IamPolicyTests
 
     /// <summary>Cmdlets that never call AWS (the test proves it).</summary>
     private static readonly string[] LocalCmdlets =
-        ["Clear-GdDefault", "Get-GdDefault", "Set-GdDefault", "ConvertFrom-GdFindingEvent", "Get-LakeQueryTemplate", "Start-GdLab", "Stop-GdLab", "Get-GdLab"];
+        ["Clear-GdDefault", "Get-GdDefault", "Set-GdDefault", "ConvertFrom-GdFindingEvent", "Get-LakeQueryTemplate", "Start-GdLab", "Stop-GdLab", "Get-GdLab",
+         "Export-GdCaseReport"];
 
     /// <summary>Cmdlets no policy is for, and why.</summary>
     private static readonly Dictionary<string, string> CmdletsLeftOut = new(StringComparer.Ordinal)

@@ -16,6 +16,8 @@ public sealed class TimeAxis
     private const double MinSegmentWidth = 12.0;
     private const int MaxBreaks = 6;
     private static readonly TimeSpan MinBreak = TimeSpan.FromMinutes(30);
+    private static readonly DateTime Earliest = new(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+    private static readonly DateTime Latest = new(2200, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
     public sealed record Segment(DateTime Start, DateTime End, double X0, double X1);
 
@@ -34,7 +36,8 @@ public sealed class TimeAxis
 
     public static TimeAxis For(IEnumerable<DateTime> times)
     {
-        var sorted = times.OrderBy(t => t).ToList();
+        // A piped row can claim any time; the axis (and its padding) stays within what a DateTime can hold.
+        var sorted = times.Select(t => t < Earliest ? Earliest : t > Latest ? Latest : t).OrderBy(t => t).ToList();
         if (sorted.Count == 0) sorted.Add(DateTime.UnixEpoch);
         var clusters = Clusters(sorted);
         var padded = clusters.Select(c =>
@@ -91,6 +94,7 @@ public sealed class TimeAxis
     public double X(DateTime time)
     {
         var t = ReportText.Utc(time);
+        t = t < Earliest ? Earliest : t > Latest ? Latest : t;
         var segment = Segments.FirstOrDefault(s => t <= s.End) ?? Segments[^1];
         if (t < segment.Start) t = segment.Start;
         if (t > segment.End) t = segment.End;
