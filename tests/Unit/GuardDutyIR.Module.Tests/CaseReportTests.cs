@@ -145,6 +145,20 @@ public sealed class CaseReportTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Without_a_case_it_stops_and_for_an_unknown_case_it_writes_nothing()
+    {
+        var none = _s.Run("Get-GdFinding | Export-GdCaseReport");
+        Assert.Equal("NoActiveCase,GuardDutyIR.Commands.ExportGdCaseReportCommand", none.SingleError().FullyQualifiedErrorId);
+
+        var unknown = _s.Run("Export-GdCaseReport -CaseId IR-none -CaseRoot $args[0] -KeyRoot $args[1] -Path $args[2]",
+            Path.Combine(_root, "cases"), Path.Combine(_root, "keys"), Path.Combine(_root, "out"));
+        Assert.Equal("CaseNotFound,GuardDutyIR.Commands.ExportGdCaseReportCommand", unknown.SingleError().FullyQualifiedErrorId);
+        Assert.Equal("IR-none", unknown.SingleError().TargetObject);
+        Assert.Empty(unknown.Output);
+        Assert.False(Directory.Exists(Path.Combine(_root, "out")));
+    }
+
     private static string Sha256(string file) =>
         Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file))).ToLowerInvariant();
 }
