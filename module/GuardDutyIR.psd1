@@ -17,6 +17,7 @@
         'ConvertFrom-GdFindingEvent'
         'Copy-GdCaseJournal'
         'Export-GdCaseEvidence'
+        'Export-GdCaseReport'
         'Get-GdCallerIdentity'
         'Get-GdCase'
         'Get-GdDefault'

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Management.Automation;
 using System.Reflection;
 using System.Text.Json.Nodes;
+using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.GuardDuty;
 using GuardDutyIR.Lab.S3;
@@ -123,6 +124,16 @@ public sealed class ExampleTests(ITestOutputHelper output)
     private static string WorkshopRule(ExampleContext c) =>
         $"$null = New-GdResponseRule -TopicArn {Q(c.TopicArn)} -FunctionArn {Q(c.Lab.Facts["RemediationFunctionArn"]!)}";
 
+    /// <summary>Case IR-42 active, its folders in the example's own folder (never the user's), and $eds: the Lab's
+    /// event data store.</summary>
+    private static string CaseAndStore(ExampleContext c) =>
+        $"$null = Start-GdCase -CaseId IR-42 -CaseRoot ./cases -KeyRoot ./keys\n$eds = {Q(c.Lab.GetService<CloudTrailService>()!.EventDataStoreArn!)}";
+
+    /// <summary>The report files an Export-GdCaseReport example wrote, HTML first.</summary>
+    private static void Reported(string folder, ScriptResult r) =>
+        Assert.Equal(new[] { Path.Combine(folder, "IR-42-report.html"), Path.Combine(folder, "IR-42-report.md") },
+            r.Output.Select(o => ((FileInfo)o.BaseObject).FullName).Where(File.Exists));
+
     /// <summary>Keyed by <see cref="HelpExample.Keys"/>.</summary>
     private static readonly IReadOnlyDictionary<string, Setup> Setups = new Dictionary<string, Setup>
     {
@@ -240,6 +251,17 @@ public sealed class ExampleTests(ITestOutputHelper output)
         },
         [HelpExample.Keys("Get-GdDefault.md", 2)] = new() { NoOutput = "writes a warning, no object" },
         [HelpExample.Keys("Get-GdDefault.md", 3)] = new() { NoOutput = "sets and clears the defaults" },
+        [HelpExample.Keys("Export-GdCaseReport.md", 1)] = new()
+        {
+            // The finding of workshop scenario 2: the instance role's credentials used from outside AWS.
+            Prelude = c => CaseAndStore(c) + "\n$findingId = " + Q((string)c.AllFindings().First(f => ((string)f["type"]!).Contains("InstanceCredentialExfiltration", StringComparison.Ordinal))["id"]!),
+            Check = (c, r) => Reported(Path.Combine(c.WorkDir, "cases", "IR-42", "report"), r),
+        },
+        [HelpExample.Keys("Export-GdCaseReport.md", 2)] = new()
+        {
+            Prelude = c => CaseAndStore(c) + "\n$id = " + Q(c.Lab.World.InvestigatedInstanceId!),
+            Check = (c, r) => Reported(Path.Combine(c.WorkDir, "reports"), r),
+        },
         [HelpExample.Keys("Get-GdDetector.md", 3)] = new() { Prelude = ResponderProfile },
         [HelpExample.Keys("Get-GdFinding.md", 2)] = new()
         {

@@ -60,7 +60,8 @@ public sealed class IamPolicyTests
     /// <summary>Cmdlets that never call AWS (the test proves it).</summary>
     private static readonly string[] LocalCmdlets =
         ["Clear-GdDefault", "Get-GdDefault", "Set-GdDefault", "ConvertFrom-GdFindingEvent", "Get-LakeQueryTemplate", "Start-GdLab", "Stop-GdLab", "Get-GdLab",
-            "Start-GdCase", "Get-GdCase", "Stop-GdCase", "Test-GdCaseJournal", "Export-GdCaseEvidence", "Test-GdCaseEvidence"];
+            "Start-GdCase", "Get-GdCase", "Stop-GdCase", "Test-GdCaseJournal", "Export-GdCaseEvidence", "Test-GdCaseEvidence",
+            "Export-GdCaseReport"];
 
     /// <summary>Cmdlets no policy is for, and why.</summary>
     private static readonly Dictionary<string, string> CmdletsLeftOut = new(StringComparer.Ordinal)

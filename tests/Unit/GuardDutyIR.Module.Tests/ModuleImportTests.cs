@@ -19,6 +19,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "ConvertFrom-GdFindingEvent",
         "Copy-GdCaseJournal",
         "Export-GdCaseEvidence",
+        "Export-GdCaseReport",
         "Get-GdCallerIdentity",
         "Get-GdCase",
         "Get-GdDefault",
