@@ -17,6 +17,13 @@ $lab = Start-GdLab -Scenario Workshop -Seed 42
 $lab | Out-Host
 Get-GdCallerIdentity | Format-List Account, Arn, Region, CredentialSource | Out-Host
 
+Show-Heading 'The case: from here on every change and everything collected is journaled to IR-42'
+# A folder of this run, so the demo leaves nothing in the user's profile; the Lambda handler's case lands here too.
+$demoFolder = Join-Path ([System.IO.Path]::GetTempPath()) "GuardDutyIR-demo-case-$PID"
+$env:GUARDDUTYIR_CASE_ROOT = Join-Path $demoFolder 'cases'
+$env:GUARDDUTYIR_CASE_KEY_ROOT = Join-Path $demoFolder 'case-keys'
+Start-GdCase -CaseId IR-42 -Title 'GuardDuty workshop: scenarios 1 and 2' | Format-List CaseId, Title, Path, Status | Out-Host
+
 # ---- Scenario 1: an instance talks to an address on a custom threat list ------------------------------------------
 Show-Heading 'Scenario 1: GuardDuty detectors'
 Get-GdDetector | Out-Host
@@ -29,7 +36,8 @@ Show-Heading 'Scenario 1: the threat list the finding came from'
 Get-GdThreatList -Name $finding.ThreatListName | Out-Host
 
 Show-Heading 'Scenario 1: every current finding, highest severity first'
-Get-GdFinding | Select-Object -First 10 | Out-Host
+$allFindings = @(Get-GdFinding)
+$allFindings | Select-Object -First 10 | Out-Host
 
 Show-Heading 'Scenario 1: Set-InstanceQuarantine -WhatIf (the plan, ENI by ENI, with no change)'
 $finding | Set-InstanceQuarantine -CaseId IR-42 -WhatIf
@@ -71,10 +79,17 @@ $listing | Out-Host
 $instance = ($listing | Select-Object -First 1).principalid.Split(':')[-1]
 Write-Host "Investigating $instance."
 
+$investigation = [ordered]@{ InstancesListingBuckets = $listing }
 foreach ($template in 'InstanceActivity', 'InstanceReadOnlyCalls', 'InstanceS3Uploads', 'InstanceActivitySummary', 'InstanceCredentialExfiltration') {
     Show-Heading "Scenario 2, $template (CloudTrail Lake)"
-    Invoke-LakeQuery -Template $template -Parameter @{ InstanceId = $instance } -EventDataStore $eds.EventDataStore | Out-Host
+    $investigation[$template] = @(Invoke-LakeQuery -Template $template -Parameter @{ InstanceId = $instance } -EventDataStore $eds.EventDataStore)
+    $investigation[$template] | Out-Host
 }
+
+Show-Heading "Scenario 2: every call of $instance's role, one by one (the report's timeline)"
+$calls = @(Invoke-LakeQuery -EventDataStore $eds.EventDataStore -Query ("select eventtime, eventsource, eventname, sourceipaddress, errorcode " +
+    "from EDS_ID where useridentity.principalid like '%:$instance' order by eventtime"))
+Write-Host "$($calls.Count) calls, from $($calls[0].eventtime) to $($calls[-1].eventtime)."
 
 Show-Heading 'Scenario 2 without CloudTrail Lake: the same question on the trail log files in S3 (embedded engine)'
 $cache = Join-Path ([System.IO.Path]::GetTempPath()) "GuardDutyIR-demo-$($lab.Port)"
@@ -85,6 +100,15 @@ Remove-Item -LiteralPath $cache -Recurse -Force -ErrorAction SilentlyContinue
 Show-Heading 'Scenario 2 on Athena over the CloudTrail table'
 Invoke-LakeQuery -Template InstanceActivitySummary -Parameter @{ InstanceId = $instance } -Athena `
     -OutputLocation "s3://$($lab.Facts.EvidenceBucket)/athena-results/" | Out-Host
+
+Show-Heading 'The case IR-42: its report (both scenarios), the evidence bundle, the journal checked'
+# Each query is a table named after its template; the instance's calls go on the timeline with the containment steps.
+$investigation["Calls of $instance"] = $calls
+$report = $allFindings | Export-GdCaseReport -Query $investigation
+$bundle = @($allFindings) + @($quarantine) + @($snapshots) | Export-GdCaseEvidence -Path (Join-Path $demoFolder 'IR-42-evidence') -Zip -Query $investigation
+Test-GdCaseEvidence -Path $bundle.Path | Format-List Valid, Files, JournalSignatureChecked, Problems | Out-Host
+Test-GdCaseJournal | Format-List Valid, Entries, SignedEntries, HeadSignatureValid, Problems | Out-Host
+$null = Stop-GdCase
 
 $lab | Stop-GdLab
 
@@ -131,6 +155,14 @@ $result | Format-List status, instanceId, caseId, decisionReason | Out-Host
 $result.actions | Format-Table step, status, detail -Wrap | Out-Host
 Test-InstanceQuarantine -InstanceId $finding.InstanceId | Out-Host
 
+Show-Heading 'The handler''s case: every change it made, journaled where the function ran'
+Get-GdCase -CaseId $result.caseId | Test-GdCaseJournal | Format-List CaseId, Valid, Entries | Out-Host
+$handlerReport = $finding | Export-GdCaseReport -CaseId $result.caseId
+
 Show-Heading 'Done'
 $lab | Stop-GdLab
 Write-Host 'The Labs are stopped.'
+Write-Host "The report of both scenarios: $(($report | Where-Object Extension -eq '.html').FullName)"
+Write-Host "                 and Markdown: $(($report | Where-Object Extension -eq '.md').FullName)"
+Write-Host "The evidence bundle:          $($bundle.Path) (and $($bundle.ZipPath))"
+Write-Host "The handler's case report:    $(($handlerReport | Where-Object Extension -eq '.html').FullName)"

@@ -34,6 +34,10 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
     [Parameter]
     public string? QueryName { get; set; }
 
+    /// <summary>Named query results: a hashtable of table name to rows, e.g. @{ 'Instances listing buckets' = $rows1; 'S3 uploads' = $rows2 }.</summary>
+    [Parameter]
+    public IDictionary? Query { get; set; }
+
     private readonly CaseReportBuilder _builder = new();
     private int _inputs;
 
@@ -43,7 +47,7 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
         {
             if (item is null) continue;
             _inputs++;
-            Add(item);
+            Add(item, QueryName);
         }
     }
 
@@ -54,6 +58,16 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
         {
             ThrowEngineError(new GuardDutyIRException("NoActiveCase", ErrorKind.InvalidOperation, "No case is active in this session; give -CaseId.", null));
             return;
+        }
+        foreach (DictionaryEntry named in Query ?? new Hashtable())
+        {
+            var rows = named.Value is PSObject { BaseObject: var inner } ? inner : named.Value;
+            foreach (var row in rows is IEnumerable sequence and not string and not IDictionary ? sequence.Cast<object?>() : new[] { rows })
+            {
+                if (row is null) continue;
+                _inputs++;
+                Add(PSObject.AsPSObject(row), named.Key.ToString());
+            }
         }
         ForCase(caseId, () =>
         {
@@ -71,6 +85,7 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
                     ["Path"] = Path,
                     ["Title"] = Title,
                     ["QueryName"] = QueryName,
+                    ["Query"] = Query is null ? null : string.Join(", ", Query.Keys.Cast<object>()),
                     ["InputObject"] = $"({_inputs} objects)",
                 },
                 Detail = $"Report of {report.Findings.Count} findings, {report.Tables.Sum(t => t.Rows.Count)} result rows and {report.Journal.Count} journal entries.",
@@ -82,7 +97,7 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
     }
 
     /// <summary>Sorts one piped object into the report: a finding, a snapshot, or a row of some table.</summary>
-    private void Add(PSObject item)
+    private void Add(PSObject item, string? table)
     {
         var value = item.BaseObject;
         // Quarantine results, snapshots and evidence carry the finding they answer: it belongs in the report too.
@@ -103,15 +118,15 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
                 return;
             case IDictionary dictionary:
                 var keys = dictionary.Keys.Cast<object>().ToList();
-                _builder.AddRow(QueryName, keys.Select(k => k.ToString() ?? "").ToList(), keys.Select(k => Plain(dictionary[k])).ToList());
+                _builder.AddRow(table, keys.Select(k => k.ToString() ?? "").ToList(), keys.Select(k => Plain(dictionary[k])).ToList());
                 return;
             case PSCustomObject:
                 // Invoke-LakeQuery's rows and other script objects: a row with a column per note property.
                 var properties = item.Properties.ToList();
-                _builder.AddRow(QueryName, properties.Select(p => p.Name).ToList(), properties.Select(p => Plain(Value(p))).ToList());
+                _builder.AddRow(table, properties.Select(p => p.Name).ToList(), properties.Select(p => Plain(Value(p))).ToList());
                 return;
             case string or ValueType:
-                _builder.AddRow(QueryName, new[] { "Value" }, new[] { Plain(value) });
+                _builder.AddRow(table, new[] { "Value" }, new[] { Plain(value) });
                 return;
             default:
                 // Another object: its properties that read as text (nested objects are left to their own report).

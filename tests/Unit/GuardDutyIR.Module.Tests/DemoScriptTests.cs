@@ -25,6 +25,24 @@ public sealed class DemoScriptTests
         Assert.Contains("may be compromised and should be investigated", output);
         Assert.Matches(@"status\s+: Isolated", output);
         Assert.Contains("The Labs are stopped.", output);
+        // It ends with the case: the report of both scenarios, the evidence bundle and both journals checked, and says where they are.
+        var report = System.Text.RegularExpressions.Regex.Match(output, @"The report of both scenarios: (\S+\.html)").Groups[1].Value;
+        try
+        {
+            Assert.True(File.Exists(report), output);
+            var html = File.ReadAllText(report);
+            Assert.Contains("GuardDuty workshop: scenarios 1 and 2", html);
+            Assert.Contains("Calls of i-", html);                                   // scenario 2's CloudTrail calls
+            Assert.Contains("Set-InstanceQuarantine", html);                         // scenario 1's containment
+            Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+            Assert.Matches(@"Valid\s+: True\s+Files\s+: \d+", output);           // Test-GdCaseEvidence
+            Assert.Matches(@"Valid\s+: True\s+Entries\s+: \d+\s+SignedEntries", output);   // Test-GdCaseJournal
+            Assert.Matches(@"The handler's case report:\s+\S+GD-[0-9a-f]+-report\.html", output);
+        }
+        finally
+        {
+            RemoveDemoCase(output);
+        }
         Assert.DoesNotContain('\r', output);
         foreach (var text in ProgressTexts) Assert.DoesNotContain(text, output);
     }
@@ -38,9 +56,17 @@ public sealed class DemoScriptTests
         // The status lines were drawn...
         Assert.Contains(ProgressTexts, t => raw.Contains("\r" + t, StringComparison.Ordinal));
         // ...and what stays on the screen, once each carriage return has overwritten its line, holds none of them.
+        RemoveDemoCase(raw);
         var screen = Screen(raw);
         Assert.Contains("The Labs are stopped.", screen);
         foreach (var text in ProgressTexts) Assert.DoesNotContain(screen, line => line.Contains(text, StringComparison.Ordinal));
+    }
+
+    /// <summary>The demo keeps its case folder for the user to open; a test does not.</summary>
+    private static void RemoveDemoCase(string output)
+    {
+        var folder = System.Text.RegularExpressions.Regex.Match(output, @"(\S+GuardDutyIR-demo-case-\d+)[/\\]").Groups[1].Value;
+        if (folder.Length > 0 && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
     }
 
     private static (int ExitCode, string Output) RunDemo(bool throughTerminal)
