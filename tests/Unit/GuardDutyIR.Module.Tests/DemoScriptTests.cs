@@ -65,7 +65,7 @@ public sealed class DemoScriptTests
     /// <summary>The demo keeps its case folder for the user to open; a test does not.</summary>
     private static void RemoveDemoCase(string output)
     {
-        var folder = System.Text.RegularExpressions.Regex.Match(output, @"(\S+GuardDutyIR-demo-case-\d+)[/\\]").Groups[1].Value;
+        var folder = System.Text.RegularExpressions.Regex.Match(output, System.Text.RegularExpressions.Regex.Escape(Path.GetTempPath()) + @"GuardDutyIR-demo-case-\d+").Value;
         if (folder.Length > 0 && Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
     }
 
