@@ -87,6 +87,13 @@ internal sealed class StepLog
             if (throwOnFailure) throw;
             return step;
         }
+        catch (OperationCanceledException)
+        {
+            // The call never answered: the step did not happen, and a stopped run's result must not list it (an open
+            // step would read as Done).
+            lock (_gate) _steps.Remove(step);
+            throw;
+        }
         Close(step, outcome with { Detail = outcome.Detail ?? text.For(outcome.Status) });
         return step;
     }

@@ -160,7 +160,7 @@ public sealed class QuarantineEngineTests
     }
 
     [Fact]
-    public async Task A_cancelled_run_ends_in_cancellation_not_in_a_failed_outcome()
+    public async Task A_cancelled_run_ends_in_a_Stopped_result_that_lists_only_the_calls_made_never_in_a_failed_outcome()
     {
         await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
         var world = lab.World;
@@ -191,9 +191,15 @@ public sealed class QuarantineEngineTests
         await time.RunUntilAsync(() => run.Completion.IsCompleted, TimeSpan.MaxValue, "the cancelled run to end");
         var outcomes = new List<QuarantineOutcome>();
         await foreach (var o in run.Outcomes.ReadAllAsync()) outcomes.Add(o);
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.Completion);
         Assert.Equal(3, lab.Counters.Snapshot().CallsOf("ec2", "ModifyNetworkInterfaceAttribute"));
+        // A stop is never a failed outcome. The instance's result says Stopped and keeps what was done before and in
+        // the roll-forward, with its request IDs, so the case journal records every change.
         Assert.DoesNotContain(outcomes, o => o.Error is not null);
+        var stopped = Assert.Single(outcomes).Result!;
+        Assert.Equal(QuarantineStatus.Stopped, stopped.Status);
+        var moves = stopped.Steps.Where(s => s.Name is "ConvertToUntracked" or "Isolate" && s.Status == StepStatus.Done).ToList();
+        Assert.True(moves.Count == 3, string.Join("\n", stopped.Steps));   // the three ModifyNetworkInterfaceAttribute calls made, no more
+        Assert.All(moves, m => Assert.NotEmpty(m.RequestIds));
         // The roll-forward still ran: no ENI is left on the all-open group.
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
     }
