@@ -227,8 +227,11 @@ public sealed class AutoResponseTemplateTests
         {
             ["InstanceId"] = new JsonArray(InstanceOf(finding)),
             ["FindingId"] = new JsonArray(id),
+            // The case the handler would open (GD-<finding>); without a CaseJournalBucket the journal stays in the run.
+            ["CaseId"] = new JsonArray("GD-" + id),
             ["TopicArn"] = new JsonArray((string)d.Stack.Output("FindingTopicArn")!),
             ["DryRun"] = new JsonArray("true"),
+            ["CaseJournalS3Uri"] = new JsonArray(""),
             ["AutomationAssumeRole"] = new JsonArray((string)d.Stack.Output("AutomationRoleArn")!),
         };
         Assert.True(JsonNode.DeepEquals(runbookParameters, JsonNode.Parse(remediation.Input)), remediation.Input);
@@ -322,13 +325,17 @@ public sealed class AutoResponseTemplateTests
         // The handler filters again by its own settings (default: High and above); it must take what the rule passes.
         Assert.Equal(("4", "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom"),
             ((string?)environment["GUARDDUTYIR_MIN_SEVERITY"], (string?)environment["GUARDDUTYIR_FINDING_TYPES"]));
-        Assert.Null(environment["GUARDDUTYIR_CASE_BUCKET"]);
+        Assert.Equal("", (string?)environment["GUARDDUTYIR_CASE_BUCKET"]);   // the handler reads empty as not set
         Assert.False(Allows(s.Properties("ContainmentPolicy")["PolicyDocument"]!.AsObject(), "s3:PutObject", "arn:aws:s3:::ir-case-journals/cases/GD-1/journal.jsonl"));
+        Assert.False(s.Creates("CaseJournalPolicy"));
         // With a journal bucket the function copies each case's journal there, and may write only under its cases/ prefix.
         var copying = Stack(new() { ["CaseJournalBucket"] = "ir-case-journals", ["ArtifactBucket"] = "ir-artifacts" }, lab);
         copying.SetRef("FindingTopic", d.TopicArn);
+        copying.SetRef("RemediationFunctionRole", "guardduty-auto-response-RemediationFunctionRole-1A2B3C");   // a role's Ref is its name
         Assert.Equal("s3://ir-case-journals/cases/", (string?)copying.Resolve(Template.Resources["RemediationFunction"]!["Properties"]!["Environment"]!["Variables"]!["GUARDDUTYIR_CASE_BUCKET"]));
-        var copyingPolicy = copying.Properties("ContainmentPolicy")["PolicyDocument"]!.AsObject();
+        var copyingPolicy = copying.Properties("CaseJournalPolicy")["PolicyDocument"]!.AsObject();
+        // The journal's policy attaches itself to the function's role.
+        Assert.Equal(new[] { "guardduty-auto-response-RemediationFunctionRole-1A2B3C" }, Strings(copying.Properties("CaseJournalPolicy")["Roles"]));
         Allowing(copyingPolicy, "s3:PutObject", "arn:aws:s3:::ir-case-journals/cases/GD-1/journal.jsonl");
         Assert.False(Allows(copyingPolicy, "s3:PutObject", "arn:aws:s3:::ir-case-journals/other/x"));
         var other = Stack(new() { ["SeverityThreshold"] = "7.5", ["FindingTypes"] = "Backdoor:EC2/*,UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" }, lab);
