@@ -8,8 +8,9 @@ namespace GuardDutyIR.Module.Tests;
 
 /// <summary>
 /// No secret reaches a case: a full scenario run under a case, with every stream on (verbose, debug, information,
-/// warnings, errors), an assumed role among the steps; then the journal, the stored artifacts, the report, the
-/// evidence bundle and everything the run printed are searched for each secret key, session token and the journal key.
+/// warnings, errors), an assumed role among the steps, CloudTrail rows that name access keys; then the journal, the
+/// stored artifacts, the report, the evidence bundle (folder and zip) and everything the run printed are searched for
+/// each secret key, session token and the journal key.
 /// </summary>
 public sealed class CaseSecretTests : IDisposable
 {
@@ -30,7 +31,8 @@ public sealed class CaseSecretTests : IDisposable
         var role = $"arn:aws:iam::{lab.MemberAccountId}:role/{LabCredentialStore.ResponderRoleName}";
 
         var printed = s.Run("""
-            param($root, $keys, $topic, $role, $externalId, $evidence, $secret, $accessKey)
+            param($root, $keys, $topic, $role, $externalId, $evidence, $secret, $accessKey, $bundle)
+            $eds = (Get-LakeEventDataStore | Select-Object -First 1).EventDataStore
             $VerbosePreference = 'Continue'; $DebugPreference = 'Continue'; $InformationPreference = 'Continue'
             & {
                 Start-GdCase -CaseId IR-SECRET -CaseRoot $root -KeyRoot $keys
@@ -43,12 +45,16 @@ public sealed class CaseSecretTests : IDisposable
                 $q | Send-GdNotification -TopicArn $topic
                 New-GdSampleFinding -RoleArn $role -ExternalId $externalId -Confirm:$false
                 Set-InstanceQuarantine -InstanceId i-0123456789abcdef0 -ConversionWaitSeconds 0
+                $calls = Invoke-LakeQuery -Query 'select eventtime, eventsource, eventname, sourceipaddress, useridentity, requestparameters from EDS_ID' -EventDataStore $eds
+                $findings | Export-GdCaseReport -Query @{ 'CloudTrail calls' = $calls }
+                @($findings) + @($q) | Export-GdCaseEvidence -Path $bundle -Zip -Query @{ 'CloudTrail calls' = $calls } -ConsoleOutput 'console text'
+                Test-GdCaseEvidence -Path $bundle
                 Test-GdCaseJournal
                 Get-GdCase | Format-List *
                 Stop-GdCase -PassThru
             } *>&1 | Out-String -Width 400
             """, root, keys, topic, role, LabCredentialStore.ResponderExternalId, Path.Combine(_folder, "evidence"),
-            lab.SecretAccessKey, lab.AccessKeyId);
+            lab.SecretAccessKey, lab.AccessKeyId, Path.Combine(_folder, "bundle"));
         Assert.Null(printed.Terminating);
         var text = string.Concat(printed.Output.Select(o => o.ToString())) + string.Concat(printed.Errors.Select(e => e.ToString()));
         // The run did what the scan is about: changes, artifacts, an assumed role, a failure.
@@ -61,9 +67,19 @@ public sealed class CaseSecretTests : IDisposable
         var secrets = Secrets(lab, keys);
         Assert.Contains(secrets, x => x.Name.Contains("session token", StringComparison.Ordinal));
         var places = new List<(string Name, string Content)> { ("everything the run printed", text) };
-        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Concat(Directory.EnumerateFiles(Path.Combine(_folder, "evidence"), "*", SearchOption.AllDirectories)))
+        // The case folder (journal, artifacts, report), the captured evidence and the bundle, and the zip's entries.
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(root, "IR-SECRET", "report"), "*.html"));
+        using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(_folder, "bundle.zip"));
+        foreach (var entry in zip.Entries)
+        {
+            using var reader = new StreamReader(entry.Open());
+            places.Add(("bundle.zip/" + entry.FullName, reader.ReadToEnd()));
+        }
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+                     .Concat(Directory.EnumerateFiles(Path.Combine(_folder, "evidence"), "*", SearchOption.AllDirectories))
+                     .Concat(Directory.EnumerateFiles(Path.Combine(_folder, "bundle"), "*", SearchOption.AllDirectories)))
             places.Add((file, Encoding.UTF8.GetString(File.ReadAllBytes(file)) + Convert.ToHexString(File.ReadAllBytes(file))));
-        Assert.True(places.Count > 5, $"only {places.Count} places to search");
+        Assert.True(places.Count > 20, $"only {places.Count} places to search");
         foreach (var (name, content) in places)
             foreach (var secret in secrets)
                 Assert.False(content.Contains(secret.Value, StringComparison.OrdinalIgnoreCase), $"{secret.Name} found in {name}");
