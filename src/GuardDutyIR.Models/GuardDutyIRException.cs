@@ -61,8 +61,8 @@ public sealed class AwsServiceException : GuardDutyIRException
     // One place maps AWS error codes to kinds; ErrorRecord categories follow from it.
     public static ErrorKind Classify(string code, int status)
     {
-        if (IsThrottlingCode(code, status)) return ErrorKind.LimitsExceeded;
-        if (code.Contains("NotFound", StringComparison.OrdinalIgnoreCase) || code is "NoSuchBucket" or "NoSuchKey" or "ResourceNotFoundException")
+        if (IsThrottlingCode(code, status) || code == "LimitExceeded") return ErrorKind.LimitsExceeded;
+        if (code.Contains("NotFound", StringComparison.OrdinalIgnoreCase) || code is "NoSuchBucket" or "NoSuchKey" or "ResourceNotFoundException" or "NoSuchEntity")
             return ErrorKind.ObjectNotFound;
         if (code is "UnauthorizedOperation" or "AccessDenied" or "AccessDeniedException" or "AuthorizationError" or "Forbidden")
             return ErrorKind.PermissionDenied;
@@ -70,12 +70,12 @@ public sealed class AwsServiceException : GuardDutyIRException
             or "InvalidSignatureException" or "ExpiredToken" or "ExpiredTokenException" or "InvalidAccessKeyId")
             return ErrorKind.AuthenticationError;
         if (code is "IncorrectInstanceState" or "OperationNotPermitted" or "DependencyViolation" or "InactiveQueryException"
-            or "ConflictException" or "IncorrectState")
+            or "ConflictException" or "IncorrectState" or "UnmodifiableEntity" or "DeleteConflict")
             return ErrorKind.InvalidOperation;
         if (code.Contains("Duplicate", StringComparison.OrdinalIgnoreCase) || code.Contains("AlreadyExists", StringComparison.OrdinalIgnoreCase))
             return ErrorKind.ResourceExists;
         if (code.StartsWith("Invalid", StringComparison.Ordinal) || code is "BadRequestException" or "MissingParameter"
-            or "ValidationException" or "ValidationError" or "InvalidParameter" or "ParameterValueInvalid")
+            or "ValidationException" or "ValidationError" or "InvalidParameter" or "ParameterValueInvalid" or "MalformedPolicyDocument")
             return ErrorKind.InvalidArgument;
         if (status >= 500) return ErrorKind.ResourceUnavailable;
         return ErrorKind.NotSpecified;

@@ -7,7 +7,7 @@ public enum AwsProtocol
     RestJson,
     /// <summary>CloudTrail, Athena, EventBridge: POST / with X-Amz-Target and application/x-amz-json-1.1.</summary>
     Json11,
-    /// <summary>SNS, STS, Auto Scaling: form-encoded Action=...&amp;Version=..., XML responses.</summary>
+    /// <summary>SNS, STS, Auto Scaling, IAM: form-encoded Action=...&amp;Version=..., XML responses.</summary>
     Query,
 }
 
@@ -19,7 +19,8 @@ public sealed record AwsServiceDescriptor(
     string ApiVersion,         // "2017-11-28"
     AwsProtocol Protocol,
     string? TargetPrefix = null,   // json-1.1: "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
-    string? XmlNamespace = null)   // query: "http://sns.amazonaws.com/doc/2010-03-31/"
+    string? XmlNamespace = null,   // query: "http://sns.amazonaws.com/doc/2010-03-31/"
+    bool Global = false)           // one endpoint per partition (IAM), not one per region
 {
     public static readonly AwsServiceDescriptor GuardDuty =
         new("GuardDuty", "guardduty", "guardduty", "2017-11-28", AwsProtocol.RestJson);
@@ -40,4 +41,12 @@ public sealed record AwsServiceDescriptor(
     public static readonly AwsServiceDescriptor AutoScaling =
         new("AutoScaling", "autoscaling", "autoscaling", "2011-01-01", AwsProtocol.Query,
             XmlNamespace: "http://autoscaling.amazonaws.com/doc/2011-01-01/");
+
+    /// <summary>IAM: global, signed for the partition's home region (https://docs.aws.amazon.com/general/latest/gr/iam-service.html).</summary>
+    public static readonly AwsServiceDescriptor Iam =
+        new("IAM", "iam", "iam", "2010-05-08", AwsProtocol.Query, XmlNamespace: "https://iam.amazonaws.com/doc/2010-05-08/", Global: true);
+
+    /// <summary>Systems Manager, for the managed-instance status only.</summary>
+    public static readonly AwsServiceDescriptor Ssm =
+        new("SSM", "ssm", "ssm", "2014-11-06", AwsProtocol.Json11, TargetPrefix: "AmazonSSM");
 }

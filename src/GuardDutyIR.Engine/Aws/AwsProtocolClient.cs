@@ -83,6 +83,7 @@ internal sealed class AwsProtocolEndpointProvider(AwsServiceDescriptor service) 
         if (parameters["Endpoint"] is string custom && custom.Length > 0) return new Endpoint(custom);
         var region = parameters["Region"] as string
             ?? throw new AmazonClientException($"No region is set for {service.ServiceId}.");
+        if (service.Global) return new Endpoint(IamClient.EndpointFor(region));
         var suffix = region.StartsWith("cn-", StringComparison.Ordinal) ? "amazonaws.com.cn" : "amazonaws.com";
         return new Endpoint($"https://{service.EndpointPrefix}.{region}.{suffix}");
     }

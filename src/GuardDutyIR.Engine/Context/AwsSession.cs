@@ -158,6 +158,17 @@ public sealed class AwsSession : IDisposable
     public EventBridgeClient EventBridge(string? region = null) => new(Protocol(AwsServiceDescriptor.EventBridge, region), RegionFor(region));
     public SnsClient Sns(string? region = null) => new(Protocol(AwsServiceDescriptor.Sns, region), RegionFor(region));
     public AutoScalingClient AutoScaling(string? region = null) => new(Protocol(AwsServiceDescriptor.AutoScaling, region), RegionFor(region));
+    public SsmClient Ssm(string? region = null) => new(Protocol(AwsServiceDescriptor.Ssm, region), RegionFor(region));
+
+    /// <summary>
+    /// IAM for the partition of <paramref name="region"/> (or of the session's region; the aws partition without
+    /// one): IAM is global, so the client is signed for the partition's home region whatever region the caller works in.
+    /// </summary>
+    public IamClient Iam(string? region = null)
+    {
+        var signing = IamClient.SigningRegionFor(string.IsNullOrEmpty(region) ? DefaultRegion : AwsContextValidator.ValidateRegion(region));
+        return new(Protocol(AwsServiceDescriptor.Iam, signing), signing);
+    }
 
     /// <summary>STS GetCallerIdentity: who these credentials are. Needs no permission, so it is a safe probe.</summary>
     public async Task<CallerIdentity> GetCallerIdentityAsync(string? region, CancellationToken cancellationToken)

@@ -107,6 +107,31 @@ public static partial class QueryTemplates
             group by sourceipaddress, useridentity.accesskeyid, eventsource, eventname, awsregion
             order by total desc
             """, new[] { Instance, new TemplateParameter("KnownIp", "The instance's own addresses (public, Elastic and NAT IPs), which are left out.", TemplateValueKind.IpAddressList, Required: false) }),
+        new QueryTemplate("InstanceCredentialsUsedElsewhere",
+            "Every call made with the instance's role session (any role it held, any region) from an address that is not the instance's own and not an AWS service: stolen credentials at work, call by call, refused ones included.",
+            """
+            select eventtime, sourceipaddress, useridentity.arn, useridentity.accesskeyid, eventsource, eventname, awsregion,
+                   errorcode, useragent
+            from EDS_ID
+            where (useridentity.principalid like {InstanceIdSuffix} or useridentity.arn like {InstanceIdSessionSuffix})
+            and sourceipaddress not like '%.amazonaws.com'
+            and sourceipaddress <> 'AWS Internal'
+            {InstanceIpFilter}
+            {TimeFilter}
+            order by eventtime
+            """, new[] { Instance, new TemplateParameter("InstanceIp", "The instance's own addresses (private, public, Elastic and NAT IPs), which are left out.", TemplateValueKind.IpAddressList, Required: false) }),
+        new QueryTemplate("InstanceCredentialS3Objects",
+            "The S3 objects read or written with the instance's role session, with bucket and key (S3 data events: only where a trail or event data store records them).",
+            """
+            select eventtime, eventname, element_at(requestparameters, 'bucketName') as bucket, element_at(requestparameters, 'key') as key,
+                   sourceipaddress, useridentity.accesskeyid, awsregion, errorcode
+            from EDS_ID
+            where useridentity.principalid like {InstanceIdSuffix}
+            and eventsource = 's3.amazonaws.com'
+            and eventname in ('GetObject', 'PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject')
+            {TimeFilter}
+            order by eventtime
+            """, new[] { Instance }),
         new QueryTemplate("NetworkChanges",
             "Security group and network ACL changes.",
             """
@@ -186,6 +211,8 @@ public static partial class QueryTemplates
                     var id = Validate(value, p, InstanceIdPattern(), "an EC2 instance ID such as i-0abc1234def567890");
                     // The role session name of an instance profile is the instance ID: principalId ends with ":i-...".
                     sql = sql.Replace("{" + p.Name + "Suffix}", SqlTokenizer.Literal("%:" + id));
+                    // ... and the session ARN (arn:aws:sts::<account>:assumed-role/<role>/<instance id>) ends with "/i-...".
+                    sql = sql.Replace("{" + p.Name + "SessionSuffix}", SqlTokenizer.Literal("%/" + id));
                     sql = sql.Replace("{" + p.Name + "}", SqlTokenizer.Literal(id));
                     break;
                 case TemplateValueKind.AccountId:

@@ -55,6 +55,24 @@ public sealed class LocalTrailEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task The_stolen_credential_templates_answer_locally()
+    {
+        WriteScenario();
+
+        var elsewhere = await Run("InstanceCredentialsUsedElsewhere", ("InstanceId", Instance), ("InstanceIp", "54.1.2.3"));
+        var call = Assert.Single(elsewhere);
+        Assert.Equal(new[] { "eventtime", "sourceipaddress", "arn", "accesskeyid", "eventsource", "eventname", "awsregion", "errorcode", "useragent" }, call.Columns);
+        Assert.Equal(("45.9.9.9", $"arn:aws:sts::123456789012:assumed-role/Role/{Instance}", "GetCallerIdentity"),
+            ((string)call.Values[1]!, (string)call.Values[2]!, (string)call.Values[5]!));
+        // Without the instance's own address every call of the session is listed, and nobody else's.
+        Assert.Equal(8, (await Run("InstanceCredentialsUsedElsewhere", ("InstanceId", Instance))).Count);
+
+        var objects = await Run("InstanceCredentialS3Objects", ("InstanceId", Instance));
+        Assert.Equal(new[] { ("PutObject", "loot", "a/secrets.txt"), ("PutObject", "loot", "b/db.dump") },
+            objects.Select(r => ((string)r.Values[1]!, (string)r.Values[2]!, (string)r.Values[3]!)).ToArray());
+    }
+
+    [Fact]
     public async Task The_workshop_sql_runs_verbatim_and_maps_come_back_as_dictionaries()
     {
         WriteScenario();

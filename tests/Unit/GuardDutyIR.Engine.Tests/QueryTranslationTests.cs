@@ -97,7 +97,7 @@ public sealed class QueryTranslationTests
         Assert.Contains("where useridentity.principalid like '%:i-0123456789abcdef0'", sql);
         Assert.Contains("and readonly=true", sql);
         Assert.Contains("and eventtime >= timestamp '2026-11-01 00:00:00'", sql);
-        Assert.Equal(9, QueryTemplates.All.Count);
+        Assert.Equal(11, QueryTemplates.All.Count);
     }
 
     // Each value tries to break out of its literal, comment out the rest, or widen a LIKE.
@@ -118,6 +118,9 @@ public sealed class QueryTranslationTests
         new object[] { "InstanceCredentialExfiltration", "KnownIp", "1.2.3" },
         new object[] { "InstanceCredentialExfiltration", "KnownIp", "localhost" },
         new object[] { "InstanceS3Uploads", "InstanceId", "i-abc\u0000" },
+        new object[] { "InstanceCredentialsUsedElsewhere", "InstanceIp", "10.0.0.1' or 'a'='a" },
+        new object[] { "InstanceCredentialsUsedElsewhere", "InstanceId", "i-0123456789abcdef0%" },
+        new object[] { "InstanceCredentialS3Objects", "InstanceId", "i-0123456789abcdef0' --" },
         new object[] { "InstanceS3Uploads", "Bucket", "anything" },
     };
 
@@ -141,5 +144,34 @@ public sealed class QueryTranslationTests
         Assert.Equal("MissingTemplateParameter", e.ErrorId);
         var w = Assert.Throws<GuardDutyIRException>(() => QueryTemplates.Render(QueryTemplates.Get("NetworkChanges"), new Dictionary<string, object?>(), DateTime.UtcNow, DateTime.UtcNow.AddDays(-1)));
         Assert.Equal("InvalidTimeWindow", w.ErrorId);
+    }
+
+    [Fact]
+    public void The_stolen_credential_templates_embed_the_instance_and_translate_for_every_backend()
+    {
+        var elsewhere = QueryTemplates.Render(QueryTemplates.Get("InstanceCredentialsUsedElsewhere"),
+            new Dictionary<string, object?> { ["InstanceId"] = "i-0123456789abcdef0", ["InstanceIp"] = new object[] { "10.0.1.5", "54.1.2.3" } },
+            new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc), null);
+        Assert.Contains("where (useridentity.principalid like '%:i-0123456789abcdef0' or useridentity.arn like '%/i-0123456789abcdef0')", elsewhere);
+        Assert.Contains("and sourceipaddress not in ('10.0.1.5', '54.1.2.3')", elsewhere);
+        Assert.DoesNotContain("{", elsewhere);
+        var without = QueryTemplates.Render(QueryTemplates.Get("InstanceCredentialsUsedElsewhere"), new Dictionary<string, object?> { ["InstanceId"] = "i-0123456789abcdef0" }, null, null);
+        Assert.DoesNotContain("not in", without);
+
+        var s3 = QueryTemplates.Render(QueryTemplates.Get("InstanceCredentialS3Objects"), new Dictionary<string, object?> { ["InstanceId"] = "i-0123456789abcdef0" }, null, null);
+        Assert.Contains("eventname in ('GetObject', 'PutObject'", s3);
+
+        foreach (var sql in new[] { elsewhere, s3 })
+        {
+            Assert.Contains("from eds-1\n", QueryTranslator.Translate(sql, QueryBackend.Lake, "eds-1"));
+            var athena = QueryTranslator.Translate(sql, QueryBackend.Athena, "cloudtrail_logs");
+            Assert.Contains("from cloudtrail_logs\n", athena);
+            Assert.DoesNotContain("element_at", athena);
+            var local = QueryTranslator.Translate(sql, QueryBackend.Local, "cloudtrail");
+            Assert.DoesNotContain("element_at", local);
+        }
+        Assert.Contains("from_iso8601_timestamp(eventtime) >= timestamp '2026-11-01 00:00:00'", QueryTranslator.Translate(elsewhere, QueryBackend.Athena, "t"));
+        Assert.Contains("json_extract_scalar(requestparameters, '$.bucketName') as bucket", QueryTranslator.Translate(s3, QueryBackend.Athena, "t"));
+        Assert.Contains("(requestparameters)['key'] as key", QueryTranslator.Translate(s3, QueryBackend.Local, "t"));
     }
 }

@@ -93,8 +93,10 @@ public sealed class InvokeLakeQueryLocalTests : IDisposable
     public void Templates_are_listed_with_their_parameters()
     {
         var templates = _host.Run("Get-LakeQueryTemplate").Output;
-        Assert.Equal(9, templates.Count);
+        Assert.Equal(11, templates.Count);
         var exfil = templates.Single(t => (string)t.Properties["Name"].Value == "InstanceCredentialExfiltration");
         Assert.Equal(new[] { "InstanceId", "[KnownIp]" }, (string[])exfil.Properties["Parameters"].Value);
+        var elsewhere = templates.Single(t => (string)t.Properties["Name"].Value == "InstanceCredentialsUsedElsewhere");
+        Assert.Equal(new[] { "InstanceId", "[InstanceIp]" }, (string[])elsewhere.Properties["Parameters"].Value);
     }
 }

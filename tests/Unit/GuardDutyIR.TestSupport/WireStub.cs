@@ -54,6 +54,8 @@ public sealed class WireStub : IDisposable
     public int Port { get; }
     public string Url => $"http://127.0.0.1:{Port}/";
     public ConcurrentQueue<CapturedRequest> Requests { get; } = new();
+    /// <summary>Answers by request (e.g. by Action) before the queue is consulted; null falls through to the queue.</summary>
+    public Func<CapturedRequest, StubResponse?>? Responder { get; set; }
     /// <summary>Answer used when the queue is empty.</summary>
     public StubResponse? Default { get; set; }
 
@@ -86,10 +88,11 @@ public sealed class WireStub : IDisposable
             await context.Request.InputStream.CopyToAsync(body);
             var headers = context.Request.Headers.AllKeys.Where(k => k is not null)
                 .ToDictionary(k => k!, k => context.Request.Headers[k] ?? "", StringComparer.OrdinalIgnoreCase);
-            Requests.Enqueue(new CapturedRequest(context.Request.HttpMethod, context.Request.RawUrl ?? "/", headers, body.ToArray()));
+            var captured = new CapturedRequest(context.Request.HttpMethod, context.Request.RawUrl ?? "/", headers, body.ToArray());
+            Requests.Enqueue(captured);
 
-            var answer = _queue.TryDequeue(out var queued) ? queued
-                : Default ?? new StubResponse(500, "{\"message\":\"no stub answer queued\"}");
+            var answer = Responder?.Invoke(captured) ?? (_queue.TryDequeue(out var queued) ? queued : null)
+                ?? Default ?? new StubResponse(500, "{\"message\":\"no stub answer queued\"}");
             if (answer.Delay is { } delay) await Task.Delay(delay, _stop.Token);
             context.Response.StatusCode = answer.Status;
             foreach (var (name, value) in answer.Headers ?? new())
