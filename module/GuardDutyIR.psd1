@@ -26,6 +26,7 @@
         'Get-GdResponseRule'
         'Get-GdLab'
         'Get-GdThreatList'
+        'Get-InstanceExposure'
         'Get-LakeEventDataStore'
         'Get-LakeQueryTemplate'
         'Invoke-LakeQuery'
@@ -36,6 +37,7 @@
         'Remove-CompromisedInstance'
         'Remove-GdResponseRule'
         'Remove-GdThreatList'
+        'Revoke-InstanceRoleSession'
         'Save-InstanceEvidence'
         'Send-GdNotification'
         'Set-GdDefault'
@@ -52,6 +54,7 @@
         'Test-GdResponseRule'
         'Test-InstanceQuarantine'
         'Undo-InstanceQuarantine'
+        'Undo-InstanceRoleSessionRevocation'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -41,6 +41,8 @@ public sealed class IamPolicyTests
         ["ReadResponseRules"] = new(["Get-GdResponseRule", "Test-GdResponseRule"]),
         ["ManageResponseRules"] = new(["New-GdResponseRule", "Remove-GdResponseRule"]),
         ["CopyCaseJournal"] = new(["Copy-GdCaseJournal"]),
+        ["InspectExposure"] = new(["Get-InstanceExposure"]),
+        ["RevokeRoleSessions"] = new(["Revoke-InstanceRoleSession", "Undo-InstanceRoleSessionRevocation"]),
     };
 
     /// <summary>What each policy is for.</summary>
@@ -49,12 +51,12 @@ public sealed class IamPolicyTests
         // The role of the Lambda function and of the GuardDutyIR-Isolate runbook: isolate, snapshot, notify.
         ["GuardDutyIR-AutoResponse"] = ["Isolate", "VerifyIsolation", "Snapshot", "Notify", "Identity", "CopyCaseJournal"],
         // A responder who looks but changes nothing.
-        ["GuardDutyIR-Investigate"] = ["ReadFindings", "ReadThreatLists", "QueryCloudTrail", "ReadResponseRules", "VerifyIsolation", "Identity"],
+        ["GuardDutyIR-Investigate"] = ["ReadFindings", "ReadThreatLists", "QueryCloudTrail", "ReadResponseRules", "VerifyIsolation", "Identity", "InspectExposure"],
         // A responder who contains by hand: the automated set, plus undo, stop/terminate, evidence, snapshot copies and
         // shares, finding triage, threat lists and the response rules.
         ["GuardDutyIR-Contain"] = ["Isolate", "VerifyIsolation", "Snapshot", "SnapshotCopyAndShare", "Notify", "Identity", "Restore",
             "StopOrTerminate", "Evidence", "ReadFindings", "TriageFindings", "ReadThreatLists", "ManageThreatLists", "ReadResponseRules", "ManageResponseRules",
-            "CopyCaseJournal"],
+            "CopyCaseJournal", "InspectExposure", "RevokeRoleSessions"],
     };
 
     /// <summary>Cmdlets that never call AWS (the test proves it).</summary>
@@ -257,7 +259,8 @@ public sealed class IamPolicyTests
             foreach (var resource in s.Resources)
             {
                 var filled = Fill(resource);
-                Assert.True(filled == "*" || Regex.IsMatch(filled, @"^arn:aws:[a-z0-9-]+:[a-z0-9-*]*:(\d{12})?:.+$"), $"{policy} {s.Sid}: {resource}");
+                // An account ID, none (S3), or "aws" for AWS managed policies (arn:aws:iam::aws:policy/...).
+                Assert.True(filled == "*" || Regex.IsMatch(filled, @"^arn:aws:[a-z0-9-]+:[a-z0-9-*]*:(\d{12}|aws)?:.+$"), $"{policy} {s.Sid}: {resource}");
             }
             foreach (var (op, keys) in s.Condition ?? new JsonObject())
             {

@@ -28,6 +28,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Get-GdLab",
         "Get-GdResponseRule",
         "Get-GdThreatList",
+        "Get-InstanceExposure",
         "Get-LakeEventDataStore",
         "Get-LakeQueryTemplate",
         "Invoke-LakeQuery",
@@ -38,6 +39,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Remove-CompromisedInstance",
         "Remove-GdResponseRule",
         "Remove-GdThreatList",
+        "Revoke-InstanceRoleSession",
         "Save-InstanceEvidence",
         "Send-GdNotification",
         "Set-GdDefault",
@@ -54,6 +56,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Test-GdResponseRule",
         "Test-InstanceQuarantine",
         "Undo-InstanceQuarantine",
+        "Undo-InstanceRoleSessionRevocation",
     };
 
     [Fact]
