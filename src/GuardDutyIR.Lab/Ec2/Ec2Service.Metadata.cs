@@ -44,6 +44,12 @@ public sealed partial class Ec2Service
             return _iam.Values.FirstOrDefault(a => a.InstanceId == instanceId && a.State == "associated")?.ProfileArn;
     }
 
+    public string? AssociatedProfileId(string instanceId)
+    {
+        lock (_gate)
+            return _iam.Values.FirstOrDefault(a => a.InstanceId == instanceId && a.State == "associated")?.ProfileId;
+    }
+
     private XElement MetadataOptionsXml(Instance i, string state) => E("metadataOptions", MetadataOptionsContent(i, state));
 
     private static object[] MetadataOptionsContent(Instance i, string state) => new object[]

@@ -95,6 +95,20 @@ public sealed class IamService : ILabService, IModeledService, ILabPolicyAuthori
         return null;
     }
 
+    /// <summary>The role in an instance profile (an instance profile holds at most one role); null when none.</summary>
+    public IamRole? RoleOfInstanceProfile(string accountId, string profileName)
+    {
+        lock (_gate)
+            return _profiles.TryGetValue((accountId, profileName), out var p) && p.RoleNames.FirstOrDefault() is { } name
+                ? _roles.GetValueOrDefault((accountId, name)) : null;
+    }
+
+    /// <summary>
+    /// True when the session's role denies it every action (a deny on "*"), the way IAM's "revoke active sessions" does;
+    /// the "*:*" action only matches statements on every action.
+    /// </summary>
+    public bool SessionRevoked(LabPrincipal principal) => ExplicitDeny(principal, "*", "*") is not null;
+
     // ------------------------------------------------------------------ dispatch
 
     public Task<LabResponse> HandleAsync(LabRequest request, CancellationToken cancellationToken)
