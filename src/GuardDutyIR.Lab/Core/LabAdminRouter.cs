@@ -5,8 +5,10 @@ using System.Text.Json;
 
 namespace GuardDutyIR.Lab.Core;
 
-public sealed record LabAdminRequest(string Method, string Path, NameValueCollection Query, byte[] Body)
+public sealed record LabAdminRequest(string Method, string Path, NameValueCollection Query, byte[] Body, IReadOnlyDictionary<string, string>? Headers = null)
 {
+    public string? Header(string name) => Headers is not null && Headers.TryGetValue(name, out var v) ? v : null;
+
     public string BodyText => Encoding.UTF8.GetString(Body);
 }
 
@@ -27,11 +29,22 @@ public sealed class LabAdminRouter
         _routes[path.TrimEnd('/')] = handler;
     }
 
+    private readonly ConcurrentDictionary<string, Func<LabAdminRequest, object?>> _prefixes = new(StringComparer.Ordinal);
+
+    /// <summary>Registers a handler for every path under a prefix such as "/_lab/imds/" (the handler reads the rest of the path).</summary>
+    public void MapPrefix(string prefix, Func<LabAdminRequest, object?> handler)
+    {
+        if (!prefix.StartsWith("/_lab/", StringComparison.Ordinal) || !prefix.EndsWith('/')) throw new ArgumentException("Prefixes start with /_lab/ and end with /.", nameof(prefix));
+        _prefixes[prefix] = handler;
+    }
+
     public IReadOnlyCollection<string> Paths => _routes.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray();
 
     public LabResponse Handle(LabAdminRequest request)
     {
-        if (!_routes.TryGetValue(request.Path.TrimEnd('/'), out var handler))
+        var handler = _routes.TryGetValue(request.Path.TrimEnd('/'), out var exact) ? exact
+            : _prefixes.FirstOrDefault(p => request.Path.StartsWith(p.Key, StringComparison.Ordinal)).Value;
+        if (handler is null)
             return JsonResponse(404, new { error = "NotFound", message = $"No Lab admin route {request.Path}", routes = Paths });
         try
         {

@@ -21,6 +21,8 @@ public sealed record LabPrincipal
     public DateTimeOffset? Expiration { get; init; }
     public string? RoleName { get; init; }
     public string? SessionName { get; init; }
+    /// <summary>When STS issued a session (aws:TokenIssueTime); null for long-term keys.</summary>
+    public DateTimeOffset? IssuedAt { get; init; }
 }
 
 /// <summary>An IAM role the Lab's STS can hand out sessions for.</summary>
@@ -94,6 +96,7 @@ public sealed class LabCredentialStore
     /// <summary>Issues STS session credentials for a role; they sign later calls and act in the role's account.</summary>
     public LabPrincipal IssueSession(LabRole role, string sessionName, TimeSpan duration)
     {
+        var now = _clock.GetUtcNow();
         var principal = new LabPrincipal
         {
             AccessKeyId = "ASIA" + RandomChars(null, 16),
@@ -103,7 +106,8 @@ public sealed class LabCredentialStore
             Kind = LabPrincipalKind.AssumedRole,
             Arn = $"arn:aws:sts::{role.AccountId}:assumed-role/{role.RoleName}/{sessionName}",
             UserId = role.RoleId + ":" + sessionName,
-            Expiration = _clock.GetUtcNow().Add(duration),
+            IssuedAt = now,
+            Expiration = now.Add(duration),
             RoleName = role.RoleName,
             SessionName = sessionName,
         };

@@ -37,6 +37,7 @@ public sealed class LabHost : IAsyncDisposable
         var host = new LabHost(options, context, services, server);
         host.RegisterCoreAdmin();
         foreach (var s in services.OfType<ILabAdminEndpoints>()) s.RegisterAdminEndpoints(context.Admin);
+        new InstanceMetadataEndpoint(context).Register(context.Admin);
         server.Start();
         return Task.FromResult(host);
     }
@@ -113,6 +114,8 @@ public sealed class LabHost : IAsyncDisposable
                 ["MemberAuditorRoleArn"] = creds.MemberAuditor.Arn,
                 ["ResponderRoleArn"] = creds.MainResponder.Arn,
                 ["RemediationFunctionArn"] = Context.Lambda.Find(ScenarioSeeder.RemediationFunctionName)?.Arn,
+                // The investigated instance's metadata service (append latest/api/token, latest/meta-data/iam/security-credentials/…).
+                ["InvestigatedInstanceMetadataEndpoint"] = w.InvestigatedInstanceId is { } inv ? InstanceMetadataEndpointOf(inv) : null,
                 ["RemediationRuntimeApi"] = Context.Lambda.Find(ScenarioSeeder.RemediationFunctionName)?.RuntimeApi,
             };
             return facts.Where(f => !string.IsNullOrEmpty(f.Value)).ToDictionary(f => f.Key, f => f.Value!, StringComparer.Ordinal);
@@ -120,6 +123,12 @@ public sealed class LabHost : IAsyncDisposable
     }
 
     public T? GetService<T>() where T : class => Context.GetService<T>();
+
+    /// <summary>
+    /// The base URL of an instance's metadata service on the Lab (what the instance reaches as http://169.254.169.254/),
+    /// with a trailing slash: append "latest/api/token" or "latest/meta-data/…".
+    /// </summary>
+    public string InstanceMetadataEndpointOf(string instanceId) => $"{Endpoint}{InstanceMetadataEndpoint.Prefix}{instanceId}/";
 
     /// <summary>Denies an action (e.g. "ec2", "ModifyInstanceAttribute") with the protocol's authorization error until allowed again.</summary>
     public void Deny(string service, string action) => Context.DeniedActions[service + ":" + action] = true;

@@ -107,7 +107,7 @@ internal sealed class LabServer : IAsyncDisposable
         if (rawPath.StartsWith("/_lab/", StringComparison.Ordinal) || rawPath == "/_lab")
         {
             var adminQuery = HttpUtility.ParseQueryString(rawQuery);
-            await WriteAsync(ctx, _context.Admin.Handle(new LabAdminRequest(req.HttpMethod, Uri.UnescapeDataString(rawPath), adminQuery, body))).ConfigureAwait(false);
+            await WriteAsync(ctx, _context.Admin.Handle(new LabAdminRequest(req.HttpMethod, Uri.UnescapeDataString(rawPath), adminQuery, body, headers))).ConfigureAwait(false);
             return;
         }
 
@@ -147,6 +147,25 @@ internal sealed class LabServer : IAsyncDisposable
             _context.Counters.Record(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), false, error.ErrorCode);
             await WriteAsync(ctx, error).ConfigureAwait(false);
             return;
+        }
+
+        // An explicit deny in the signer's own policies (e.g. IAM's "revoke active sessions" on a role) refuses the call in
+        // every service alike. GetCallerIdentity is the one exception: "No permissions are required to perform this
+        // operation" and an explicit deny does not stop it (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+        if (verdict.Principal is { Kind: LabPrincipalKind.AssumedRole } signer)
+        {
+            var requested = ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body);
+            if (!(scope.Service == "sts" && requested == "GetCallerIdentity"))
+            {
+                foreach (var authority in _context.Services.OfType<ILabPolicyAuthority>())
+                {
+                    if (authority.ExplicitDeny(signer, scope.Service, requested) is not { } denial) continue;
+                    var refused = ProtocolErrors.AccessDenied(scope.Service, denial, requestId);
+                    _context.Counters.Record(scope.Service, requested, !LabCounters.IsReadOnlyAction(requested), refused.ErrorCode, accountId: signer.AccountId);
+                    await WriteAsync(ctx, refused).ConfigureAwait(false);
+                    return;
+                }
+            }
         }
 
         var faults = _context.Faults;

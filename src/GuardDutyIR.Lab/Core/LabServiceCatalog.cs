@@ -3,6 +3,7 @@ using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Ec2;
 using GuardDutyIR.Lab.Events;
 using GuardDutyIR.Lab.GuardDuty;
+using GuardDutyIR.Lab.Iam;
 using GuardDutyIR.Lab.S3;
 using GuardDutyIR.Lab.Sns;
 using GuardDutyIR.Lab.Sts;
@@ -20,6 +21,7 @@ public static class LabServiceCatalog
         new Ec2Service(context),
         new AutoScalingService(context),
         new StsService(context),
+        new IamService(context),
         // S3 first: GuardDuty validates list locations against it and CloudTrail/Athena deliver results to it.
         new S3Service(context),
         new GuardDutyService(context),

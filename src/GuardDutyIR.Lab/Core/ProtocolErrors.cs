@@ -138,6 +138,23 @@ public static class ProtocolErrors
         };
     }
 
+    /// <summary>
+    /// The authorization error of a protocol, for a call a policy explicitly denies: EC2 UnauthorizedOperation 403,
+    /// awsQuery AccessDenied 403 (SNS: AuthorizationError), S3 AccessDenied 403, JSON AccessDeniedException.
+    /// </summary>
+    public static LabResponse AccessDenied(string signingName, string message, string requestId)
+    {
+        var (protocol, xmlns) = ProtocolOf(signingName);
+        return protocol switch
+        {
+            LabProtocol.Ec2 => Ec2(403, "UnauthorizedOperation", "You are not authorized to perform this operation. " + message, requestId),
+            LabProtocol.Query => Query(403, "Sender", signingName == "sns" ? "AuthorizationError" : "AccessDenied", message, requestId, xmlns ?? StsNamespace),
+            LabProtocol.RestJson => RestJson(403, "AccessDeniedException", message, requestId),
+            LabProtocol.S3 => S3(403, "AccessDenied", message, requestId),
+            _ => Json11(400, "AccessDeniedException", message, requestId),
+        };
+    }
+
     /// <summary>An injected server fault: 500 (internal error) or 503 (unavailable) in the protocol's own codes.</summary>
     public static LabResponse Fault(string signingName, int status, string requestId)
     {

@@ -110,6 +110,10 @@ internal sealed class Instance
     public List<string> NetworkInterfaceIds { get; } = new();
     /// <summary>An auto-assigned (non-EIP) public IP; released on stop, as on AWS.</summary>
     public string? AutoPublicIp { get; set; }
+    /// <summary>Instance metadata options (ModifyInstanceMetadataOptions): "optional" allows IMDSv1, "required" demands a token.</summary>
+    public string HttpTokens { get; set; } = "required";
+    public int HttpPutResponseHopLimit { get; set; } = 2;
+    public string HttpEndpoint { get; set; } = "enabled";
 
     public static int Code(string state) => state switch
     {

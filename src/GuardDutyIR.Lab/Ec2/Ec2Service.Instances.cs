@@ -119,7 +119,7 @@ public sealed partial class Ec2Service
             assoc is null ? null : E("iamInstanceProfile", E("arn", assoc.ProfileArn), E("id", assoc.ProfileId)),
             E("ebsOptimized", "false"),
             E("enaSupport", "true"),
-            E("metadataOptions", E("state", "applied"), E("httpTokens", "required"), E("httpPutResponseHopLimit", "2"), E("httpEndpoint", "enabled")));
+            MetadataOptionsXml(i, "applied"));
     }
 
     private string? EniPublicIp(NetworkInterface e)

@@ -80,6 +80,8 @@ public sealed partial class Ec2Service : ILabService, ILabAdminEndpoints, IModel
             ["StartInstances"] = StartInstances,
             ["TerminateInstances"] = TerminateInstances,
             ["DescribeRegions"] = DescribeRegions,
+            ["ModifyInstanceMetadataOptions"] = ModifyInstanceMetadataOptions,
+            ["DescribeKeyPairs"] = DescribeKeyPairs,
         };
     }
 

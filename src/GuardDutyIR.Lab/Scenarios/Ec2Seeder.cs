@@ -67,6 +67,15 @@ internal static class Ec2Seeder
             VpcId = wi.VpcId, PrivateIp = wi.PrivateIp, LaunchTime = wi.LaunchTime, RootDeviceName = wi.RootDeviceName,
             DisableApiTermination = wi.DisableApiTermination,
         };
+        // The workshop's two instances under attack were launched allowing IMDSv1 (HttpTokens optional, hop limit 1, the
+        // settings of an instance launched without metadata options), the weakness an exposure check should find; the
+        // rest have IMDSv2 required.
+        if (wi.Role is "compromised" or "investigated")
+        {
+            inst.HttpTokens = "optional";
+            inst.HttpPutResponseHopLimit = 1;
+        }
+        ec2.AddKeyPair(wi.AccountId, wi.KeyName, wi.LaunchTime.AddDays(-7));
         foreach (var we in wi.NetworkInterfaces)
         {
             ec2.Add(new NetworkInterface

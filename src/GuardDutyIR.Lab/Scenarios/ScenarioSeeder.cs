@@ -4,6 +4,7 @@ using GuardDutyIR.Lab.CloudTrail;
 using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.Ec2;
 using GuardDutyIR.Lab.GuardDuty;
+using GuardDutyIR.Lab.Iam;
 using GuardDutyIR.Lab.S3;
 using GuardDutyIR.Lab.Sns;
 
@@ -29,6 +30,7 @@ internal static class ScenarioSeeder
     {
         if (world.CompromisedInstanceId is not null) context.Lambda.Register(RemediationFunctionName, world.AccountId, RemediationTimeout);
         if (context.GetService<Ec2Service>() is { } ec2) Ec2Seeder.Seed(ec2, world);
+        if (context.GetService<IamService>() is { } iam) IamSeeder.Seed(iam, world);
         if (context.GetService<AutoScalingService>() is { } autoScaling) Ec2Seeder.Seed(autoScaling, world);
         if (context.GetService<S3Service>() is { } s3) Seed(s3, world);
         if (context.GetService<GuardDutyService>() is { } guardDuty) GuardDutySeeder.Seed(guardDuty, world);

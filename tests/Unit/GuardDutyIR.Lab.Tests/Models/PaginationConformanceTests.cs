@@ -109,6 +109,10 @@ public sealed class PaginationConformanceTests : IClassFixture<PaginationConform
             });
             Assert.True(targets.Status == 200, targets.Body);
             Inputs["ListTargetsByRule"] = new() { ["Rule"] = "paging-0" };
+
+            // IAM: the compromised instance role has two inline and two attached policies and one instance profile.
+            foreach (var op in new[] { "ListRolePolicies", "ListAttachedRolePolicies", "ListInstanceProfilesForRole" })
+                Inputs[op] = new() { ["RoleName"] = w.InvestigatedRoleName! };
         }
 
         public async Task DisposeAsync() => await Lab.DisposeAsync();
