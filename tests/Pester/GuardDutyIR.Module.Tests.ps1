@@ -49,6 +49,7 @@ BeforeAll {
         Archive     = [switch] $true
         Query       = 'select eventname, count(*) as total from trail group by eventname'
         TopicArn    = 'arn:aws:sns:us-east-1:111122223333:ir-responders'
+        RoleName    = 'GuardDuty-Example-EC2-Compromised'
         # A finding, as Test-GdResponseRule needs; Send-GdNotification takes it too (it has InstanceId and FindingId).
         InputObject = '{"id":"0123456789abcdef0123456789abcdef","type":"UnauthorizedAccess:EC2/MaliciousIPCaller.Custom","severity":5,"accountId":"111122223333","region":"us-east-1","resource":{"instanceDetails":{"instanceId":"i-0123456789abcdef0"}}}' |
             ConvertFrom-GdFindingEvent

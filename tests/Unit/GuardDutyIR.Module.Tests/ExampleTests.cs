@@ -137,6 +137,8 @@ public sealed class ExampleTests(ITestOutputHelper output)
     /// <summary>Keyed by <see cref="HelpExample.Keys"/>.</summary>
     private static readonly IReadOnlyDictionary<string, Setup> Setups = new Dictionary<string, Setup>
     {
+        // ---- scenario 2's stolen credentials: the instance whose role the workshop's attacker used
+        [HelpExample.Keys("Undo-InstanceRoleSessionRevocation.md", 1)] = new() { Prelude = c => $"$instanceId = {Q(c.Lab.World.InvestigatedInstanceId!)}" },
         // ---- the case cmdlets: the examples that assume a case was started
         [HelpExample.Keys("Get-GdCase.md", 2)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },
         [HelpExample.Keys("Stop-GdCase.md", 1)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },

@@ -43,6 +43,7 @@ public sealed class RoleArnTests : IClassFixture<RoleArnTests.Fixture>
         { "Get-GdFinding", "Get-GdFinding" },
         { "Get-GdResponseRule", "Get-GdResponseRule" },
         { "Get-GdThreatList", "Get-GdThreatList" },
+        { "Get-InstanceExposure", "Get-InstanceExposure -InstanceId $instance" },
         { "Get-LakeEventDataStore", "Get-LakeEventDataStore" },
         { "Invoke-LakeQuery", "Invoke-LakeQuery -Template InstancesListingBuckets -EventDataStore 00000000-0000-0000-0000-000000000000" },
         { "New-ForensicSnapshot", "New-ForensicSnapshot -InstanceId $instance -CaseId IR-ROLE -Confirm:$false" },
@@ -51,6 +52,7 @@ public sealed class RoleArnTests : IClassFixture<RoleArnTests.Fixture>
         { "New-GdThreatList", "New-GdThreatList -Name role-list -Entry 203.0.113.7 -Bucket role-bucket -Confirm:$false" },
         { "Remove-CompromisedInstance", "Remove-CompromisedInstance -InstanceId $instance -CaseId IR-ROLE -Force -Confirm:$false" },
         { "Remove-GdResponseRule", "Remove-GdResponseRule -Name GuardDuty-Event-EC2-MaliciousIPCaller -Force -Confirm:$false" },
+        { "Revoke-InstanceRoleSession", "Revoke-InstanceRoleSession -InstanceId $instance -Force -Confirm:$false" },
         { "Remove-GdThreatList", "Remove-GdThreatList -ListId 0123456789abcdef0123456789abcdef -ListType Threat -Force -Confirm:$false" },
         { "Save-InstanceEvidence", "Save-InstanceEvidence -InstanceId $instance -Path $evidence -CaseId IR-ROLE -Confirm:$false" },
         { "Send-GdNotification", "[pscustomobject]@{ InstanceId = $instance } | Send-GdNotification -TopicArn \"arn:aws:sns:$($region):$($member):ir-alerts\" -Subject s -Message m -Confirm:$false" },
@@ -61,6 +63,7 @@ public sealed class RoleArnTests : IClassFixture<RoleArnTests.Fixture>
         { "Test-GdResponseRule", "'{\"id\":\"f1\",\"type\":\"Recon:EC2/PortProbeUnprotectedPort\",\"severity\":2,\"accountId\":\"123456789012\",\"region\":\"us-east-1\"}' | ConvertFrom-GdFindingEvent | Test-GdResponseRule" },
         { "Test-InstanceQuarantine", "Test-InstanceQuarantine -InstanceId $instance" },
         { "Undo-InstanceQuarantine", "Undo-InstanceQuarantine -InstanceId $instance -Confirm:$false" },
+        { "Undo-InstanceRoleSessionRevocation", "Undo-InstanceRoleSessionRevocation -RoleName GuardDuty-Example-EC2-Compromised -Force -Confirm:$false" },
     };
 
     [Fact]
