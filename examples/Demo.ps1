@@ -101,6 +101,19 @@ Show-Heading 'Scenario 2 on Athena over the CloudTrail table'
 Invoke-LakeQuery -Template InstanceActivitySummary -Parameter @{ InstanceId = $instance } -Athena `
     -OutputLocation "s3://$($lab.Facts.EvidenceBucket)/athena-results/" | Out-Host
 
+Show-Heading "Scenario 2: the stolen credentials, used from elsewhere (CloudTrail Lake)"
+$investigation['InstanceCredentialsUsedElsewhere'] = @(Invoke-LakeQuery -Template InstanceCredentialsUsedElsewhere -Parameter @{ InstanceId = $instance } -EventDataStore $eds.EventDataStore)
+$investigation['InstanceCredentialsUsedElsewhere'] | Select-Object -First 10 | Out-Host
+
+Show-Heading "Scenario 2: how $instance could be reached, and what its role could do"
+$exposure = Get-InstanceExposure -InstanceId $instance
+$exposure.Checks | Format-Table Level, Check, Target, Evidence -Wrap | Out-Host
+
+Show-Heading "Scenario 2: revoke every session of the instance's role issued before now (credentials already taken stop working)"
+Revoke-InstanceRoleSession -InstanceId $instance -WhatIf
+$revocation = Revoke-InstanceRoleSession -InstanceId $instance -Force
+$revocation | Format-List RoleArn, Status, TokenIssuedBefore, OtherInstances, Actions | Out-Host
+
 Show-Heading 'The case IR-42: its report (both scenarios), the evidence bundle, the journal checked'
 # Each query is a table named after its template; the instance's calls go on the timeline with the containment steps.
 $investigation["Calls of $instance"] = $calls

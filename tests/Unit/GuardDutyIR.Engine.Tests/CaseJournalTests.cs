@@ -219,6 +219,23 @@ public sealed class CaseJournalTests : IDisposable
     }
 
     [Fact]
+    public void Writers_opening_a_new_case_at_once_agree_on_one_key_and_one_case()
+    {
+        // A bulk run in parallel runspaces may open a case nobody created yet: every writer must get the same unique ID
+        // and key, and none may read the key while another is still writing it.
+        var handles = new CaseHandle[16];
+        Parallel.For(0, handles.Length, new ParallelOptions { MaxDegreeOfParallelism = 16 }, i =>
+            handles[i] = new CaseStore(Cases, Keys).Open("IR-RACE", create: true));
+        Assert.Single(handles.Select(h => h.CaseUid).Distinct());
+        Parallel.For(0, handles.Length, i => handles[i].Journal.Append(new JournalDraft(JournalEntryKinds.Change, "x", "y") { Target = i.ToString() }));
+        var check = Check(handles[0]);
+        Assert.True(check.Valid, Problems(check));
+        Assert.Equal(16, check.Entries);
+        Assert.Single(Directory.EnumerateFiles(Keys, "IR-RACE.*.key"));
+        Assert.Empty(Directory.EnumerateFiles(Keys, "*.tmp"));
+    }
+
+    [Fact]
     public void A_line_cut_off_mid_write_stops_appends_with_a_clear_error()
     {
         var handle = NewCase();

@@ -198,7 +198,9 @@ public sealed class QuarantineEngineTests
         var stopped = Assert.Single(outcomes).Result!;
         Assert.Equal(QuarantineStatus.Stopped, stopped.Status);
         var moves = stopped.Steps.Where(s => s.Name is "ConvertToUntracked" or "Isolate" && s.Status == StepStatus.Done).ToList();
-        Assert.True(moves.Count == 3, string.Join("\n", stopped.Steps));   // the three ModifyNetworkInterfaceAttribute calls made, no more
+        // The three calls made, or two when the stop came while the third was on the wire (its answer never read, so
+        // not claimed): never a move that was not made.
+        Assert.True(moves.Count is 2 or 3, string.Join("\n", stopped.Steps));
         Assert.All(moves, m => Assert.NotEmpty(m.RequestIds));
         // The roll-forward still ran: no ENI is left on the all-open group.
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
