@@ -37,6 +37,8 @@ public sealed class EngineAwsActions
         ["GuardDutyIR.Engine.Aws.EventBridgeClient"] = "events",
         ["GuardDutyIR.Engine.Aws.SnsClient"] = "sns",
         ["GuardDutyIR.Engine.Aws.AutoScalingClient"] = "autoscaling",
+        ["GuardDutyIR.Engine.Aws.IamClient"] = "iam",
+        ["GuardDutyIR.Engine.Aws.SsmClient"] = "ssm",
     };
 
     /// <summary>The SDK packages' namespaces and the services they call.</summary>
