@@ -36,8 +36,8 @@ public sealed class ExampleTests(ITestOutputHelper output)
     private static readonly IReadOnlyDictionary<string, string> NotRunnable = new Dictionary<string, string>
     {
         [HelpExample.Keys("README.md", 2)] = "bash: the dotnet CLI commands that build, demo and test the project",
-        [HelpExample.Keys("README.md", 9)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
-        [HelpExample.Keys("README.md", 11)] = "bash: the AWS CLI deploying the CloudFormation template to a real account (the Lab has no CloudFormation; " +
+        [HelpExample.Keys("README.md", 10)] = "bash: a standalone Lab process and the AWS CLI and curl against it",
+        [HelpExample.Keys("README.md", 12)] = "bash: the AWS CLI deploying the CloudFormation template to a real account (the Lab has no CloudFormation; " +
             "tests/Unit/GuardDutyIR.Lab.Tests/Automation deploys the template's rule into the Lab instead)",
         [HelpExample.Keys("Start-GdLab.md", 2)] = "runs the AWS CLI, an external program the test machines need not have, on the fixed port 4566",
         [HelpExample.Keys("Get-GdFinding.md", 4)] =
@@ -155,15 +155,15 @@ public sealed class ExampleTests(ITestOutputHelper output)
                 + $"\n$memberRoleArn = 'arn:aws:iam::{c.Lab.MemberAccountId}:role/IncidentResponder'",
         },
         // The case's report, bundle and S3 copy: a case, its findings, an instance and the Lab's event data store and bucket.
-        [HelpExample.Keys("README.md", 6)] = new()
+        [HelpExample.Keys("README.md", 7)] = new()
         {
             Prelude = c => "$null = Start-GdCase -CaseId IR-42; $findings = Get-GdFinding; $id = ($findings | Where-Object InstanceId | Select-Object -First 1).InstanceId; "
                 + $"$eds = (Get-LakeEventDataStore | Select-Object -First 1).EventDataStore; $evidenceBucket = {Q(c.Lab.Facts["EvidenceBucket"]!)}",
         },
         [HelpExample.Keys("README.md", 4)] = new() { Prelude = _ => AnswerYes, Check = Terminated },
-        // Block 8 follows block 7, which started the Lab as $lab.
-        [HelpExample.Keys("README.md", 8)] = new() { Prelude = _ => "$lab = Start-GdLab -Scenario Workshop" },
-        [HelpExample.Keys("README.md", 10)] = new()
+        // Block 9 follows block 8, which started the Lab as $lab.
+        [HelpExample.Keys("README.md", 9)] = new() { Prelude = _ => "$lab = Start-GdLab -Scenario Workshop" },
+        [HelpExample.Keys("README.md", 11)] = new()
         {
             // A machine with Pester and GuardDutyIR installed, in the clone's root: Pester imported, the build's
             // out/ folder on PSModulePath so the suite's Import-Module GuardDutyIR finds the module by name.

@@ -80,15 +80,6 @@ public sealed class IamPolicyTests
         ["sts:AssumeRole"] = "only with -RoleArn (a member account's responder role): grant it on exactly those roles where the cross-account trust is set up",
         ["guardduty:CreateSampleFindings"] = "New-GdSampleFinding only (see CmdletsLeftOut)",
         ["events:PutEvents"] = "the EventBridge client offers it, for rehearsing a rule with a hand-made event; no cmdlet puts events on a bus",
-        ["iam:GetInstanceProfile"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:GetPolicy"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:GetPolicyVersion"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:GetRole"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:GetRolePolicy"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:ListAttachedRolePolicies"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:ListInstanceProfilesForRole"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["iam:ListRolePolicies"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
-        ["ssm:DescribeInstanceInformation"] = "the engine reads it for Revoke-InstanceRoleSession and Get-InstanceExposure, whose cmdlets (and the grant in a policy) are not written yet",
     };
 
     /// <summary>
