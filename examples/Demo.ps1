@@ -114,6 +114,9 @@ Revoke-InstanceRoleSession -InstanceId $instance -WhatIf
 $revocation = Revoke-InstanceRoleSession -InstanceId $instance -Force
 $revocation | Format-List RoleArn, Status, TokenIssuedBefore, OtherInstances, Actions | Out-Host
 
+Show-Heading "Scenario 2: close the way the keys left: IMDSv2 only, hop limit 1"
+Set-InstanceMetadataOption -InstanceId $instance -RequireToken -HopLimit 1 -Confirm:$false | Format-List InstanceId, Status, HttpTokensBefore, HttpTokens, HopLimit | Out-Host
+
 Show-Heading 'The case IR-42: its report (both scenarios), the evidence bundle, the journal checked'
 # Each query is a table named after its template; the instance's calls go on the timeline with the containment steps.
 $investigation["Calls of $instance"] = $calls

@@ -43,6 +43,7 @@
         'Set-GdDefault'
         'Set-GdFinding'
         'Set-GdThreatList'
+        'Set-InstanceMetadataOption'
         'Set-InstanceQuarantine'
         'Start-GdCase'
         'Start-GdLab'

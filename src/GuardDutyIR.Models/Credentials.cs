@@ -59,3 +59,21 @@ public sealed class RoleSessionRevocation
 
     public override string ToString() => $"{RoleName}: {Status} (sessions before {TokenIssuedBefore:yyyy-MM-ddTHH:mm:ssZ})";
 }
+
+/// <summary>What Set-InstanceMetadataOption did to one instance's metadata service options.</summary>
+public sealed class InstanceMetadataChange
+{
+    public string InstanceId { get; internal init; } = "";
+    public string Region { get; internal init; } = "";
+    public string? CaseId { get; internal init; }
+    /// <summary>HttpTokens before: "optional" allowed IMDSv1, "required" only IMDSv2.</summary>
+    public string? HttpTokensBefore { get; internal init; }
+    public int? HopLimitBefore { get; internal init; }
+    public string? HttpTokens { get; internal init; }
+    public int? HopLimit { get; internal init; }
+    /// <summary>Changed, Unchanged (already as asked), DryRun or Failed.</summary>
+    public string Status { get; internal init; } = "";
+    public IReadOnlyList<QuarantineStep> Steps { get; internal init; } = new List<QuarantineStep>();
+    public IReadOnlyList<string> RequestIds => Steps.SelectMany(s => s.RequestIds).ToList();
+    public override string ToString() => $"{InstanceId}: {Status} (HttpTokens {HttpTokensBefore} -> {HttpTokens}, hop limit {HopLimitBefore} -> {HopLimit})";
+}

@@ -43,6 +43,7 @@ public sealed class IamPolicyTests
         ["CopyCaseJournal"] = new(["Copy-GdCaseJournal"]),
         ["InspectExposure"] = new(["Get-InstanceExposure"]),
         ["RevokeRoleSessions"] = new(["Revoke-InstanceRoleSession", "Undo-InstanceRoleSessionRevocation"]),
+        ["RequireImdsV2"] = new(["Set-InstanceMetadataOption"]),
     };
 
     /// <summary>What each policy is for.</summary>
@@ -56,7 +57,7 @@ public sealed class IamPolicyTests
         // shares, finding triage, threat lists and the response rules.
         ["GuardDutyIR-Contain"] = ["Isolate", "VerifyIsolation", "Snapshot", "SnapshotCopyAndShare", "Notify", "Identity", "Restore",
             "StopOrTerminate", "Evidence", "ReadFindings", "TriageFindings", "ReadThreatLists", "ManageThreatLists", "ReadResponseRules", "ManageResponseRules",
-            "CopyCaseJournal", "InspectExposure", "RevokeRoleSessions"],
+            "CopyCaseJournal", "InspectExposure", "RevokeRoleSessions", "RequireImdsV2"],
     };
 
     /// <summary>Cmdlets that never call AWS (the test proves it).</summary>

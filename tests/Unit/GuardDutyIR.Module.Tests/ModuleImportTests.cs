@@ -45,6 +45,7 @@ public sealed class ModuleImportTests(ITestOutputHelper output)
         "Set-GdDefault",
         "Set-GdFinding",
         "Set-GdThreatList",
+        "Set-InstanceMetadataOption",
         "Set-InstanceQuarantine",
         "Start-GdCase",
         "Start-GdLab",

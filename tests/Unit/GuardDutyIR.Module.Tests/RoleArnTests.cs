@@ -58,6 +58,7 @@ public sealed class RoleArnTests : IClassFixture<RoleArnTests.Fixture>
         { "Send-GdNotification", "[pscustomobject]@{ InstanceId = $instance } | Send-GdNotification -TopicArn \"arn:aws:sns:$($region):$($member):ir-alerts\" -Subject s -Message m -Confirm:$false" },
         { "Set-GdFinding", "Set-GdFinding -FindingId 0123456789abcdef0123456789abcdef -Archive -Confirm:$false" },
         { "Set-GdThreatList", "Set-GdThreatList -ListId 0123456789abcdef0123456789abcdef -ListType Threat -Activate -Confirm:$false" },
+        { "Set-InstanceMetadataOption", "Set-InstanceMetadataOption -InstanceId $instance -RequireToken -Confirm:$false" },
         { "Set-InstanceQuarantine", "Set-InstanceQuarantine -InstanceId $instance -CaseId IR-ROLE -ConversionWaitSeconds 0 -Confirm:$false" },
         { "Stop-CompromisedInstance", "Stop-CompromisedInstance -InstanceId $instance -CaseId IR-ROLE -Force -Confirm:$false" },
         { "Test-GdResponseRule", "'{\"id\":\"f1\",\"type\":\"Recon:EC2/PortProbeUnprotectedPort\",\"severity\":2,\"accountId\":\"123456789012\",\"region\":\"us-east-1\"}' | ConvertFrom-GdFindingEvent | Test-GdResponseRule" },

@@ -110,6 +110,27 @@ public sealed class RoleSessionRevocationTests : IDisposable
     }
 
     [Fact]
+    public void Requiring_IMDSv2_closes_the_way_the_keys_left_and_a_rerun_changes_nothing()
+    {
+        var changed = Ok(_s.Run("Get-InstanceExposure -InstanceId $args[0] | Set-InstanceMetadataOption -RequireToken -HopLimit 1 -Confirm:$false", Instance)).Output.Single();
+        Assert.Equal(("Changed", "optional", "required"), (changed.Properties["Status"].Value.ToString(), changed.Properties["HttpTokensBefore"].Value?.ToString(), changed.Properties["HttpTokens"].Value?.ToString()));
+        Assert.NotEmpty(((System.Collections.IEnumerable)changed.Properties["RequestIds"].Value).Cast<object>());
+
+        // IMDSv1 (no token) is refused now; the exposure check passes it.
+        var v1 = _s.Run("try { Invoke-RestMethod -Uri ($args[0] + 'latest/meta-data/iam/security-credentials/'); 'answered' } catch { [int] $_.Exception.Response.StatusCode }",
+            _s.Lab.InstanceMetadataEndpointOf(Instance)).Output.Single().ToString();
+        Assert.Equal("401", v1);
+        var checks = ((System.Collections.IEnumerable)Ok(_s.Run("Get-InstanceExposure -InstanceId $args[0]", Instance)).Output.Single().Properties["Checks"].Value)
+            .Cast<object>().Select(c => c.ToString()!).ToList();
+        Assert.DoesNotContain(checks, c => c.StartsWith("FAIL IMDS", StringComparison.OrdinalIgnoreCase));
+
+        _s.Lab.Counters.Reset();
+        var again = Ok(_s.Run("Set-InstanceMetadataOption -InstanceId $args[0] -RequireToken -HopLimit 1 -Confirm:$false", Instance)).Output.Single();
+        Assert.Equal("Unchanged", again.Properties["Status"].Value.ToString());
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalMutating);
+    }
+
+    [Fact]
     public void The_exposure_of_the_scenario_instance_names_its_weaknesses()
     {
         var exposure = Ok(_s.Run("Get-InstanceExposure -InstanceId $args[0]", Instance)).Output.Single();
