@@ -34,9 +34,10 @@ public sealed class SetInstanceMetadataOptionCommand : GdAwsCmdlet
 
     protected override void BeginProcessing()
     {
+        // The common parameters first (a bad region is the same error for every cmdlet), then this one's own.
+        base.BeginProcessing();
         if (!RequireToken && HopLimit is null)
             ThrowEngineError(new GuardDutyIRException("NothingToChange", ErrorKind.InvalidArgument, "Give -RequireToken, -HopLimit or both.", null));
-        base.BeginProcessing();
     }
 
     protected override void ProcessRecord()
