@@ -164,7 +164,7 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
         try { run.Completion.Wait(TimeSpan.FromSeconds(150)); } catch (AggregateException) { }
         while (run.Outcomes.TryRead(out var finished))
         {
-            try { JournalOutcome(finished); }
+            try { JournalOutcome(finished, finished.Result is { } r ? Resumed(r) : null); }
             catch (PipelineStoppedException) { }   // a journal error that could not be reported; the next outcome still goes in
         }
     }
@@ -187,11 +187,11 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
             : null;
     }
 
-    private void JournalOutcome(QuarantineOutcome outcome)
+    /// <summary>Journals an outcome; <paramref name="skipped"/> is <see cref="Resumed"/>'s answer for its result.</summary>
+    private void JournalOutcome(QuarantineOutcome outcome, string? skipped)
     {
         if (outcome.Result is { } result)
         {
-            var skipped = Resumed(result);
             JournalChange(result.CaseId, result.InstanceId, result.Region, skipped is null ? result.Status.ToString() : "AlreadyQuarantined", result, result.RequestIds,
                 skipped, skipped is null ? JournalEntryKinds.Change : JournalEntryKinds.Skip);
         }
@@ -204,12 +204,13 @@ public sealed class SetInstanceQuarantineCommand : GdAwsCmdlet
     private void Write(QuarantineOutcome outcome)
     {
         // Journaled before it is written: a write refused by Ctrl+C must not lose the record of the change.
-        JournalOutcome(outcome);
+        var skipped = outcome.Result is { } done ? Resumed(done) : null;
+        JournalOutcome(outcome, skipped);
         if (outcome.Result is { } result)
         {
             foreach (var failed in result.Steps.Where(s => s.Status == StepStatus.Failed))
                 WriteWarning($"{result.InstanceId}: {failed.Name} {failed.Target} failed: {failed.Error}");
-            if (Resumed(result) is { } skipped)
+            if (skipped is not null)
             {
                 WriteVerbose(skipped);
                 WriteInformation(new InformationRecord(skipped, "Set-InstanceQuarantine") { Tags = { "Skipped" } });

@@ -86,26 +86,11 @@ public static class CaseFolders
         WorkFolders.EnsurePrivate(keyRoot);
         var key = RandomNumberGenerator.GetBytes(32);
         // Written aside and moved in without overwriting: a writer on another thread or process reading the key at the
-        // same moment sees either no key or the whole key, never a file still open for writing.
-        var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var file = new FileStream(temporary, options))
-        {
-            file.Write(key);
-            file.Flush(flushToDisk: true);
-        }
-        try
-        {
-            File.Move(temporary, path, overwrite: false);
-            return key;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            // Another writer made it first; theirs is the key.
-            File.Delete(temporary);
-            return JournalKey(keyRoot, caseId, caseUid, create: false);
-        }
+        // same moment sees either no key or the whole key, never a file still open for writing; if another writer made
+        // it first, theirs is the key.
+        return AsideFiles.Write(path, key, overwrite: false, UnixFileMode.UserRead | UnixFileMode.UserWrite)
+            ? key
+            : JournalKey(keyRoot, caseId, caseUid, create: false);
     }
 
     private static string KeyPath(string keyRoot, string caseId, string caseUid) =>

@@ -135,13 +135,7 @@ public sealed class CaseJournal
             ["time"] = time.ToString("O"),
             ["signature"] = "hmac-sha256:" + Sign(_key, _caseId, _caseUid, sequence, hash),
         };
-        var temporary = HeadPath + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        {
-            file.Write(Encoding.UTF8.GetBytes(head.ToJsonString()));
-            file.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, HeadPath, overwrite: true);
+        AsideFiles.Write(HeadPath, Encoding.UTF8.GetBytes(head.ToJsonString()), overwrite: true);
     }
 
     /// <summary>

@@ -51,13 +51,8 @@ public static class CaseRecords
         Directory.CreateDirectory(handle.ArtifactFolder);
         var relative = Path.Combine("artifacts", record.Sha256 + extension);
         var full = Path.Combine(handle.Folder, relative);
-        if (!File.Exists(full))
-        {
-            var temporary = full + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllBytes(temporary, content);
-            try { File.Move(temporary, full, overwrite: false); }
-            catch (IOException) when (File.Exists(full)) { File.Delete(temporary); }
-        }
+        // Named by its hash: one already there holds the same bytes.
+        if (!File.Exists(full)) AsideFiles.Write(full, content, overwrite: false);
         return new CaseArtifact(name, record.Sha256, record.Length, relative.Replace('\\', '/'));
     }
 }

@@ -150,7 +150,7 @@ public sealed class CaseStore
         var meta = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
         if (closed) meta["closedAt"] = Clock.GetUtcNow().UtcDateTime.ToString("O");
         else meta.Remove("closedAt");
-        WriteAtomically(path, meta.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AsideFiles.Write(path, System.Text.Encoding.UTF8.GetBytes(meta.ToJsonString(new JsonSerializerOptions { WriteIndented = true })), overwrite: true);
     }
 
     private void Create(string caseId, string folder, string caseFile, string? title)
@@ -167,18 +167,9 @@ public sealed class CaseStore
         var text = meta.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         // Written aside and moved in without overwriting: two writers opening the same new case (parallel runbooks)
         // agree on the first one's unique ID, and no reader ever sees a half-written file.
-        var temporary = caseFile + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllText(temporary, text);
-        try { File.Move(temporary, caseFile, overwrite: false); }
-        catch (IOException) when (File.Exists(caseFile)) { File.Delete(temporary); }
+        AsideFiles.Write(caseFile, System.Text.Encoding.UTF8.GetBytes(text), overwrite: false);
     }
 
-    private static void WriteAtomically(string path, string text)
-    {
-        var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllText(temporary, text);
-        File.Move(temporary, path, overwrite: true);
-    }
 
     private static DateTime ParseTime(JsonNode? node) =>
         node is not null && DateTime.TryParse((string?)node, System.Globalization.CultureInfo.InvariantCulture,

@@ -37,8 +37,6 @@ public static class CaseReportFiles
 
     private static void Replace(string path, string text)
     {
-        var temporary = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllText(temporary, text, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-        File.Move(temporary, path, overwrite: true);
+        AsideFiles.Write(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text), overwrite: true);
     }
 }
