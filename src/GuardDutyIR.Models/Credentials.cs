@@ -48,6 +48,18 @@ public sealed class RoleSessionRevocation
     /// <summary>The other instances in <see cref="Region"/> whose profile carries the role (not terminated): they lose their older sessions too.</summary>
     public IReadOnlyList<string> OtherInstances { get; internal init; } = Array.Empty<string>();
     public RevocationStatus Status { get; internal set; }
+    /// <summary>
+    /// -ReplaceRole: the role made for the other instances, a copy of this one (trust policy, managed and inline
+    /// policies, boundary) whose sessions are all new; null when no replacement was made.
+    /// </summary>
+    public string? ReplacementRoleName { get; internal init; }
+    public string? ReplacementRoleArn { get; internal init; }
+    public string? ReplacementInstanceProfileArn { get; internal init; }
+    /// <summary>
+    /// The instances moved to the replacement's profile, each as "instance-id=original-instance-profile-arn", so
+    /// Undo-InstanceRoleSessionRevocation can move them back.
+    /// </summary>
+    public IReadOnlyList<string> MovedInstances { get; internal init; } = Array.Empty<string>();
     public IReadOnlyList<QuarantineStep> Steps { get; internal init; } = new List<QuarantineStep>();
     /// <summary>Request IDs of every mutating call, in order.</summary>
     public IReadOnlyList<string> RequestIds => Steps.SelectMany(s => s.RequestIds).ToList();

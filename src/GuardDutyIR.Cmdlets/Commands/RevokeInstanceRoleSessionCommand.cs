@@ -23,6 +23,14 @@ public sealed class RevokeInstanceRoleSessionCommand : GdAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? CaseId { get; set; }
 
+    /// <summary>
+    /// Also move the role's other instances (this region) to a new copy of the role, in a new instance profile of the
+    /// same name: their metadata service then hands out credentials of a role the revocation never touched, and the old
+    /// role is left to the compromised instance.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter ReplaceRole { get; set; }
+
     /// <summary>Do not ask for confirmation (-WhatIf still wins).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -43,12 +51,20 @@ public sealed class RevokeInstanceRoleSessionCommand : GdAwsCmdlet
             var plan = Await(revoker.PlanForInstanceAsync(InstanceId, region, caseId, FindingId, CancellationToken));
             var others = plan.OtherInstances.Count == 0 ? "no other instance uses it"
                 : $"{plan.OtherInstances.Count} other instance(s) use it and lose their current credentials too (they fetch new ones): {string.Join(", ", plan.OtherInstances.Take(20))}{(plan.OtherInstances.Count > 20 ? ", ..." : "")}";
+            var replace = ReplaceRole && plan.OtherInstances.Count > 0
+                ? $"; then move those {plan.OtherInstances.Count} to a new copy of the role, {RoleSessionRevoker.ReplacementName(plan.RoleName, plan.TokenIssuedBefore)} (or a later stamp), in a new instance profile"
+                : "";
             if (!ShouldProcessUnlessForced(Force, $"role {plan.RoleName} of {InstanceId} ({region})",
-                    $"Deny every action to the role's sessions issued before now (inline policy {RoleSessionRevoker.PolicyName}); {others}"))
+                    $"Deny every action to the role's sessions issued before now (inline policy {RoleSessionRevoker.PolicyName}); {others}{replace}"))
                 return;
-            var revoked = Journaled(caseId, plan.RoleArn, region, () => Await(revoker.RevokeAsync(plan, CancellationToken)),
+            var revoked = Journaled(caseId, plan.RoleArn, region, () => Await(revoker.RevokeAsync(plan, ReplaceRole, CancellationToken)),
                 r => r.Status.ToString(), r => r.RequestIds, r => string.Join("; ", r.Actions));
             WriteObject(revoked);
+            var failed = revoked.Steps.Where(s => s.Status == GuardDutyIR.StepStatus.Failed).ToList();
+            if (failed.Count > 0)
+                WriteEngineError(new GuardDutyIRException("RoleReplacementIncomplete", ErrorKind.InvalidOperation,
+                    $"The sessions of {plan.RoleName} are revoked, but the other instances were not all moved to a new role: "
+                    + string.Join("; ", failed.Select(s => s.ToString())), plan.RoleArn), plan.RoleArn);
         });
     }
 }

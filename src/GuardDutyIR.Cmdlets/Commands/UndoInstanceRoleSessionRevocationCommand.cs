@@ -18,6 +18,15 @@ public sealed class UndoInstanceRoleSessionRevocationCommand : GdAwsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? PreviousPolicyDocument { get; set; }
 
+    /// <summary>The role -ReplaceRole made; binds from Revoke-InstanceRoleSession's results. Deleted once no instance uses it.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? ReplacementRoleName { get; set; }
+
+    /// <summary>The instances -ReplaceRole moved ("instance-id=original-profile-arn"); binds from Revoke-InstanceRoleSession's results. Moved back first.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyCollection]
+    public string[] MovedInstances { get; set; } = Array.Empty<string>();
+
     /// <summary>The case the change is journaled to; binds from revocation results; default: the active case.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? CaseId { get; set; }
@@ -35,8 +44,10 @@ public sealed class UndoInstanceRoleSessionRevocationCommand : GdAwsCmdlet
             var action = PreviousPolicyDocument is null
                 ? $"Delete the inline policy {RoleSessionRevoker.PolicyName}: the role's older sessions work again"
                 : $"Put back the earlier revocation in {RoleSessionRevoker.PolicyName}";
+            if (ReplacementRoleName is not null)
+                action = $"Move {MovedInstances.Length} instance(s) back from {ReplacementRoleName} to their own profiles; {action}; delete {ReplacementRoleName} and its profile if no instance uses them";
             if (!ShouldProcessUnlessForced(Force, $"role {RoleName}", action)) return;
-            var undone = Journaled(caseId, RoleName, region, () => Await(new RoleSessionRevoker(Session).UndoAsync(RoleName, PreviousPolicyDocument, region, caseId, CancellationToken)),
+            var undone = Journaled(caseId, RoleName, region, () => Await(new RoleSessionRevoker(Session).UndoAsync(RoleName, PreviousPolicyDocument, ReplacementRoleName, MovedInstances, region, caseId, CancellationToken)),
                 r => r.Status.ToString(), r => r.RequestIds, r => string.Join("; ", r.Actions));
             WriteObject(undone);
         });

@@ -4,7 +4,16 @@ using System.Xml.Linq;
 namespace GuardDutyIR.Engine.Aws;
 
 /// <summary>An IAM role as GetRole, GetInstanceProfile and ListInstanceProfilesForRole describe it.</summary>
-public sealed record IamRole(string RoleName, string RoleId, string Arn, string Path);
+public sealed record IamRole(string RoleName, string RoleId, string Arn, string Path)
+{
+    /// <summary>The trust policy, decoded (GetRole and CreateRole give it; lists may too).</summary>
+    public string? AssumeRolePolicyDocument { get; init; }
+    public string? Description { get; init; }
+    /// <summary>Seconds; GetRole gives it, lists do not.</summary>
+    public int? MaxSessionDuration { get; init; }
+    public string? PermissionsBoundaryArn { get; init; }
+    public IReadOnlyDictionary<string, string> Tags { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>An instance profile and the role(s) in it (IAM allows one role per profile today; the list is AWS's shape).</summary>
 public sealed record IamInstanceProfile(string InstanceProfileName, string InstanceProfileId, string Arn, string Path, IReadOnlyList<IamRole> Roles);
@@ -108,6 +117,69 @@ public sealed class IamClient : ServiceClientBase
         return await GetPolicyVersionAsync(policyArn, policy.DefaultVersionId, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Creates a role (CreateRole); a role of that name already there is EntityAlreadyExists. Tags ride along so the role
+    /// says where it came from.
+    /// </summary>
+    public async Task<(IamRole Role, string? RequestId)> CreateRoleAsync(string path, string roleName, string assumeRolePolicyDocument, string? description,
+        int? maxSessionDuration, string? permissionsBoundaryArn, IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken)
+    {
+        var parameters = new List<KeyValuePair<string, string>>
+        {
+            new("Path", path), new("RoleName", roleName), new("AssumeRolePolicyDocument", assumeRolePolicyDocument),
+        };
+        if (description is not null) parameters.Add(new("Description", description));
+        if (maxSessionDuration is { } seconds) parameters.Add(new("MaxSessionDuration", seconds.ToString(CultureInfo.InvariantCulture)));
+        if (permissionsBoundaryArn is not null) parameters.Add(new("PermissionsBoundary", permissionsBoundaryArn));
+        AddTags(parameters, tags);
+        var (result, requestId) = await CallQueryAsync("CreateRole", parameters, cancellationToken).ConfigureAwait(false);
+        return (ReadRole(Child(result, "Role") ?? throw Malformed("CreateRole", roleName)), requestId);
+    }
+
+    public Task<string?> DeleteRoleAsync(string roleName, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("DeleteRole", cancellationToken, ("RoleName", roleName));
+
+    public Task<string?> AttachRolePolicyAsync(string roleName, string policyArn, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("AttachRolePolicy", cancellationToken, ("RoleName", roleName), ("PolicyArn", policyArn));
+
+    public Task<string?> DetachRolePolicyAsync(string roleName, string policyArn, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("DetachRolePolicy", cancellationToken, ("RoleName", roleName), ("PolicyArn", policyArn));
+
+    public async Task<(IamInstanceProfile Profile, string? RequestId)> CreateInstanceProfileAsync(string path, string instanceProfileName,
+        IReadOnlyDictionary<string, string> tags, CancellationToken cancellationToken)
+    {
+        var parameters = new List<KeyValuePair<string, string>> { new("InstanceProfileName", instanceProfileName), new("Path", path) };
+        AddTags(parameters, tags);
+        var (result, requestId) = await CallQueryAsync("CreateInstanceProfile", parameters, cancellationToken).ConfigureAwait(false);
+        return (ReadProfile(Child(result, "InstanceProfile") ?? throw Malformed("CreateInstanceProfile", instanceProfileName)), requestId);
+    }
+
+    public Task<string?> DeleteInstanceProfileAsync(string instanceProfileName, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("DeleteInstanceProfile", cancellationToken, ("InstanceProfileName", instanceProfileName));
+
+    public Task<string?> AddRoleToInstanceProfileAsync(string instanceProfileName, string roleName, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("AddRoleToInstanceProfile", cancellationToken, ("InstanceProfileName", instanceProfileName), ("RoleName", roleName));
+
+    public Task<string?> RemoveRoleFromInstanceProfileAsync(string instanceProfileName, string roleName, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("RemoveRoleFromInstanceProfile", cancellationToken, ("InstanceProfileName", instanceProfileName), ("RoleName", roleName));
+
+    private async Task<string?> CallForRequestIdAsync(string operation, CancellationToken cancellationToken, params (string Name, string Value)[] parameters)
+    {
+        var (_, requestId) = await CallQueryAsync(operation, parameters.Select(p => new KeyValuePair<string, string>(p.Name, p.Value)), cancellationToken).ConfigureAwait(false);
+        return requestId;
+    }
+
+    private static void AddTags(List<KeyValuePair<string, string>> parameters, IReadOnlyDictionary<string, string> tags)
+    {
+        var n = 0;
+        foreach (var (key, value) in tags)
+        {
+            n++;
+            parameters.Add(new($"Tags.member.{n}.Key", key));
+            parameters.Add(new($"Tags.member.{n}.Value", value));
+        }
+    }
+
     public Task<IReadOnlyList<IamInstanceProfile>> ListInstanceProfilesForRoleAsync(string roleName, CancellationToken cancellationToken) =>
         PagesAsync("ListInstanceProfilesForRole", roleName, "InstanceProfiles", ReadProfile, cancellationToken);
 
@@ -133,7 +205,15 @@ public sealed class IamClient : ServiceClientBase
         Members(Child(p, "Roles")).Select(ReadRole).ToList());
 
     private static IamRole ReadRole(XElement r) =>
-        new(Text(r, "RoleName") ?? "", Text(r, "RoleId") ?? "", Text(r, "Arn") ?? "", Text(r, "Path") ?? "/");
+        new(Text(r, "RoleName") ?? "", Text(r, "RoleId") ?? "", Text(r, "Arn") ?? "", Text(r, "Path") ?? "/")
+        {
+            AssumeRolePolicyDocument = Text(r, "AssumeRolePolicyDocument") is { } trust ? Decode(trust) : null,
+            Description = Text(r, "Description"),
+            MaxSessionDuration = int.TryParse(Text(r, "MaxSessionDuration"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seconds) ? seconds : null,
+            PermissionsBoundaryArn = Child(r, "PermissionsBoundary") is { } boundary ? Text(boundary, "PermissionsBoundaryArn") : null,
+            Tags = Members(Child(r, "Tags")).Where(t => Text(t, "Key") is not null)
+                .GroupBy(t => Text(t, "Key")!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => Text(g.Last(), "Value") ?? "", StringComparer.Ordinal),
+        };
 
     /// <summary>IAM answers documents URL-encoded (RFC 3986); '+' is a literal plus there, not a space.</summary>
     public static string Decode(string encoded) => Uri.UnescapeDataString(encoded);

@@ -38,6 +38,9 @@ public sealed class RoleSessionRevoker
         "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\","
         + "\"Condition\":{\"DateLessThan\":{\"aws:TokenIssueTime\":\"" + Stamp(tokenIssuedBefore) + "\"}}}}";
 
+    /// <summary>The name -ReplaceRole gives the copy of <paramref name="roleName"/> for a revocation at <paramref name="cutOff"/>.</summary>
+    public static string ReplacementName(string roleName, DateTime cutOff) => RoleReplacer.ReplacementName(roleName, cutOff);
+
     /// <summary>A document's size as IAM counts it toward the limit: every character but white space.</summary>
     public static int PolicySize(string document) => document.Count(c => !char.IsWhiteSpace(c));
 
@@ -82,7 +85,14 @@ public sealed class RoleSessionRevoker
     /// Puts the revocation policy on the plan's role with the cut-off taken now (not at planning time: a confirmation
     /// prompt may have taken minutes). Re-checks the size against the role as it is now before the call.
     /// </summary>
-    public async Task<RoleSessionRevocation> RevokeAsync(RoleSessionRevocation plan, CancellationToken ct)
+    public Task<RoleSessionRevocation> RevokeAsync(RoleSessionRevocation plan, CancellationToken ct) => RevokeAsync(plan, replaceRole: false, ct);
+
+    /// <remarks>
+    /// With <paramref name="replaceRole"/>, the plan's other instances then move to a fresh copy of the role
+    /// (<see cref="RoleReplacer"/>): revoking comes first, as it is what stops the thief. A failed replacement leaves
+    /// the revocation in force and is a Failed step on the result, with what was made taken back.
+    /// </remarks>
+    public async Task<RoleSessionRevocation> RevokeAsync(RoleSessionRevocation plan, bool replaceRole, CancellationToken ct)
     {
         var iam = _session.Iam(plan.Region);
         var state = await ReadInlineAsync(iam, plan.RoleName, ct).ConfigureAwait(false);
@@ -98,18 +108,41 @@ public sealed class RoleSessionRevoker
             Detail = (state.Previous is null ? "Added " : "Replaced ") + $"{PolicyName}: deny all to sessions issued before {Stamp(cutOff)}",
             RequestIds = requestId is null ? Array.Empty<string>() : new[] { requestId },
         };
+        var steps = new List<QuarantineStep> { step };
+        var actions = new List<string> { $"Revoked the sessions of role {plan.RoleName} issued before {Stamp(cutOff)} ({1 + plan.OtherInstances.Count} instance(s) use it)" };
+        RoleReplacement? replacement = null;
+        if (replaceRole && plan.OtherInstances.Count == 0)
+            steps.Add(Step("ReplaceRole", plan.RoleArn, StepStatus.Skipped, "No other instance uses the role: nothing to move", null));
+        else if (replaceRole)
+        {
+            try
+            {
+                replacement = await new RoleReplacer(iam, Gateway(plan.Region), steps).ReplaceAsync(plan.RoleName, cutOff, plan.CaseId, plan.OtherInstances, ct).ConfigureAwait(false);
+                actions.Add($"Moved {replacement.MovedInstances.Count} other instance(s) to the new role {replacement.RoleName}");
+            }
+            catch (GuardDutyIRException e)
+            {
+                steps.Add(new QuarantineStep
+                {
+                    Name = "ReplaceRole", Target = plan.RoleArn, Status = StepStatus.Failed, Error = e.Message,
+                    Detail = "The revocation stands; no instance was moved and what was made for the copy was taken back",
+                });
+            }
+        }
         return new RoleSessionRevocation
         {
             InstanceId = plan.InstanceId, Region = plan.Region, CaseId = plan.CaseId, FindingId = plan.FindingId,
             InstanceProfileArn = plan.InstanceProfileArn, RoleName = plan.RoleName, RoleArn = plan.RoleArn, PolicyName = PolicyName,
+            ReplacementRoleName = replacement?.RoleName, ReplacementRoleArn = replacement?.RoleArn,
+            ReplacementInstanceProfileArn = replacement?.InstanceProfileArn, MovedInstances = replacement?.MovedInstances ?? Array.Empty<string>(),
             TokenIssuedBefore = cutOff, PolicyDocument = document,
             // What the role had before this call (an earlier revocation), so Undo returns to exactly that.
             PreviousPolicyDocument = state.Previous,
             InlinePolicyNames = state.Names, InlinePolicySize = size, InlinePolicySizeLimit = RoleInlinePolicySizeLimit,
             InstanceProfileArns = plan.InstanceProfileArns, OtherInstances = plan.OtherInstances,
             Status = RevocationStatus.Revoked,
-            Steps = new List<QuarantineStep> { step },
-            Actions = new List<string> { $"Revoked the sessions of role {plan.RoleName} issued before {Stamp(cutOff)} ({1 + plan.OtherInstances.Count} instance(s) use it)" },
+            Steps = steps,
+            Actions = actions,
         };
     }
 
@@ -117,12 +150,28 @@ public sealed class RoleSessionRevoker
     /// Lifts a revocation: deletes the policy, or puts back <paramref name="previousDocument"/> (an earlier revocation the
     /// revoke replaced). A role without the policy is left as it is (step Skipped).
     /// </summary>
-    public async Task<RoleSessionRevocation> UndoAsync(string roleName, string? previousDocument, string? region, string? caseId, CancellationToken ct)
+    public Task<RoleSessionRevocation> UndoAsync(string roleName, string? previousDocument, string? region, string? caseId, CancellationToken ct) =>
+        UndoAsync(roleName, previousDocument, null, Array.Empty<string>(), region, caseId, ct);
+
+    /// <summary>
+    /// The same, after -ReplaceRole: <paramref name="movedInstances"/> go back to their original profiles first, then
+    /// the revocation is lifted, then the replacement role is deleted if nothing uses it any more.
+    /// </summary>
+    public async Task<RoleSessionRevocation> UndoAsync(string roleName, string? previousDocument, string? replacementRoleName, IReadOnlyList<string> movedInstances,
+        string? region, string? caseId, CancellationToken ct)
     {
         RequireRoleName(roleName);
+        if (replacementRoleName is not null) RequireRoleName(replacementRoleName);
+        foreach (var token in movedInstances) RoleReplacer.ParseMoved(token);
+        if (movedInstances.Count > 0 && replacementRoleName is null)
+            throw new GuardDutyIRException("ReplacementRoleNameMissing", ErrorKind.InvalidArgument,
+                "Moved instances were given without the replacement role they were moved to (-ReplacementRoleName).", roleName);
         var resolved = _session.RegionFor(region);
         var iam = _session.Iam(resolved);
         var role = await iam.GetRoleAsync(roleName, ct).ConfigureAwait(false);
+        var steps = new List<QuarantineStep>();
+        var replacer = new RoleReplacer(iam, Gateway(resolved), steps);
+        if (replacementRoleName is not null) await replacer.MoveBackAsync(replacementRoleName, movedInstances, ct).ConfigureAwait(false);
         QuarantineStep step;
         RevocationStatus status;
         if (previousDocument is not null)
@@ -145,12 +194,22 @@ public sealed class RoleSessionRevoker
             }
             status = RevocationStatus.Lifted;
         }
+        steps.Add(step);
+        var actions = new List<string>();
+        if (steps.Any(s => s.Name == "ReplaceIamInstanceProfileAssociation" && s.Status == StepStatus.Done))
+            actions.Add($"Moved {steps.Count(s => s.Name == "ReplaceIamInstanceProfileAssociation" && s.Status == StepStatus.Done)} instance(s) back from {replacementRoleName}");
+        if (step.Status == StepStatus.Done) actions.Add($"Lifted the session revocation of role {role.RoleName}");
+        if (replacementRoleName is not null)
+        {
+            await replacer.DeleteCopyAsync(role.Arn, replacementRoleName, ct).ConfigureAwait(false);
+            if (steps.Any(s => s.Name == "DeleteRole" && s.Status == StepStatus.Done)) actions.Add($"Deleted the replacement role {replacementRoleName}");
+        }
         return new RoleSessionRevocation
         {
             Region = resolved, CaseId = caseId, RoleName = role.RoleName, RoleArn = role.Arn, PolicyName = PolicyName,
-            PolicyDocument = previousDocument ?? "", Status = status, Steps = new List<QuarantineStep> { step },
-            InlinePolicySizeLimit = RoleInlinePolicySizeLimit,
-            Actions = step.Status == StepStatus.Done ? new List<string> { $"Lifted the session revocation of role {role.RoleName}" } : new List<string>(),
+            PolicyDocument = previousDocument ?? "", Status = status, Steps = steps,
+            InlinePolicySizeLimit = RoleInlinePolicySizeLimit, ReplacementRoleName = replacementRoleName,
+            Actions = actions,
         };
     }
 
@@ -209,7 +268,7 @@ public sealed class RoleSessionRevoker
     }
 
     // The instances (not terminated) in this region whose profile is one of the role's.
-    private static async Task<IReadOnlyList<string>> InstancesUsingAsync(Ec2Gateway ec2, IReadOnlyList<string> profileArns, CancellationToken ct)
+    internal static async Task<IReadOnlyList<string>> InstancesUsingAsync(Ec2Gateway ec2, IReadOnlyList<string> profileArns, CancellationToken ct)
     {
         var ids = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var chunk in profileArns.Chunk(Ec2Facts.BatchSize))

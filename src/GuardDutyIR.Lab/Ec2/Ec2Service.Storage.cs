@@ -260,8 +260,10 @@ public sealed partial class Ec2Service
         var name = c.P["IamInstanceProfile.Name"];
         if (arn is null && name is null) throw new Ec2Exception("MissingParameter", "The request must contain the parameter IamInstanceProfile");
         if (arn is null) arn = $"arn:aws:iam::{c.Account}:instance-profile/{name}";
+        if (_ctx.GetService<Iam.IamService>()?.InstanceProfileIdOf(c.Account, arn) is { } iamId) return (arn, iamId);
         if (_profiles.TryGetValue(arn, out var known)) return (arn, known.Id);
-        // The Lab has no IAM service: any well-formed profile ARN of the caller's account is accepted and gets a stable ID.
+        // A profile the Lab's IAM does not hold (tests that name one freely): any well-formed profile ARN of the
+        // caller's account is accepted and gets a stable ID.
         var prefix = $"arn:aws:iam::{c.Account}:instance-profile/";
         if (!arn.StartsWith(prefix, StringComparison.Ordinal) || arn.Length == prefix.Length)
             throw new Ec2Exception("InvalidParameterValue", $"Value ({arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN");

@@ -12,7 +12,7 @@ namespace GuardDutyIR.Lab.Iam;
 /// and inline policies written. Every role policy is also what the server checks a role session's requests against
 /// for explicit denies (<see cref="ILabPolicyAuthority"/>).
 /// </summary>
-public sealed class IamService : ILabService, IModeledService, ILabPolicyAuthority
+public sealed partial class IamService : ILabService, IModeledService, ILabPolicyAuthority
 {
     public const string Ns = "https://iam.amazonaws.com/doc/2010-05-08/";
 
@@ -48,6 +48,14 @@ public sealed class IamService : ILabService, IModeledService, ILabPolicyAuthori
             ["GetPolicy"] = GetPolicy,
             ["GetPolicyVersion"] = GetPolicyVersion,
             ["ListInstanceProfilesForRole"] = ListInstanceProfilesForRole,
+            ["CreateRole"] = CreateRole,
+            ["DeleteRole"] = DeleteRole,
+            ["AttachRolePolicy"] = AttachRolePolicy,
+            ["DetachRolePolicy"] = DetachRolePolicy,
+            ["CreateInstanceProfile"] = CreateInstanceProfile,
+            ["DeleteInstanceProfile"] = DeleteInstanceProfile,
+            ["AddRoleToInstanceProfile"] = AddRoleToInstanceProfile,
+            ["RemoveRoleFromInstanceProfile"] = RemoveRoleFromInstanceProfile,
         };
     }
 
@@ -276,6 +284,9 @@ public sealed class IamService : ILabService, IModeledService, ILabPolicyAuthori
         new XElement("AssumeRolePolicyDocument", Uri.EscapeDataString(role.AssumeRolePolicyDocument)),
         role.Description is null ? null : new XElement("Description", role.Description),
         full ? new XElement("MaxSessionDuration", role.MaxSessionDuration) : null,
+        full && role.PermissionsBoundaryArn is not null
+            ? new XElement("PermissionsBoundary", new XElement("PermissionsBoundaryType", "Policy"), new XElement("PermissionsBoundaryArn", role.PermissionsBoundaryArn)) : null,
+        full && role.Tags.Count > 0 ? new XElement("Tags", role.Tags.Select(t => new XElement("member", new XElement("Key", t.Key), new XElement("Value", t.Value)))) : null,
         full ? new XElement("RoleLastUsed") : null);
 
     private XElement ProfileXml(string element, IamInstanceProfile p) => new(element,

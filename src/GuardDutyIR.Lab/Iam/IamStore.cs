@@ -11,6 +11,8 @@ public sealed class IamRole
     public required string AssumeRolePolicyDocument { get; init; }
     public string? Description { get; init; }
     public int MaxSessionDuration { get; init; } = 3600;
+    public string? PermissionsBoundaryArn { get; init; }
+    public SortedDictionary<string, string> Tags { get; } = new(StringComparer.Ordinal);
     /// <summary>Inline policies by name (documents as the caller sent them).</summary>
     public SortedDictionary<string, string> InlinePolicies { get; } = new(StringComparer.Ordinal);
     public List<string> AttachedPolicyArns { get; } = new();
@@ -41,5 +43,6 @@ public sealed class IamInstanceProfile
     public string Path { get; init; } = "/";
     public required DateTimeOffset CreateDate { get; init; }
     public List<string> RoleNames { get; } = new();
+    public SortedDictionary<string, string> Tags { get; } = new(StringComparer.Ordinal);
     public string Arn => $"arn:aws:iam::{AccountId}:instance-profile{Path}{Name}";
 }

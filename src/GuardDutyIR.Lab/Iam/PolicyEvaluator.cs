@@ -17,7 +17,15 @@ public sealed record PolicyRequestContext(DateTimeOffset CurrentTime, DateTimeOf
 public static class PolicyEvaluator
 {
     /// <summary>Null when the document is a valid identity policy, else the MalformedPolicyDocument message IAM gives.</summary>
-    public static string? Validate(string document)
+    public static string? Validate(string document) => Validate(document, trustPolicy: false);
+
+    /// <summary>
+    /// A role's trust policy is the other way round: each statement names who may assume the role (a Principal) and
+    /// carries no Resource (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html).
+    /// </summary>
+    public static string? ValidateTrustPolicy(string document) => Validate(document, trustPolicy: true);
+
+    private static string? Validate(string document, bool trustPolicy)
     {
         JsonDocument json;
         try { json = JsonDocument.Parse(document); }
@@ -35,11 +43,14 @@ public static class PolicyEvaluator
                 if (s.ValueKind != JsonValueKind.Object) return "Syntax errors in policy.";
                 if (!s.TryGetProperty("Effect", out var effect) || effect.GetString() is not ("Allow" or "Deny"))
                     return "Syntax errors in policy.";
-                if (s.TryGetProperty("Principal", out _) || s.TryGetProperty("NotPrincipal", out _))
-                    return "Policy document should not specify a principal.";
+                var hasPrincipal = s.TryGetProperty("Principal", out _) || s.TryGetProperty("NotPrincipal", out _);
+                if (!trustPolicy && hasPrincipal) return "Policy document should not specify a principal.";
+                if (trustPolicy && !hasPrincipal) return "Missing required field Principal";
                 if (!s.TryGetProperty("Action", out _) && !s.TryGetProperty("NotAction", out _))
                     return "Policy statement must contain actions.";
-                if (!s.TryGetProperty("Resource", out _) && !s.TryGetProperty("NotResource", out _))
+                if (trustPolicy && (s.TryGetProperty("Resource", out _) || s.TryGetProperty("NotResource", out _)))
+                    return "Has prohibited field Resource";
+                if (!trustPolicy && !s.TryGetProperty("Resource", out _) && !s.TryGetProperty("NotResource", out _))
                     return "Policy statement must contain resources.";
             }
         }

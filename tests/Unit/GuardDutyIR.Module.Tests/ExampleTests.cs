@@ -139,6 +139,11 @@ public sealed class ExampleTests(ITestOutputHelper output)
     {
         // ---- scenario 2's stolen credentials: the instance whose role the workshop's attacker used
         [HelpExample.Keys("Undo-InstanceRoleSessionRevocation.md", 1)] = new() { Prelude = c => $"$instanceId = {Q(c.Lab.World.InvestigatedInstanceId!)}" },
+        // An application server: its role is shared with a second one, which -ReplaceRole moves to the copy.
+        [HelpExample.Keys("Revoke-InstanceRoleSession.md", 2)] = new()
+        {
+            Prelude = c => $"$instanceId = {Q(c.Lab.World.Instances.First(i => i.AccountId == c.Lab.AccountId && i.Role == "workload").InstanceId)}",
+        },
         // ---- the case cmdlets: the examples that assume a case was started
         [HelpExample.Keys("Get-GdCase.md", 2)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },
         [HelpExample.Keys("Stop-GdCase.md", 1)] = new() { Prelude = _ => "$null = Start-GdCase -CaseId IR-42" },

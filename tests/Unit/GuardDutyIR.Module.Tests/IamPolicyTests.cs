@@ -92,6 +92,10 @@ public sealed class IamPolicyTests
         // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html#permission-to-pass-iam-roles
         ["ec2:AssociateIamInstanceProfile"] = ["iam:PassRole"],
         ["ec2:ReplaceIamInstanceProfileAssociation"] = ["iam:PassRole"],
+        // Tags given to CreateRole/CreateInstanceProfile need the tagging action too:
+        // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_tags_roles.html
+        ["iam:CreateRole"] = ["iam:TagRole"],
+        ["iam:CreateInstanceProfile"] = ["iam:TagInstanceProfile"],
         // A copy is always encrypted (Encrypted=true, -KmsKeyId or the default EBS key): the key permissions of
         // https://docs.aws.amazon.com/ebs/latest/userguide/share-kms-key.html
         ["ec2:CopySnapshot"] = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using GuardDutyIR.Lab.Core;
+using GuardDutyIR.Lab.Iam;
 using GuardDutyIR.Lab.Scenarios;
 using GuardDutyIR.Module.Tests.Support;
 
@@ -21,11 +22,22 @@ public sealed class RoleSessionRevocationTests : IDisposable
     private string Instance => _s.Lab.World.InvestigatedInstanceId!;
 
     /// <summary>The role's session as a program on the instance reads it with IMDSv1 (the scenario allows it): what an attacker takes.</summary>
-    private PSObject StealKeys() => Ok(_s.Run("""
+    private PSObject StealKeys() => StealKeys(Instance);
+
+    private PSObject StealKeys(string instanceId) => Ok(_s.Run("""
         $base = $args[0]
         $role = Invoke-RestMethod -Uri "$($base)latest/meta-data/iam/security-credentials/"
         Invoke-RestMethod -Uri "$($base)latest/meta-data/iam/security-credentials/$role"
-        """, _s.Lab.InstanceMetadataEndpointOf(Instance))).Output.Single();
+        """, _s.Lab.InstanceMetadataEndpointOf(instanceId))).Output.Single();
+
+    /// <summary>The same with IMDSv2's token, as a program on an instance that requires it reads its credentials.</summary>
+    private PSObject StealKeysWithToken(string instanceId) => Ok(_s.Run("""
+        $base = $args[0]
+        $token = Invoke-RestMethod -Method Put -Uri "$($base)latest/api/token" -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '300' }
+        $h = @{ 'X-aws-ec2-metadata-token' = $token }
+        $role = Invoke-RestMethod -Uri "$($base)latest/meta-data/iam/security-credentials/" -Headers $h
+        Invoke-RestMethod -Uri "$($base)latest/meta-data/iam/security-credentials/$role" -Headers $h
+        """, _s.Lab.InstanceMetadataEndpointOf(instanceId))).Output.Single();
 
     private static ScriptResult Ok(ScriptResult r)
     {
@@ -97,6 +109,107 @@ public sealed class RoleSessionRevocationTests : IDisposable
         Assert.NotEqual("Revoked", undone.Properties["Status"].Value.ToString());
         Assert.Equal(("ok", "ok", "ok"), UseFromOutside(stolen));
     }
+
+    private IamService Iam => _s.Lab.Context.GetService<IamService>()!;
+
+    /// <summary>The instance profile ARN the Lab's EC2 has associated with the instance now.</summary>
+    private string? ProfileOf(string instanceId) => _s.Lab.Context.GetService<GuardDutyIR.Lab.Ec2.Ec2Service>()!.AssociatedProfileArn(instanceId);
+
+    private (string First, string Second) TwoAppServers()
+    {
+        var servers = _s.Lab.World.Instances.Where(i => i.AccountId == _s.Lab.AccountId && i.Role == "workload" && i.InstanceProfileArn is not null).ToList();
+        Assert.Equal(2, servers.Count);
+        Assert.Equal(servers[0].InstanceProfileArn, servers[1].InstanceProfileArn);
+        return (servers[0].InstanceId, servers[1].InstanceId);
+    }
+
+    [Fact]
+    public void ReplaceRole_moves_the_other_instances_to_a_fresh_copy_and_undo_moves_them_back_and_deletes_it()
+    {
+        var (compromised, other) = TwoAppServers();
+        var originalProfile = ProfileOf(other)!;
+        var roleName = Iam.RoleOfInstanceProfile(_s.Lab.AccountId, originalProfile[(originalProfile.LastIndexOf('/') + 1)..])!.RoleName;
+        var stolenFromOther = StealKeysWithToken(other);
+
+        // -WhatIf changes nothing.
+        _s.Lab.Counters.Reset();
+        Ok(_s.Run("Revoke-InstanceRoleSession -InstanceId $args[0] -ReplaceRole -WhatIf", compromised));
+        Assert.Equal(0, _s.Lab.Counters.Snapshot().TotalMutating);
+
+        Thread.Sleep(TimeSpan.FromSeconds(1.1));
+        var revoked = Ok(_s.Run("Revoke-InstanceRoleSession -InstanceId $args[0] -ReplaceRole -Force", compromised)).Output.Single();
+        var copyName = (string)revoked.Properties["ReplacementRoleName"].Value;
+        Assert.StartsWith(roleName + "-ir-", copyName);
+        Assert.Equal(new[] { other + "=" + originalProfile }, ((System.Collections.IEnumerable)revoked.Properties["MovedInstances"].Value).Cast<object>().Select(o => o.ToString()));
+        var steps = ((System.Collections.IEnumerable)revoked.Properties["Steps"].Value).Cast<object>().Select(o => PSObject.AsPSObject(o)).ToList();
+        Assert.All(steps, st => Assert.Equal("Done", st.Properties["Status"].Value.ToString()));
+        Assert.All(steps, st => Assert.Single((System.Collections.IEnumerable)st.Properties["RequestIds"].Value));
+
+        // The copy carries the role's policies but not the revocation, and the other instance is on its profile.
+        var role = Iam.FindRole(_s.Lab.AccountId, roleName)!;
+        var copy = Iam.FindRole(_s.Lab.AccountId, copyName)!;
+        Assert.Equal(role.AttachedPolicyArns, copy.AttachedPolicyArns);
+        Assert.Equal(role.InlinePolicies.Where(p => p.Key != "GuardDutyIR-RevokeOlderSessions"), copy.InlinePolicies);
+        Assert.Contains("GuardDutyIR-RevokeOlderSessions", role.InlinePolicies.Keys);
+        Assert.Equal(role.AssumeRolePolicyDocument, copy.AssumeRolePolicyDocument);
+        Assert.Equal(role.Arn, copy.Tags["GuardDutyIR:ReplacesRole"]);
+        Assert.Equal(copy.Arn.Replace(":role/", ":instance-profile/"), ProfileOf(other));
+        Assert.Equal(originalProfile, ProfileOf(compromised));
+
+        // The keys taken from the other instance before are refused; what its metadata service hands out now is the
+        // copy's session, and it works.
+        Assert.Equal("EC2.UnauthorizedOperation", UseFromOutside(stolenFromOther).Ec2);
+        var fresh = StealKeysWithToken(other);
+        Assert.Equal(("ok", "ok", "ok"), UseFromOutside(fresh));
+        var freshRole = _s.Run("""
+            $k = $args[0]
+            (Get-GdCallerIdentity -Credential @{ AccessKey = $k.AccessKeyId; SecretKey = $k.SecretAccessKey; SessionToken = $k.Token }).Arn
+            """, fresh).Output.Single().ToString();
+        Assert.Contains(":assumed-role/" + copyName + "/", freshRole);
+
+        // Undo: the instance goes back, the revocation is lifted, the copy and its profile are deleted.
+        var undone = Ok(_s.Run("$args[0] | Undo-InstanceRoleSessionRevocation -Force", revoked)).Output.Single();
+        Assert.Equal("Lifted", undone.Properties["Status"].Value.ToString());
+        Assert.Equal(originalProfile, ProfileOf(other));
+        Assert.Null(Iam.FindRole(_s.Lab.AccountId, copyName));
+        Assert.DoesNotContain("GuardDutyIR-RevokeOlderSessions", Iam.InlinePolicies(_s.Lab.AccountId, roleName).Keys);
+        var undoSteps = ((System.Collections.IEnumerable)undone.Properties["Steps"].Value).Cast<object>().Select(o => PSObject.AsPSObject(o))
+            .Select(st => $"{st.Properties["Name"].Value}={st.Properties["Status"].Value}").ToList();
+        Assert.Equal(new[]
+        {
+            "ReplaceIamInstanceProfileAssociation=Done", "DeleteRolePolicy=Done", "RemoveRoleFromInstanceProfile=Done", "DeleteInstanceProfile=Done",
+        }, undoSteps.Take(4));
+        Assert.Equal("DeleteRole=Done", undoSteps[^1]);
+        Assert.Equal(("ok", "ok", "ok"), UseFromOutside(stolenFromOther));
+    }
+
+    [Fact]
+    public void A_copy_that_cannot_be_finished_is_taken_back_and_the_revocation_stands()
+    {
+        var (compromised, other) = TwoAppServers();
+        var originalProfile = ProfileOf(other)!;
+        var roleName = Iam.RoleOfInstanceProfile(_s.Lab.AccountId, originalProfile[(originalProfile.LastIndexOf('/') + 1)..])!.RoleName;
+        _s.Lab.Deny("iam", "AddRoleToInstanceProfile");
+
+        var result = _s.Run("Revoke-InstanceRoleSession -InstanceId $args[0] -ReplaceRole -Force", compromised);
+        Assert.Equal("RoleReplacementIncomplete", result.SingleError().FullyQualifiedErrorId.Split(',')[0]);
+        var revoked = result.Output.Single();
+        Assert.Equal("Revoked", revoked.Properties["Status"].Value.ToString());
+        Assert.Null(revoked.Properties["ReplacementRoleName"].Value);
+        Assert.Contains("GuardDutyIR-RevokeOlderSessions", Iam.InlinePolicies(_s.Lab.AccountId, roleName).Keys);
+        // Nothing of the copy is left, and the other instance never moved.
+        Assert.Equal(originalProfile, ProfileOf(other));
+        var names = ((System.Collections.IEnumerable)revoked.Properties["Steps"].Value).Cast<object>().Select(o => PSObject.AsPSObject(o))
+            .Select(st => $"{st.Properties["Name"].Value}={st.Properties["Status"].Value}").ToList();
+        Assert.True(names.Contains("DeleteInstanceProfile=Done"), string.Join("\n", ((System.Collections.IEnumerable)revoked.Properties["Steps"].Value).Cast<object>()));
+        Assert.Contains("DeleteRole=Done", names);
+        Assert.Equal("ReplaceRole=Failed", names[^1]);
+        Assert.Null(Iam.FindRole(_s.Lab.AccountId, RoleSessionRevokerName(revoked, roleName)));
+    }
+
+    // The copy's name from the revocation's cut-off (the result has no replacement when it failed), as the help gives it.
+    private static string RoleSessionRevokerName(PSObject revoked, string roleName) =>
+        roleName + "-ir-" + ((DateTime)revoked.Properties["TokenIssuedBefore"].Value).ToUniversalTime().ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public void An_instance_without_a_role_is_refused_with_nothing_changed()
