@@ -164,6 +164,12 @@ public sealed class RoleSessionEdgeCaseTests : IDisposable
         Assert.Equal(Lab.World.InvestigatedRoleArn, error.TargetObject?.ToString());
         Assert.Equal(0, Lab.Counters.Snapshot().TotalMutating);
         Assert.Equal(before, Iam.InlinePolicies(Lab.AccountId, roleName));
+
+        // -WhatIf says so too: the plan reads the role before ShouldProcess, so the refusal comes instead of the prompt.
+        var whatIf = _s.Run("Revoke-InstanceRoleSession -InstanceId $args[0] -WhatIf", instance).SingleError();
+        Assert.Equal("RolePolicySizeLimit", whatIf.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(0, Lab.Counters.Snapshot().TotalMutating);
+        Assert.Equal(before, Iam.InlinePolicies(Lab.AccountId, roleName));
     }
 
     // ------------------------------------------------------------------ a member account through -RoleArn
