@@ -147,6 +147,29 @@ public sealed class InstanceExposureTableTests : IClassFixture<InstanceExposureT
         if (name == "GuardDuty-Example: Malicious Instance") Assert.StartsWith("Elastic IP ", Evidence("Public address"));
     }
 
+    /// <summary>
+    /// The one shape the Scale scenario adds: an instance with several ENIs whose only group open to the internet (the
+    /// web tier's HTTPS from 0.0.0.0/0) sits on a secondary ENI, not on the primary one (the instance-level groupSet).
+    /// </summary>
+    [Fact]
+    public void A_group_open_to_the_internet_on_a_secondary_interface_only_is_found()
+    {
+        using var scale = LabSession.Start(new LabOptions { Scenario = ScenarioNames.Scale, Seed = 23, Instances = 40 });
+        var world = scale.Lab.World;
+        bool Web(string groupId) => world.Group(groupId).GroupName.StartsWith("scale-web-", StringComparison.Ordinal);
+        var instance = world.Instances.First(i => i.AccountId == world.AccountId && !i.SecurityGroupIds.Any(Web)
+            && i.NetworkInterfaces.Skip(1).Any(e => e.GroupIds.Any(Web)));
+        var web = instance.NetworkInterfaces.SelectMany(e => e.GroupIds).Where(Web).Distinct().Single();
+
+        var result = scale.Run("Get-InstanceExposure -InstanceId $args[0]", instance.InstanceId);
+        Assert.Null(result.Terminating);
+        var open = ((System.Collections.IEnumerable)Assert.Single(result.Output).Properties["Checks"].Value).Cast<object>().Select(PSObject.AsPSObject)
+            .Where(c => ((string)c.Properties["Check"].Value).Contains("open to the internet", StringComparison.Ordinal)).ToList();
+        var line = Assert.Single(open);
+        Assert.Equal(("Port open to the internet", "Warn", web, "tcp 443 from 0.0.0.0/0"),
+            ((string)line.Properties["Check"].Value, line.Properties["Level"].Value.ToString(), (string)line.Properties["Target"].Value, (string)line.Properties["Evidence"].Value));
+    }
+
     private string Resolve(string line, WorldInstance instance)
     {
         var target = line.Split(' ').Last();
