@@ -135,7 +135,7 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
         { "Invoke-LakeQuery", "a path with a NUL", "Invoke-LakeQuery -Query 'select 1 from EDS_ID' -Path $args[0]", "/tmp/a\0b", "InvalidPath", ErrorCategory.InvalidArgument, null },
 
         // ---- ARNs and the common AWS parameters ----
-        { "Get-GdDetector", "region with a trailing newline", "Get-GdDetector -Region $args[0]", "us-east-1\n", "InvalidRegion", ErrorCategory.InvalidArgument, null },
+        { "Get-GdDetector", "region with a newline inside", "Get-GdDetector -Region $args[0]", "us-east-1\nevil", "InvalidRegion", ErrorCategory.InvalidArgument, null },
         { "Get-GdDetector", "region with a full-width digit", "Get-GdDetector -Region $args[0]", "us-east-１", "InvalidRegion", ErrorCategory.InvalidArgument, null },
         { "Get-GdDetector", "region naming a host", "Get-GdDetector -Region $args[0]", "us-east-1.evil.example/x", "InvalidRegion", ErrorCategory.InvalidArgument, null },
         { "Get-GdDetector", "file:// endpoint", "Get-GdDetector -EndpointUrl $args[0]", "file:///etc/passwd", "InvalidEndpointUrl", ErrorCategory.InvalidArgument, null },
@@ -277,7 +277,7 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
         try
         {
             f.Lab.Counters.Reset();
-            var result = f.Session.RunWithin(TimeSpan.FromMinutes(1), "Invoke-LakeQuery -Query 'select count(*) as n from EDS_ID' -Path $args[0]", folder);
+            var result = f.Session.Host.RunWithin(TimeSpan.FromMinutes(1), "Invoke-LakeQuery -Query 'select count(*) as n from EDS_ID' -Path $args[0]", folder);
             AssertTrailRefused(result, file, what);
         }
         finally { Directory.Delete(folder, recursive: true); }
@@ -303,13 +303,13 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
         {
             var line = Path.Combine(folder, "line", "one-gb-line.json.gz");
             TrailLogWriter.WriteEndlessGzip(line, endlessRecord: true, gigabytes: 1);
-            var result = f.Session.RunWithin(TimeSpan.FromMinutes(2), "Invoke-LakeQuery -Query 'select count(*) as n from EDS_ID' -Path $args[0]", Path.GetDirectoryName(line));
+            var result = f.Session.Host.RunWithin(TimeSpan.FromMinutes(2), "Invoke-LakeQuery -Query 'select count(*) as n from EDS_ID' -Path $args[0]", Path.GetDirectoryName(line));
             AssertTrailRefused(result, line, "a 1 GB line");
 
             var bomb = Path.Combine(folder, "bomb", "bomb.json.gz");
             TrailLogWriter.WriteEndlessGzip(bomb, endlessRecord: false);
             // The bomb inflates to 16 GB of records that never close: only -TimeoutSec ends it, as a timeout.
-            var stopped = f.Session.RunWithin(TimeSpan.FromMinutes(2), "Invoke-LakeQuery -Query 'select count(*) as n from EDS_ID' -Path $args[0] -TimeoutSec 3", Path.GetDirectoryName(bomb));
+            var stopped = f.Session.Host.RunWithin(TimeSpan.FromMinutes(2), "Invoke-LakeQuery -Query 'select count(*) as n from EDS_ID' -Path $args[0] -TimeoutSec 3", Path.GetDirectoryName(bomb));
             var error = stopped.SingleError();
             Assert.Equal("QueryTimedOut", error.FullyQualifiedErrorId.Split(',')[0]);
             Assert.Equal(ErrorCategory.OperationTimeout, error.CategoryInfo.Category);
@@ -327,7 +327,7 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
         var padding = new string('A', 100 * 1024 * 1024);
         var json = "{\"version\":\"0\",\"id\":\"e1\",\"detail-type\":\"GuardDuty Finding\",\"source\":\"aws.guardduty\",\"detail\":{\"id\":\"" + padding + "\",\"type\":\"x\"}";
         f.Lab.Counters.Reset();
-        var result = f.Session.RunWithin(TimeSpan.FromMinutes(1), "$args[0] | ConvertFrom-GdFindingEvent", json);
+        var result = f.Session.Host.RunWithin(TimeSpan.FromMinutes(1), "$args[0] | ConvertFrom-GdFindingEvent", json);
         var error = result.SingleError();
         Assert.Equal("InvalidFindingJson", error.FullyQualifiedErrorId.Split(',')[0]);
         Assert.Equal(ErrorCategory.InvalidData, error.CategoryInfo.Category);
@@ -341,7 +341,7 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
     {
         f.Lab.Counters.Reset();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var result = f.Session.RunWithin(TimeSpan.FromMinutes(2),
+        var result = f.Session.Host.RunWithin(TimeSpan.FromMinutes(2),
             "$n = 0; 1..100000 | ForEach-Object { 'i-{0:x7}Z' -f $_ } | Set-InstanceQuarantine -ErrorAction SilentlyContinue -ErrorVariable +bad; " +
             "$ids = @($bad | ForEach-Object { $_.FullyQualifiedErrorId.Split(',')[0] } | Sort-Object -Unique); " +
             "[pscustomobject]@{ Count = $bad.Count; Ids = $ids -join ','; Categories = (@($bad | ForEach-Object { $_.CategoryInfo.Category } | Sort-Object -Unique) -join ','); Last = [string]$bad[-1].TargetObject }");
@@ -406,7 +406,9 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
             // The handler reads its settings once, as the runtime's init does; these are the module's only readers.
             Environment.SetEnvironmentVariable("GUARDDUTYIR_MIN_SEVERITY", "Medium");
             Environment.SetEnvironmentVariable("GUARDDUTYIR_FINDING_TYPES", "UnauthorizedAccess:EC2/*");
-            var loaded = f.Session.Run("Set-Location -LiteralPath $args[1]; . $args[0]", HandlerPath.Value, f.Root);
+            // The runtime finds GuardDutyIR on PSModulePath (the layer's modules/ folder); here the build's out/ folder, for the load only.
+            var loaded = f.Session.Run("Set-Location -LiteralPath $args[1]; $saved = $env:PSModulePath; $env:PSModulePath = $args[2] + [IO.Path]::PathSeparator + $saved; " +
+                "try { . $args[0] } finally { $env:PSModulePath = $saved }", HandlerPath.Value, f.Root, ModuleLayout.ModuleRoot);
             Environment.SetEnvironmentVariable("GUARDDUTYIR_MIN_SEVERITY", null);
             Environment.SetEnvironmentVariable("GUARDDUTYIR_FINDING_TYPES", null);
             Assert.Null(loaded.Terminating);
