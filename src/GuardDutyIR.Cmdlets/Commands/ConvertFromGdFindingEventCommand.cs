@@ -66,6 +66,12 @@ public sealed class ConvertFromGdFindingEventCommand : GdCmdlet
     private void ReadFiles(string path, bool literal)
     {
         IEnumerable<string> files;
+        if (path.IndexOfAny(System.IO.Path.GetInvalidPathChars()) >= 0)
+        {
+            WriteError(ToErrorRecord(new GuardDutyIRException("InvalidFindingPath", ErrorKind.InvalidArgument,
+                "The path holds a character no file-system path can hold (such as NUL).", path)));
+            return;
+        }
         try
         {
             files = literal

@@ -109,7 +109,7 @@ public sealed class ExportGdCaseEvidenceCommand : GdCaseCommandBase
                 Snapshots = _snapshots,
                 InstanceEvidence = _evidence,
                 ConsoleOutput = console.Count == 0 ? null : string.Join("\n", console) + (console[^1].EndsWith('\n') ? "" : "\n"),
-                IncludePaths = IncludePath is null ? Array.Empty<string>() : this.FileSystemPaths(IncludePath),
+                IncludePaths = IncludePath is null ? Array.Empty<string>() : this.FileSystemPaths(IncludePath, nameof(IncludePath)),
                 Action = MyInvocation.MyCommand.Name,
                 Caller = LocalCaller,
             }, cancellationToken: CancellationToken);

@@ -56,7 +56,7 @@ public sealed class NewForensicSnapshotCommand : GdAwsCmdlet
 
     /// <summary>Accounts to share the (copied) snapshots with; never public.</summary>
     [Parameter]
-    [ValidatePattern(@"^\d{12}$")]
+    [ValidatePattern(@"^[0-9]{12}\z")]
     public string[] ShareWithAccountId { get; set; } = Array.Empty<string>();
 
     private const int ActivityId = 62;

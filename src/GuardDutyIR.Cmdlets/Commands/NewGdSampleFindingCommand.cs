@@ -29,6 +29,13 @@ public sealed class NewGdSampleFindingCommand : GdAwsCmdlet
 
     protected override void ProcessRecord()
     {
+        // A finding type is ThreatPurpose:ResourceType/ThreatFamily.Detection[!Artifact]
+        // (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-format.html); anything else is refused
+        // before CreateSampleFindings.
+        foreach (var type in Type)
+            if (type is null || type.Length > 256 || !System.Text.RegularExpressions.Regex.IsMatch(type, @"^[A-Za-z0-9]+:[A-Za-z0-9]+/[A-Za-z0-9.!&_-]+\z"))
+                ThrowEngineError(new GuardDutyIRException("InvalidFindingType", ErrorKind.InvalidArgument,
+                    $"'{type}' is not a GuardDuty finding type (ThreatPurpose:ResourceType/ThreatFamily.Detection).", type));
         var region = CurrentRegion;
         var what = Type.Length == 0 ? "sample findings of every type" : "sample findings of " + string.Join(", ", Type);
         if (!ShouldProcess($"GuardDuty detector in {region}", "Create " + what)) return;

@@ -44,7 +44,16 @@ public sealed class SaveInstanceEvidenceCommand : GdAwsCmdlet
             return;
         }
         var region = CurrentRegion;
-        var folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+        string folder;
+        try
+        {
+            folder = this.FolderPath(Path, nameof(Path), "InvalidEvidencePath");
+        }
+        catch (GuardDutyIRException e)
+        {
+            WriteEngineError(e);
+            return;
+        }
         try
         {
             var target = Await(Service.ResolveAsync(InstanceId, region, CancellationToken));

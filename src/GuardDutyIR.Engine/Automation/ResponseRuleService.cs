@@ -96,6 +96,7 @@ public sealed class ResponseRuleService(AwsSession session)
         WorkshopResponse.ValidateRuleName(request.Name);
         if (request.TopicArn is not null) WorkshopResponse.ValidateArn(request.TopicArn, "sns", "TopicArn");
         if (request.FunctionArn is not null) WorkshopResponse.ValidateArn(request.FunctionArn, "lambda", "FunctionArn");
+        if (request.EventBusName is not null) WorkshopResponse.ValidateEventBusName(request.EventBusName);
         var targets = new List<EventTargetDescription>();
         if (request.TopicArn is not null) targets.Add(WorkshopResponse.EmailTarget(request.TopicArn));
         if (request.FunctionArn is not null) targets.Add(new EventTargetDescription("isolate", request.FunctionArn));
@@ -269,10 +270,27 @@ public static class WorkshopResponse
         return name;
     }
 
+    /// <summary>
+    /// An event bus name (1-256 of letters, digits and /._-) or an event bus ARN, as EventBridge's PutRule takes it
+    /// (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html).
+    /// </summary>
+    public static string ValidateEventBusName(string bus)
+    {
+        var name = bus.StartsWith("arn:", StringComparison.Ordinal) && bus.IndexOf(":event-bus/", StringComparison.Ordinal) is > 0 and var at
+            ? bus[(at + ":event-bus/".Length)..] : bus;
+        if (bus.Length > 1600 || name.Length is < 1 or > 256 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_'))
+            throw new GuardDutyIRException("InvalidEventBusName", ErrorKind.InvalidArgument,
+                $"'{bus}' is not an event bus name (1-256 letters, digits, '/', '.', '-' and '_') or an event bus ARN.", bus);
+        return bus;
+    }
+
     public static string ValidateArn(string arn, string service, string parameter)
     {
         var parts = arn.Split(':');
-        if (parts.Length < 6 || parts[0] != "arn" || parts[2] != service || !parts[1].StartsWith("aws", StringComparison.Ordinal))
+        // The resource (after the account) must name something, and no part of an ARN holds spaces or control
+        // characters (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html).
+        if (parts.Length < 6 || parts[0] != "arn" || parts[2] != service || !parts[1].StartsWith("aws", StringComparison.Ordinal)
+            || parts[^1].Length == 0 || arn.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
             throw new GuardDutyIRException("InvalidArn", ErrorKind.InvalidArgument, $"-{parameter} takes an {service} ARN (arn:aws:{service}:<region>:<account>:...); '{arn}' is not one.", arn);
         return arn;
     }

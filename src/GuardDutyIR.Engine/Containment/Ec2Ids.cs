@@ -10,22 +10,22 @@ public static partial class Ec2Ids
 {
     // "i-" and 8 hexadecimal digits (IDs made before 2016) or 17 (since), as EC2 writes them: lower case.
     // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html
-    [GeneratedRegex("^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^i-(?:[0-9a-f]{8}|[0-9a-f]{17})\z", RegexOptions.CultureInvariant)]
     private static partial Regex InstanceIdPattern();
 
     // arn:<partition>:iam::<account>:instance-profile/<path/><name>; IAM names take letters, digits and +=,.@_-.
     // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html
-    [GeneratedRegex(@"^arn:aws(?:-[a-z]+)*:iam::\d{12}:instance-profile/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^arn:aws(?:-[a-z]+)*:iam::[0-9]{12}:instance-profile/(?:[A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,128}\z", RegexOptions.CultureInvariant)]
     private static partial Regex InstanceProfileArnPattern();
 
     // A key ID, a multi-Region key ID, an alias, or the ARN of a key or an alias (what CopySnapshot's KmsKeyId takes).
     // https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id
-    [GeneratedRegex(@"^(?:arn:aws(?:-[a-z]+)*:kms:[a-z0-9-]+:\d{12}:)?(?:(?:key/)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})|alias/[a-zA-Z0-9/_-]{1,250})$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(?:arn:aws(?:-[a-z]+)*:kms:[a-z0-9-]+:[0-9]{12}:)?(?:(?:key/)?(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})|alias/[a-zA-Z0-9/_-]{1,250})\z", RegexOptions.CultureInvariant)]
     private static partial Regex KmsKeyPattern();
 
     // A VPC security group name: up to 255 of a-z A-Z 0-9 space and ._-:/()#,@[]+=&;{}!$*, never "sg-…".
     // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html
-    [GeneratedRegex(@"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}\z", RegexOptions.CultureInvariant)]
     private static partial Regex GroupNamePattern();
 
     /// <summary>The values of a quarantine that are the same for every instance: checked once, before any call.</summary>

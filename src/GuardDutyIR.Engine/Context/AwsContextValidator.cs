@@ -5,16 +5,16 @@ namespace GuardDutyIR.Engine.Context;
 /// <summary>Checks the common parameters before any network call, with one stable ErrorId per mistake.</summary>
 public static partial class AwsContextValidator
 {
-    [GeneratedRegex(@"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")]
+    [GeneratedRegex(@"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\z")]
     private static partial Regex RegionPattern();
 
-    [GeneratedRegex(@"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")]
+    [GeneratedRegex(@"^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}\z")]
     private static partial Regex RoleArnPattern();
 
-    [GeneratedRegex(@"^[\w+=,.@-]{2,64}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_+=,.@-]{2,64}\z")]
     private static partial Regex SessionNamePattern();
 
-    [GeneratedRegex(@"^[\w+=,.@:/-]{2,1224}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_+=,.@:/-]{2,1224}\z")]
     private static partial Regex ExternalIdPattern();
 
     public static bool IsValidRegion(string region) => RegionPattern().IsMatch(region);

@@ -176,13 +176,13 @@ public static partial class QueryTemplates
         ?? throw new GuardDutyIRException("UnknownQueryTemplate", ErrorKind.InvalidArgument,
             $"No query template named '{name}'. Templates: {string.Join(", ", All.Select(t => t.Name))}.", name);
 
-    [GeneratedRegex(@"^i-([0-9a-f]{8}|[0-9a-f]{17})$")]
+    [GeneratedRegex(@"^i-([0-9a-f]{8}|[0-9a-f]{17})\z")]
     private static partial Regex InstanceIdPattern();
 
-    [GeneratedRegex(@"^\d{12}$")]
+    [GeneratedRegex(@"^[0-9]{12}\z")]
     private static partial Regex AccountIdPattern();
 
-    [GeneratedRegex(@"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:[A-Za-z0-9_+=,.@:/-]+$")]
+    [GeneratedRegex(@"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:[A-Za-z0-9_+=,.@:/-]+\z")]
     private static partial Regex ArnPattern();
 
     /// <summary>

@@ -92,6 +92,10 @@ public static class QueryTranslator
     /// <summary>Lake and Athena run only SELECT; the local engine must not be tricked into writing files either.</summary>
     private static void CheckReadOnly(List<SqlToken> tokens, string sql)
     {
+        // No SQL dialect takes a NUL, and DuckDB's parser ends the text at one (a parser error about unterminated
+        // quotes, not a refusal): it is refused here as what it is.
+        if (sql.Contains('\0'))
+            throw new GuardDutyIRException("QueryInvalidCharacter", ErrorKind.InvalidArgument, "The query holds a NUL character, which no query language takes.", sql);
         var words = tokens.Where(t => !t.IsTrivia).ToList();
         if (words.Count == 0)
             throw new GuardDutyIRException("QueryEmpty", ErrorKind.InvalidArgument, "The query is empty.", sql);

@@ -9,7 +9,7 @@ namespace GuardDutyIR.Engine.Notifications;
 /// <summary>Publishes rendered notifications to an SNS topic in the topic's own region.</summary>
 public sealed partial class NotificationService(AwsSession session)
 {
-    [GeneratedRegex(@"^arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)$")]
+    [GeneratedRegex(@"^arn:aws[a-z-]*:sns:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_-]{1,256}(\.fifo)?)\z")]
     private static partial Regex TopicArnPattern();
 
     /// <summary>The topic's region; a malformed ARN is an InvalidTopicArn error.</summary>
@@ -53,7 +53,7 @@ public sealed partial class NotificationService(AwsSession session)
     public const string NotifiedTagPrefix = "ir:notified:";
 
     // EC2 tag keys: at most 128 characters of letters, digits, spaces and + - = . _ : / @ (GuardDuty's IDs are 32 hex digits).
-    [GeneratedRegex(@"^[A-Za-z0-9+\-=._:/@]{1,116}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9+\-=._:/@]{1,116}\z")]
     private static partial Regex RecordableFindingId();
 
     private const string TimeFormat = "yyyy-MM-ddTHH:mm:ssZ";

@@ -10,7 +10,7 @@ namespace GuardDutyIR.Engine.ThreatLists;
 /// </summary>
 public static partial class ThreatListLocation
 {
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\z")]
     private static partial Regex BucketName();
 
     [GeneratedRegex(@"[^A-Za-z0-9_-]+")]
