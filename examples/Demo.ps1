@@ -117,11 +117,19 @@ $revocation | Format-List RoleArn, Status, TokenIssuedBefore, OtherInstances, Ac
 Show-Heading "Scenario 2: close the way the keys left: IMDSv2 only, hop limit 1"
 Set-InstanceMetadataOption -InstanceId $instance -RequireToken -HopLimit 1 -Confirm:$false | Format-List InstanceId, Status, HttpTokensBefore, HttpTokens, HopLimit | Out-Host
 
+Show-Heading "Scenario 2: New-ForensicSnapshot -Wait of $instance, then the guarded terminate"
+$snapshots2 = New-ForensicSnapshot -InstanceId $instance -CaseId IR-42 -Wait -PollIntervalSeconds 1
+$snapshots2 | Out-Host
+# The role's credentials are revoked and its disks are in IR-42's snapshots: the instance can go.
+$ended2 = Remove-CompromisedInstance -InstanceId $instance -CaseId IR-42 -Confirm:$false -PollIntervalSeconds 1
+$ended2 | Format-List InstanceId, Action, PreviousState, State | Out-Host
+$ended2.EvidenceSnapshots.GetEnumerator() | Format-Table @{ n = 'Volume'; e = { $_.Key } }, @{ n = 'Evidence snapshot'; e = { $_.Value } } | Out-Host
+
 Show-Heading 'The case IR-42: its report (both scenarios), the evidence bundle, the journal checked'
 # Each query is a table named after its template; the instance's calls go on the timeline with the containment steps.
 $investigation["Calls of $instance"] = $calls
 $report = $allFindings | Export-GdCaseReport -Query $investigation
-$bundle = @($allFindings) + @($quarantine) + @($snapshots) | Export-GdCaseEvidence -Path (Join-Path $demoFolder 'IR-42-evidence') -Zip -Query $investigation
+$bundle = @($allFindings) + @($quarantine) + @($snapshots) + @($revocation) + @($snapshots2) + @($ended2) | Export-GdCaseEvidence -Path (Join-Path $demoFolder 'IR-42-evidence') -Zip -Query $investigation
 Test-GdCaseEvidence -Path $bundle.Path | Format-List Valid, Files, JournalSignatureChecked, Problems | Out-Host
 Test-GdCaseJournal | Format-List Valid, Entries, SignedEntries, HeadSignatureValid, Problems | Out-Host
 $null = Stop-GdCase

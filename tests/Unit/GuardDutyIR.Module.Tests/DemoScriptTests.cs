@@ -21,6 +21,11 @@ public sealed class DemoScriptTests
 
         Assert.True(exitCode == 0, output);
         Assert.Contains("== Scenario 2 on Athena over the CloudTrail table ==", output);
+        // Scenario 2 ends as the issue's runbook does: credentials revoked, IMDSv2 required, evidence, then the terminate.
+        Assert.Matches(@"RoleArn\s+: arn:aws:iam::\d{12}:role/GuardDuty-Example-EC2-Compromised\s+Status\s+: Revoked", output);
+        Assert.Matches(@"HttpTokens\s+: required", output);
+        Assert.Matches(@"== Scenario 2: New-ForensicSnapshot -Wait of i-[0-9a-f]+, then the guarded terminate ==", output);
+        Assert.Matches(@"Action\s+: Terminate\s+PreviousState\s+: \w+\s+State\s+: terminated", output);
         // Scenario 1's automatic path: the rule's e-mail, and the handler's answer from the Runtime API.
         Assert.Contains("may be compromised and should be investigated", output);
         Assert.Matches(@"status\s+: Isolated", output);
