@@ -129,7 +129,7 @@ Show-Heading 'The case IR-42: its report (both scenarios), the evidence bundle, 
 # Each query is a table named after its template; the instance's calls go on the timeline with the containment steps.
 $investigation["Calls of $instance"] = $calls
 $report = $allFindings | Export-GdCaseReport -Query $investigation
-$bundle = @($allFindings) + @($quarantine) + @($snapshots) + @($revocation) + @($snapshots2) + @($ended2) | Export-GdCaseEvidence -Path (Join-Path $demoFolder 'IR-42-evidence') -Zip -Query $investigation
+$bundle = @($allFindings) + @($quarantine) + @($snapshots) + @($snapshots2) | Export-GdCaseEvidence -Path (Join-Path $demoFolder 'IR-42-evidence') -Zip -Query $investigation
 Test-GdCaseEvidence -Path $bundle.Path | Format-List Valid, Files, JournalSignatureChecked, Problems | Out-Host
 Test-GdCaseJournal | Format-List Valid, Entries, SignedEntries, HeadSignatureValid, Problems | Out-Host
 $null = Stop-GdCase
