@@ -28,7 +28,6 @@ public abstract class Json11Service : ILabService, IModeledService
         Context = context;
         SigningName = signingName;
         TargetPrefix = targetPrefix;
-        Model = ServiceModel.For(signingName);
         ProtocolErrors.RegisterProtocol(signingName, LabProtocol.Json11);
     }
 
@@ -42,7 +41,10 @@ public abstract class Json11Service : ILabService, IModeledService
     protected LabContext Context { get; }
 
     /// <summary>The service's constraint table (required members, limits, enums, modeled errors).</summary>
-    protected ServiceModel Model { get; }
+    /// <remarks>Looked up on first use, so a new service starts (and the table can be regenerated) before the table knows it.</remarks>
+    protected ServiceModel Model => _model ??= ServiceModel.For(SigningName);
+
+    private ServiceModel? _model;
 
     protected delegate LabResponse Handler(LabRequest request, JsonObject body);
 

@@ -29,5 +29,6 @@ public static class LabServiceCatalog
         new CloudTrailService(context),
         new AthenaService(context),
         new EventBridgeService(context),
+        new GuardDutyIR.Lab.Ssm.SsmService(context),
     };
 }

@@ -37,6 +37,22 @@ public sealed partial class Ec2Service
                 : null;
     }
 
+    /// <summary>An instance as another Lab service sees it (Systems Manager's agent view).</summary>
+    public sealed record InstanceSummary(string InstanceId, string State, string PrivateIp, string? ProfileArn, DateTimeOffset LaunchTime);
+
+    /// <summary>Every instance of an account, states advanced to now.</summary>
+    public IReadOnlyList<InstanceSummary> InstancesOf(string accountId)
+    {
+        lock (_gate)
+        {
+            Advance(_ctx.Clock.GetUtcNow());
+            return _instances.Values.Where(i => i.AccountId == accountId).OrderBy(i => i.InstanceId, StringComparer.Ordinal)
+                .Select(i => new InstanceSummary(i.InstanceId, i.State, i.PrivateIp,
+                    _iam.Values.FirstOrDefault(a => a.InstanceId == i.InstanceId && a.State == "associated")?.ProfileArn, i.LaunchTime))
+                .ToList();
+        }
+    }
+
     /// <summary>The instance profile ARN currently associated with an instance, if any.</summary>
     public string? AssociatedProfileArn(string instanceId)
     {

@@ -103,6 +103,10 @@ public sealed partial class IamService : ILabService, IModeledService, ILabPolic
         return null;
     }
 
+    /// <summary>True when one of the role's policies (inline or attached) allows <paramref name="action"/>.</summary>
+    public bool RoleAllows(string accountId, string roleName, string action) =>
+        PolicyDocuments(accountId, roleName).Any(d => PolicyEvaluator.Allows(d, action));
+
     /// <summary>The role in an instance profile (an instance profile holds at most one role); null when none.</summary>
     public IamRole? RoleOfInstanceProfile(string accountId, string profileName)
     {

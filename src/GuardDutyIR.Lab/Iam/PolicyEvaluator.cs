@@ -80,6 +80,29 @@ public static class PolicyEvaluator
         return false;
     }
 
+    /// <summary>
+    /// True when an Allow statement (without conditions) grants the action on some resource: enough for the Lab to
+    /// decide what an instance's agent can do, not a full evaluation.
+    /// </summary>
+    public static bool Allows(string document, string action)
+    {
+        JsonDocument json;
+        try { json = JsonDocument.Parse(document); }
+        catch (JsonException) { return false; }
+        using (json)
+        {
+            if (json.RootElement.ValueKind != JsonValueKind.Object || !json.RootElement.TryGetProperty("Statement", out var st)) return false;
+            foreach (var s in Statements(st))
+            {
+                if (s.ValueKind != JsonValueKind.Object || !s.TryGetProperty("Effect", out var e) || e.GetString() != "Allow") continue;
+                if (s.TryGetProperty("Condition", out _)) continue;
+                if (s.TryGetProperty("Action", out var a) && Strings(a).Any(p => Matches(p, action))) return true;
+                if (s.TryGetProperty("NotAction", out var na) && !Strings(na).Any(p => Matches(p, action))) return true;
+            }
+        }
+        return false;
+    }
+
     private static IEnumerable<JsonElement> Statements(JsonElement st) =>
         st.ValueKind == JsonValueKind.Array ? st.EnumerateArray().ToArray() : new[] { st };
 

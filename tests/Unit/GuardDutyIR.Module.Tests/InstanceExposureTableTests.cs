@@ -39,7 +39,8 @@ public sealed class InstanceExposureTableTests : IClassFixture<InstanceExposureT
     /// - open to 0.0.0.0/0 or ::/0: the bastion's SSH (admin port: Fail), the malicious group's ICMP and HTTP, the web
     ///   group's HTTPS on IPv4 and IPv6 (Warn each); the other groups only admit the VPC, 10.0.0.0/8 or another group;
     /// - every instance was launched with key pair guardduty-example (Warn);
-    /// - the Lab has no Systems Manager, so SSM's status is unknown (Warn) everywhere;
+    /// - Systems Manager manages the running instances whose role lets its agent register (every role has
+    ///   AmazonSSMManagedInstanceCore): Pass, ping Online; instances without a role are not managed nodes (Warn);
     /// - roles: every role has AmazonSSMManagedInstanceCore (ssm:/ssmmessages:/ec2messages: actions on "*": Warn); the
     ///   web and app roles an inline s3:GetObject on ".../app/*" (Warn); the investigated role the managed s3:* on *
     ///   and inline dynamodb:* on * (Fail) and ssm:GetParameter(s) on ".../parameter/gd-example/*" (Warn);
@@ -56,7 +57,7 @@ public sealed class InstanceExposureTableTests : IClassFixture<InstanceExposureT
         ["GuardDuty-Example: Compromised Instance"] = ("Fail", new[]
         {
             "Fail IMDSv1 @", "Pass IMDS hop limit @", "Warn Public address @", "Pass Port open to the internet @",
-            "Warn Key pair @", "Warn SSM managed @",
+            "Warn Key pair @", "Pass SSM managed @",
             $"Warn Role policy {SsmCore}", "Warn Role policy Inline GuardDuty-Example-WebRole-AppData", "Pass User data @",
         }),
         ["GuardDuty-Example: Malicious Instance"] = ("Warn", new[]
@@ -74,7 +75,7 @@ public sealed class InstanceExposureTableTests : IClassFixture<InstanceExposureT
         {
             "Fail IMDSv1 @", "Pass IMDS hop limit @", "Warn Public address @",
             "Warn Port open to the internet sg:GuardDuty-Example-WebSG", "Warn Port open to the internet sg:GuardDuty-Example-WebSG",
-            "Warn Key pair @", "Warn SSM managed @",
+            "Warn Key pair @", "Pass SSM managed @",
             $"Warn Role policy {SsmCore}", "Fail Role policy Managed GuardDuty-Example-S3FullAccess",
             "Fail Role policy Inline GuardDuty-Example-DynamoDB", "Warn Role policy Inline GuardDuty-Example-Parameters", "Pass User data @",
         }),
@@ -91,7 +92,7 @@ public sealed class InstanceExposureTableTests : IClassFixture<InstanceExposureT
     private static string[] AppServer => new[]
     {
         "Pass IMDSv1 @", "Warn IMDS hop limit @", "Pass Public address @", "Pass Port open to the internet @",
-        "Warn Key pair @", "Warn SSM managed @",
+        "Warn Key pair @", "Pass SSM managed @",
         $"Warn Role policy {SsmCore}", "Warn Role policy Inline GuardDuty-Example-AppServer-AppData", "Pass User data @",
     };
 
@@ -141,6 +142,8 @@ public sealed class InstanceExposureTableTests : IClassFixture<InstanceExposureT
         string Evidence(string check) => string.Join(" | ", checks.Where(c => (string)c.Properties["Check"].Value == check).Select(c => (string)c.Properties["Evidence"].Value));
         if (instance.PublicIp is { } ip) Assert.Contains(ip, Evidence("Public address"));
         Assert.Contains("guardduty-example", Evidence("Key pair"));
+        Assert.Equal(instance.IamRoleName is null ? "not a managed node: no Session Manager access or patching through SSM" : "managed node, ping status Online",
+            Evidence("SSM managed"));
         if (name == "GuardDuty-Example: Bastion") Assert.Equal("tcp 22 from 0.0.0.0/0", Evidence("Admin port open to the internet"));
         if (name == "GuardDuty-Example: Credential Instance")
             Assert.Equal(new[] { "tcp 443 from 0.0.0.0/0", "tcp 443 from ::/0" }, Evidence("Port open to the internet").Split(" | ").Order(StringComparer.Ordinal));
