@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using GuardDutyIR.Engine.Containment;
 using GuardDutyIR.Engine.Findings;
 
 namespace GuardDutyIR.Commands;
@@ -114,8 +115,11 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
         }
     }
 
-    private FindingQuery NewQuery() => new()
+    private FindingQuery NewQuery()
     {
+        CheckFilters();
+        return new()
+        {
         DetectorId = DetectorId,
         Ids = Id,
         Types = Type,
@@ -128,7 +132,25 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
         IncludeSample = IncludeSample,
         SortBy = SortBy,
         Ascending = Ascending,
-    };
+        };
+    }
+
+    // Filters go into GuardDuty's criteria as they are: a malformed one would match nothing and say nothing, so it is
+    // refused before any call.
+    private void CheckFilters()
+    {
+        foreach (var id in InstanceId)
+            if (!Ec2Ids.IsInstanceId(id)) throw Ec2Ids.InvalidInstanceId(id);
+        foreach (var account in AccountId)
+            if (account is null || account.Length != 12 || !account.All(char.IsAsciiDigit))
+                throw new GuardDutyIRException("InvalidAccountId", ErrorKind.InvalidArgument, $"'{account}' is not an AWS account ID (12 digits).", account);
+        foreach (var id in Id)
+            if (id is null || id.Length is 0 or > 300 || !id.All(char.IsAsciiLetterOrDigit))
+                throw new GuardDutyIRException("InvalidFindingId", ErrorKind.InvalidArgument, $"'{id}' is not a GuardDuty finding ID (1-300 letters and digits).", id);
+        if (Since is { } since && Until is { } until && since > until)
+            throw new GuardDutyIRException("InvalidTimeWindow", ErrorKind.InvalidArgument,
+                $"-Since ({since:o}) is after -Until ({until:o}): no finding can match.", since);
+    }
 
     private double? ParseSeverity(string? text)
     {
