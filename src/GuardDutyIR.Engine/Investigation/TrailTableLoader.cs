@@ -1,4 +1,6 @@
 using DuckDB.NET.Data;
+using DuckDB.NET.Native;
+using NativeAppender = DuckDB.NET.Native.DuckDBAppender;
 
 namespace GuardDutyIR.Engine.Investigation;
 
@@ -63,7 +65,7 @@ internal static class TrailTableLoader
         try
         {
             long rows = 0;
-            using (var appender = connection.CreateAppender(table))
+            using (var appender = new ChunkWriter(connection, table))
             {
                 for (var i = 0; i < files.Count; i++)
                 {
@@ -85,6 +87,7 @@ internal static class TrailTableLoader
                         loaded.Add(i);
                     }
                 }
+                appender.Close();
             }
             foreach (var (from, to) in dropped)
             {
@@ -307,34 +310,122 @@ internal static class TrailTableLoader
             _used = _committed = 0;
         }
 
-        public void AppendTo(DuckDBAppender appender)
+        public void AppendTo(ChunkWriter writer)
         {
             for (var r = 0; r < Rows; r++)
             {
-                var row = appender.CreateRow();
+                var k = writer.NextRow();
                 for (var c = 0; c < _kinds.Length; c++)
                 {
                     var length = _lengths[c][r];
-                    if (length < 0)
-                    {
-                        row.AppendNullValue();
-                        continue;
-                    }
-                    switch (_kinds[c])
-                    {
-                        case FlatKind.Time:
-                            row.AppendValue((DateTime?)new DateTime(_ticks[c][r], DateTimeKind.Utc));
-                            break;
-                        case FlatKind.Boolean:
-                            row.AppendValue((bool?)(length == 1));
-                            break;
-                        default:
-                            row.AppendValue(new Span<byte>(_bytes, _offsets[c][r], length));
-                            break;
-                    }
+                    if (length < 0) writer.Null(c, k);
+                    else if (_kinds[c] == FlatKind.Time) writer.Time(c, k, _ticks[c][r]);
+                    else if (_kinds[c] == FlatKind.Boolean) writer.Boolean(c, k, length == 1);
+                    else writer.Text(c, k, _bytes.AsSpan(_offsets[c][r], length));
                 }
-                row.EndRow();
             }
+        }
+    }
+}
+
+/// <summary>
+/// Writes rows into DuckDB's own data chunks and appends each full chunk (duckdb_append_data_chunk,
+/// https://duckdb.org/docs/stable/clients/c/appender): a value is one store into the vector, or one call for a string,
+/// and a null is one bit, where the row-at-a-time appender makes a native call per value, nulls included.
+/// </summary>
+internal sealed unsafe class ChunkWriter : IDisposable
+{
+    private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
+    private readonly NativeAppender _appender;
+    private readonly DuckDBLogicalType[] _types;
+    private readonly DuckDBDataChunk _chunk;
+    private readonly IntPtr[] _vectors;
+    private readonly void*[] _data;
+    private readonly ulong*[] _validity;
+    private readonly int _capacity = (int)NativeMethods.Helpers.DuckDBVectorSize();
+    private int _size;
+    private bool _closed;
+
+    public ChunkWriter(DuckDBConnection connection, string table)
+    {
+        if (NativeMethods.Appender.DuckDBAppenderCreate(connection.NativeConnection, null!, table, out _appender) != DuckDBState.Success)
+            throw LoadFailed($"DuckDB could not open an appender on {table}.");
+        var count = (int)NativeMethods.Appender.DuckDBAppenderColumnCount(_appender);
+        _types = Enumerable.Range(0, count).Select(i => NativeMethods.Appender.DuckDBAppenderColumnType(_appender, (ulong)i)).ToArray();
+        _chunk = NativeMethods.DataChunks.DuckDBCreateDataChunk(_types.Select(t => t.DangerousGetHandle()).ToArray(), (ulong)count);
+        _vectors = new IntPtr[count];
+        _data = new void*[count];
+        _validity = new ulong*[count];
+        Start();
+    }
+
+    /// <summary>The index in the chunk of the next row, after appending the chunk if it is full.</summary>
+    public int NextRow()
+    {
+        if (_size == _capacity) Flush();
+        return _size++;
+    }
+
+    public void Null(int column, int row)
+    {
+        if (_validity[column] == null)
+        {
+            NativeMethods.Vectors.DuckDBVectorEnsureValidityWritable(_vectors[column]);
+            _validity[column] = NativeMethods.Vectors.DuckDBVectorGetValidity(_vectors[column]);
+        }
+        _validity[column][row >> 6] &= ~(1UL << (row & 63));
+    }
+
+    /// <summary>Text the reader has already checked to be UTF-8, so DuckDB need not check it again.</summary>
+    public void Text(int column, int row, ReadOnlySpan<byte> utf8)
+    {
+        fixed (byte* bytes = utf8)
+            NativeMethods.Vectors.DuckDBUnsafeVectorAssignStringElementLength(_vectors[column], (ulong)row, bytes, utf8.Length);
+    }
+
+    /// <summary>A TIMESTAMP: microseconds since 1970 (earlier times rounded down, as their text would be truncated).</summary>
+    public void Time(int column, int row, long ticks) => ((long*)_data[column])[row] = Math.DivRem(ticks - EpochTicks, 10, out var rest) - (rest < 0 ? 1 : 0);
+
+    public void Boolean(int column, int row, bool value) => ((byte*)_data[column])[row] = value ? (byte)1 : (byte)0;
+
+    public void Close()
+    {
+        if (_closed) return;
+        _closed = true;
+        if (_size > 0) Flush();
+        if (NativeMethods.Appender.DuckDBAppenderClose(_appender) != DuckDBState.Success) throw LoadFailed("DuckDB could not finish appending the parsed trail files.");
+    }
+
+    public void Dispose()
+    {
+        // An abandoned load (cancelled, or a file error) is not flushed: the half-built cache is deleted anyway.
+        _closed = true;
+        _chunk.Dispose();
+        foreach (var type in _types) type.Dispose();
+        _appender.Dispose();
+    }
+
+    private void Flush()
+    {
+        NativeMethods.DataChunks.DuckDBDataChunkSetSize(_chunk, (ulong)_size);
+        if (NativeMethods.Appender.DuckDBAppendDataChunk(_appender, _chunk) != DuckDBState.Success) throw LoadFailed("DuckDB could not append the parsed trail files.");
+        NativeMethods.DataChunks.DuckDBDataChunkReset(_chunk);
+        Start();
+    }
+
+    // DuckDB refuses an append when its disk or memory limit is reached (the spill folder, memory_limit).
+    private static GuardDutyIRException LoadFailed(string message) =>
+        new("LocalQueryLoadFailed", ErrorKind.ResourceUnavailable, message + " Check the free space of the work folder.", "trail-cache");
+
+    // A reset chunk may hand out other buffers, so the pointers are taken again for each chunk.
+    private void Start()
+    {
+        _size = 0;
+        for (var c = 0; c < _vectors.Length; c++)
+        {
+            _vectors[c] = NativeMethods.DataChunks.DuckDBDataChunkGetVector(_chunk, c);
+            _data[c] = NativeMethods.Vectors.DuckDBVectorGetData(_vectors[c]);
+            _validity[c] = null;
         }
     }
 }
