@@ -119,14 +119,18 @@ foreach (var (name, run, _) in readers)
     if (name.StartsWith("Invoke-LakeQuery -Path, next")) ModulePeak.Bytes = Process.GetCurrentProcess().PeakWorkingSet64;
 }
 var times = readers.ToDictionary(x => x.Name, _ => new List<double>());
+// CPU time (all threads) says how much work each reader does, apart from how the other work on the machine shares the cores.
+var cpu = readers.ToDictionary(x => x.Name, _ => new List<double>());
 for (var round = 1; round <= rounds; round++)
 {
     foreach (var (name, run, repeat) in readers)
     {
         GC.Collect();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         answers[name] = run();
         times[name].Add(watch.Elapsed.TotalSeconds / repeat);
+        cpu[name].Add((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / repeat);
     }
     double T(int i) => times[readers[i].Name][round - 1];
     Console.WriteLine($"round {round}: first {T(0):0.000} s, next {T(1):0.000} s, scan {T(2):0.000} s, read_json {T(3):0.000} s; " +
@@ -142,7 +146,8 @@ Console.WriteLine($"answers agree: {reference.Count} principals, top {answers["S
 
 Console.WriteLine();
 foreach (var (name, _, repeat) in readers)
-    Console.WriteLine($"{name,-45} best of {rounds}: {times[name].Min():0.000} s{(repeat > 1 ? " per query" : "")}   (rounds: {string.Join(", ", times[name].Select(t => t.ToString("0.000")))})");
+    Console.WriteLine($"{name,-45} best of {rounds}: {times[name].Min():0.000} s{(repeat > 1 ? " per query" : "")}   (rounds: {string.Join(", ", times[name].Select(t => t.ToString("0.000")))}; " +
+                      $"CPU s: {string.Join(", ", cpu[name].Select(t => t.ToString("0.000")))})");
 var first = times[readers[0].Name].Min();
 var next = times[readers[1].Name].Min();
 var scan = times[readers[2].Name].Min();
