@@ -6,14 +6,19 @@ using System.Reflection;
 using System.Text.Json;
 using DuckDB.NET.Data;
 
-// dotnet run -c Release --project bench/GuardDutyIR.Bench.LakeQuery [-- <events> <eventsPerFile>]
-// Generates the logs once (kept in a temp folder between runs), then times the three readers on the same files.
+// dotnet run -c Release --project bench/GuardDutyIR.Bench.LakeQuery [-- <events> <eventsPerFile> [rounds] [--declared]]
+// Generates the logs once (kept in a temp folder between runs), then times the readers on the same files in rounds:
+// each round runs every reader once, so a burst of load from other work on the machine falls on all of them alike, and
+// the ratios are taken from the same run (the best round of each reader, and each round's own ratios).
 var events = args.Length > 0 ? int.Parse(args[0]) : 2_000_000;
 var perFile = args.Length > 1 ? int.Parse(args[1]) : 10_000;
+var rounds = args.Length > 2 && int.TryParse(args[2], out var r) ? r : 3;
+var declared = args.Contains("--declared");
 var dir = Path.Combine(Path.GetTempPath(), $"gdir-bench-trail-{events}-{perFile}");
 Generate(dir, events, perFile);
 var files = Directory.GetFiles(dir, "*.json.gz", SearchOption.AllDirectories);
-Console.WriteLine($"{files.Length} files, {events:N0} events, {files.Sum(f => new FileInfo(f).Length) / 1048576.0:0.0} MB gzip in {dir}");
+Console.WriteLine($"{files.Length} files, {events:N0} events, {files.Sum(f => new FileInfo(f).Length) / 1048576.0:0.0} MB gzip in {dir}; " +
+                  $"{Environment.ProcessorCount} cores, load average {LoadAverage()}");
 
 const string WorkshopQuery1 = """
     select useridentity.principalid, eventsource, eventname, count(*) as total
@@ -25,15 +30,16 @@ const string WorkshopQuery1 = """
     order by total desc
     """;
 
-// 1. DuckDB on its own: auto-detected schema, the way a DuckDB user reads trail logs.
-var duck = Measure("DuckDB read_json directly", () =>
+// DuckDB on its own: auto-detected schema, the way a DuckDB user reads trail logs.
+List<(string, long)> DuckDirect(bool declaredColumns)
 {
     using var c = new DuckDBConnection("DataSource=:memory:");
     c.Open();
     using var cmd = c.CreateCommand();
+    var columns = declaredColumns ? ", columns = {Records: 'STRUCT(userIdentity STRUCT(principalId VARCHAR), eventSource VARCHAR, eventName VARCHAR)[]'}" : "";
     cmd.CommandText = $"""
         select r.userIdentity.principalId as principalid, r.eventSource, r.eventName, count(*) as total
-        from (select unnest(Records) as r from read_json('{dir}/**/*.json.gz', format = 'auto', maximum_object_size = 1073741824))
+        from (select unnest(Records) as r from read_json('{dir}/**/*.json.gz', format = 'auto', maximum_object_size = 1073741824{columns}))
         where r.userIdentity.principalId like '%:i-%' and r.eventSource = 's3.amazonaws.com' and r.eventName = 'ListBuckets'
         group by all order by total desc
         """;
@@ -41,61 +47,10 @@ var duck = Measure("DuckDB read_json directly", () =>
     var rows = new List<(string, long)>();
     while (reader.Read()) rows.Add((reader.GetString(0), reader.GetInt64(3)));
     return rows;
-});
-
-// 1b. DuckDB with a declared schema of only the fields the query reads.
-Measure("DuckDB read_json, declared columns", () =>
-{
-    using var c = new DuckDBConnection("DataSource=:memory:");
-    c.Open();
-    using var cmd = c.CreateCommand();
-    cmd.CommandText = $$"""
-        select r.userIdentity.principalId as principalid, r.eventSource, r.eventName, count(*) as total
-        from (select unnest(Records) as r from read_json('{{dir}}/**/*.json.gz', format = 'auto', maximum_object_size = 1073741824,
-              columns = {Records: 'STRUCT(userIdentity STRUCT(principalId VARCHAR), eventSource VARCHAR, eventName VARCHAR)[]'}))
-        where r.userIdentity.principalId like '%:i-%' and r.eventSource = 's3.amazonaws.com' and r.eventName = 'ListBuckets'
-        group by all order by total desc
-        """;
-    using var reader = cmd.ExecuteReader();
-    var rows = new List<(string, long)>();
-    while (reader.Read()) rows.Add((reader.GetString(0), reader.GetInt64(3)));
-    return rows;
-});
-
-// 2. The module: Invoke-LakeQuery -Path in a hosted PowerShell 7.6 with the built module imported.
-var layout = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ModuleLayoutDir").Value!;
-using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
-runspace.Open();
-using (var import = PowerShell.Create()) { import.Runspace = runspace; import.AddCommand("Import-Module").AddArgument(Path.Combine(layout, "GuardDutyIR.psd1")).Invoke(); }
-List<(string, long)> RunModule()
-{
-    using var ps = PowerShell.Create();
-    ps.Runspace = runspace;
-    ps.AddCommand("Invoke-LakeQuery").AddParameter("Query", WorkshopQuery1).AddParameter("Path", dir).AddParameter("Region", "us-east-1")
-        .AddParameter("Credential", new System.Collections.Hashtable { ["AccessKey"] = "AKIDBENCH", ["SecretKey"] = "unused" });
-    var output = ps.Invoke();
-    if (ps.HadErrors) throw new InvalidOperationException(string.Join("; ", ps.Streams.Error));
-    return output.Select(o => ((string)o.Properties["principalid"].Value, (long)o.Properties["total"].Value)).ToList();
 }
 
-// The module keeps the parsed fields of a file set for the next queries of an investigation: time the first query
-// (parse + build) on an empty cache, then the following ones.
-// Where the module keeps it: the user's cache folder (the XDG rule on Unix, local application data on Windows).
-var cacheFolder = OperatingSystem.IsWindows()
-    ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "GuardDutyIR", "trail-cache")
-    : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg) ? xdg
-        : Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? Path.GetTempPath(), ".cache"), "GuardDutyIR", "trail-cache");
-RunModule();   // JIT warm-up of the module path
-if (Directory.Exists(cacheFolder)) Directory.Delete(cacheFolder, true);
-GC.Collect();
-var coldWatch = Stopwatch.StartNew();
-RunModule();
-var cold = coldWatch.Elapsed.TotalSeconds;
-Console.WriteLine($"{"Invoke-LakeQuery -Path, first query (parses)",-45} once:      {cold:0.000} s");
-var module = Measure("Invoke-LakeQuery -Path, next queries (cached)", RunModule);
-
-// 3. A plain scan: System.Text.Json over every file, as a script without a query engine would do it.
-var plain = Measure("System.Text.Json scan", () =>
+// A plain scan: System.Text.Json over every file, as a script without a query engine would do it.
+List<(string, long)> PlainScan()
 {
     var counts = new Dictionary<string, long>();
     foreach (var file in files)
@@ -111,39 +66,101 @@ var plain = Measure("System.Text.Json scan", () =>
         }
     }
     return counts.OrderByDescending(c => c.Value).Select(c => (c.Key, c.Value)).ToList();
-});
-
-static string Show(List<(string, long)> r) => string.Join(", ", r.OrderBy(x => x.Item1, StringComparer.Ordinal).Take(4).Select(x => $"{x.Item1}={x.Item2}")) + $" ({r.Count} rows)";
-static List<(string, long)> Sorted(List<(string, long)> r) => r.OrderBy(x => x.Item1, StringComparer.Ordinal).ToList();
-if (!Sorted(duck.Result).SequenceEqual(Sorted(module.Result)) || !Sorted(duck.Result).SequenceEqual(Sorted(plain.Result)))
-{
-    Console.WriteLine("duck:   " + Show(duck.Result));
-    Console.WriteLine("module: " + Show(module.Result));
-    Console.WriteLine("plain:  " + Show(plain.Result));
-    throw new InvalidOperationException("The three readers disagree.");
 }
-Console.WriteLine($"answers agree: {module.Result.Count} principals, top {module.Result[0].Item1} = {module.Result[0].Item2}");
-Console.WriteLine($"ratio module first query / DuckDB direct: {cold / duck.Seconds:0.00}x (target <= 1.30x)");
-Console.WriteLine($"ratio module next queries / DuckDB direct: {module.Seconds / duck.Seconds:0.00}x");
-Console.WriteLine($"speed-up module next queries vs plain scan: {plain.Seconds / module.Seconds:0.00}x (target >= 5x); first query: {plain.Seconds / cold:0.00}x");
-Console.WriteLine($"peak working set of the process: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:0} MiB (target < 2048 MiB)");
-return 0;
 
-static (List<(string, long)> Result, double Seconds) Measure(string name, Func<List<(string, long)>> run)
+// The module: Invoke-LakeQuery -Path in a hosted PowerShell 7.6 with the built module imported.
+var layout = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ModuleLayoutDir").Value!;
+using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+runspace.Open();
+using (var import = PowerShell.Create()) { import.Runspace = runspace; import.AddCommand("Import-Module").AddArgument(Path.Combine(layout, "GuardDutyIR.psd1")).Invoke(); }
+List<(string, long)> RunModule()
 {
-    run();   // warm-up: JIT, file cache
-    var best = double.MaxValue;
+    using var ps = PowerShell.Create();
+    ps.Runspace = runspace;
+    ps.AddCommand("Invoke-LakeQuery").AddParameter("Query", WorkshopQuery1).AddParameter("Path", dir).AddParameter("Region", "us-east-1")
+        .AddParameter("Credential", new System.Collections.Hashtable { ["AccessKey"] = "AKIDBENCH", ["SecretKey"] = "unused" });
+    var output = ps.Invoke();
+    if (ps.HadErrors) throw new InvalidOperationException(string.Join("; ", ps.Streams.Error));
+    return output.Select(o => ((string)o.Properties["principalid"].Value, (long)o.Properties["total"].Value)).ToList();
+}
+
+// The module keeps the parsed fields of a file set for the next queries of an investigation: the first query (parse +
+// load) runs on an empty cache, the next ones on the cache it left.
+// Where the module keeps it: the user's cache folder (the XDG rule on Unix, local application data on Windows).
+var cacheFolder = OperatingSystem.IsWindows()
+    ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "GuardDutyIR", "trail-cache")
+    : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg && Path.IsPathRooted(xdg) ? xdg
+        : Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? Path.GetTempPath(), ".cache"), "GuardDutyIR", "trail-cache");
+List<(string, long)> FirstQuery()
+{
+    if (Directory.Exists(cacheFolder)) Directory.Delete(cacheFolder, true);
+    return RunModule();
+}
+List<(string, long)> NextQueries()
+{
     List<(string, long)> result = new();
-    for (var i = 0; i < 3; i++)
+    for (var i = 0; i < 5; i++) result = RunModule();
+    return result;
+}
+
+// Warm-up of every reader (JIT, the file cache), the module first so that its peak working set is its own.
+var readers = new List<(string Name, Func<List<(string, long)>> Run, int Repeat)>
+{
+    ("Invoke-LakeQuery -Path, first query (parses)", FirstQuery, 1),
+    ("Invoke-LakeQuery -Path, next queries (cached)", NextQueries, 5),
+    ("System.Text.Json scan", PlainScan, 1),
+    ("DuckDB read_json directly", () => DuckDirect(false), 1),
+};
+if (declared) readers.Add(("DuckDB read_json, declared columns", () => DuckDirect(true), 1));
+var answers = new Dictionary<string, List<(string, long)>>();
+foreach (var (name, run, _) in readers)
+{
+    answers[name] = run();
+    if (name.StartsWith("Invoke-LakeQuery -Path, next")) ModulePeak.Bytes = Process.GetCurrentProcess().PeakWorkingSet64;
+}
+var times = readers.ToDictionary(x => x.Name, _ => new List<double>());
+// CPU time (all threads) says how much work each reader does, apart from how the other work on the machine shares the cores.
+var cpu = readers.ToDictionary(x => x.Name, _ => new List<double>());
+for (var round = 1; round <= rounds; round++)
+{
+    foreach (var (name, run, repeat) in readers)
     {
         GC.Collect();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var watch = Stopwatch.StartNew();
-        result = run();
-        best = Math.Min(best, watch.Elapsed.TotalSeconds);
+        answers[name] = run();
+        times[name].Add(watch.Elapsed.TotalSeconds / repeat);
+        cpu[name].Add((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / repeat);
     }
-    Console.WriteLine($"{name,-45} best of 3: {best:0.000} s");
-    return (result, best);
+    double T(int i) => times[readers[i].Name][round - 1];
+    Console.WriteLine($"round {round}: first {T(0):0.000} s, next {T(1):0.000} s, scan {T(2):0.000} s, read_json {T(3):0.000} s; " +
+                      $"first/scan {T(0) / T(2):0.00}x, first/read_json {T(0) / T(3):0.00}x, scan/next {T(2) / T(1):0.0}x (load average {LoadAverage()})");
 }
+
+static List<(string, long)> Sorted(List<(string, long)> r) => r.OrderBy(x => x.Item1, StringComparer.Ordinal).ToList();
+var reference = Sorted(answers["System.Text.Json scan"]);
+foreach (var (name, answer) in answers)
+    if (!Sorted(answer).SequenceEqual(reference))
+        throw new InvalidOperationException($"{name} disagrees with the plain scan: {string.Join(", ", Sorted(answer).Take(4))} ({answer.Count} rows)");
+Console.WriteLine($"answers agree: {reference.Count} principals, top {answers["System.Text.Json scan"][0].Item1} = {answers["System.Text.Json scan"][0].Item2}");
+
+Console.WriteLine();
+foreach (var (name, _, repeat) in readers)
+    Console.WriteLine($"{name,-45} best of {rounds}: {times[name].Min():0.000} s{(repeat > 1 ? " per query" : "")}   (rounds: {string.Join(", ", times[name].Select(t => t.ToString("0.000")))}; " +
+                      $"CPU s: {string.Join(", ", cpu[name].Select(t => t.ToString("0.000")))})");
+var first = times[readers[0].Name].Min();
+var next = times[readers[1].Name].Min();
+var scan = times[readers[2].Name].Min();
+var duck = times[readers[3].Name].Min();
+static string Verdict(bool ok) => ok ? "met" : "NOT met";
+Console.WriteLine($"first query / plain scan:        {first / scan:0.00}x  (target <= 1.25x: {Verdict(first / scan <= 1.25)})");
+Console.WriteLine($"first query / DuckDB read_json:  {first / duck:0.00}x  (target <= 1.00x: {Verdict(first / duck <= 1.0)})");
+Console.WriteLine($"plain scan / next query:         {scan / next:0.0}x  (target >= 10x: {Verdict(scan / next >= 10)})");
+Console.WriteLine($"peak working set, module only:   {ModulePeak.Bytes / 1048576.0:0} MiB  (target < 2048 MiB: {Verdict(ModulePeak.Bytes < 2048L << 20)}); " +
+                  $"whole process with the baselines: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:0} MiB");
+return 0;
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 
 static void Generate(string dir, int events, int perFile)
 {
@@ -194,4 +211,9 @@ static void Generate(string dir, int events, int perFile)
         json.WriteEndArray();
         json.WriteEndObject();
     }
+}
+
+static class ModulePeak
+{
+    public static long Bytes;
 }

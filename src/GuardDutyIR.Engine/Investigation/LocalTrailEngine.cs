@@ -6,10 +6,11 @@ namespace GuardDutyIR.Engine.Investigation;
 
 /// <summary>
 /// Runs CloudTrail Lake SQL over local trail log files with the embedded DuckDB engine. The files (gzip or plain, each a
-/// {"Records":[...]} object) are parsed in parallel for just the fields the query uses, loaded into DuckDB, and queried
-/// through a view with the Lake schema's column names and types, so the workshop's queries run unchanged. DuckDB's own
-/// JSON reader was measured at about five times slower than parsing here on these files. This class is the only one
-/// that touches DuckDB, so nothing loads it until a local query runs.
+/// {"Records":[...]} object) are parsed on every core for just the fields the query uses, appended to DuckDB column
+/// batch by column batch (see <see cref="TrailTableLoader"/>), and queried through a view with the Lake schema's column
+/// names and types, so the workshop's queries run unchanged. DuckDB's own JSON reader (read_json) was measured several
+/// times slower than that on the same files (bench/GuardDutyIR.Bench.LakeQuery). This class is the only one that
+/// touches DuckDB, so nothing loads it until a local query runs.
 /// </summary>
 public static class LocalTrailEngine
 {
@@ -90,15 +91,69 @@ public static class LocalTrailEngine
 
     /// <summary>
     /// The Lake columns a query mentions. Parsing a JSON field costs time even when no one reads it, so the view
-    /// reads only these (all of them for "*" or an unknown reference).
+    /// reads only these (all of them for "*" or an unknown reference). Of a struct (useridentity, tlsdetails) only the
+    /// fields named after a dot are parsed when every mention names one (useridentity.principalid); the others stay
+    /// in the struct as NULL, so its type is the same. A bare mention (useridentity, useridentity['arn']) parses all.
     /// </summary>
     internal static IReadOnlyList<Column> ColumnsUsedBy(string sql)
     {
         var tokens = SqlTokenizer.Tokenize(sql);
         if (tokens.Any(t => t.IsSymbol("*") && IsSelectStar(tokens, t))) return Columns;
-        var words = new HashSet<string>(tokens.Where(t => t.Kind == SqlTokenKind.Identifier).Select(t => t.Text.Split('.')[0]), StringComparer.OrdinalIgnoreCase);
-        var used = Columns.Where(c => words.Contains(c.Name)).ToList();
+        var used = new List<Column>();
+        foreach (var column in Columns)
+        {
+            var paths = FieldPaths(tokens, column.Name);
+            if (paths.Count == 0) continue;
+            if (column.Flat.Length == 1 || paths.Contains("")) { used.Add(column); continue; }
+            var keep = column.Flat.Where(f => paths.Any(p => Overlaps(StructField(f), p))).ToArray();
+            used.Add(keep.Length == column.Flat.Length ? column : column with
+            {
+                Flat = keep,
+                Expression = column.Flat.Except(keep).Aggregate(column.Expression,
+                    (e, f) => System.Text.RegularExpressions.Regex.Replace(e, $@"\b{f.Name}\b", "NULL::" + f.DuckDbType)),
+            });
+        }
         return used.Count == 0 ? new[] { Columns[0] } : used;
+    }
+
+    // A struct's fields in the Lake schema are its JSON names in lower case, below the struct's own name.
+    private static string StructField(FlatColumn flat) => string.Join('.', flat.JsonPath.Skip(1)).ToLowerInvariant();
+
+    private static bool Overlaps(string field, string path) =>
+        field == path || field.StartsWith(path + ".", StringComparison.Ordinal) || path.StartsWith(field + ".", StringComparison.Ordinal);
+
+    // The field paths after each mention of a column ("" for a bare mention): useridentity.sessioncontext.attributes
+    // gives "sessioncontext.attributes".
+    private static HashSet<string> FieldPaths(List<SqlToken> tokens, string column)
+    {
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (!NameOf(tokens[i]).Equals(column, StringComparison.OrdinalIgnoreCase)) continue;
+            var path = new List<string>();
+            var j = NextSolid(tokens, i);
+            while (j < tokens.Count && tokens[j].IsSymbol(".") && NextSolid(tokens, j) is var k && k < tokens.Count && NameOf(tokens[k]) is { Length: > 0 } field)
+            {
+                path.Add(field.ToLowerInvariant());
+                j = NextSolid(tokens, k);
+            }
+            paths.Add(string.Join('.', path));
+        }
+        return paths;
+    }
+
+    private static string NameOf(SqlToken token) => token.Kind switch
+    {
+        SqlTokenKind.Identifier => token.Text,
+        SqlTokenKind.QuotedIdentifier when token.Text.StartsWith('"') => token.Text[1..^1].Replace("\"\"", "\""),
+        _ => "",
+    };
+
+    private static int NextSolid(List<SqlToken> tokens, int i)
+    {
+        i++;
+        while (i < tokens.Count && tokens[i].IsTrivia) i++;
+        return i;
     }
 
     // count(*) reads no column; "select *" or "t.*" needs all of them.
@@ -220,6 +275,8 @@ public static class LocalTrailEngine
             Execute(connection, "SET memory_limit = '1GB'");
 
             var flat = columns.SelectMany(c => c.Flat).ToList();
+            // A query that names only fields a struct does not have still needs a table with a column.
+            if (flat.Count == 0) flat.AddRange(Columns[0].Flat);
             var cache = await ParsedCache.OpenOrBuildAsync(connection, files, flat, notice, cancellationToken).ConfigureAwait(false);
             Execute(connection, $"CREATE VIEW trail_events AS SELECT * FROM {cache}");
             Execute(connection, $"CREATE VIEW {TableName} AS SELECT {string.Join(", ", columns.Select(c => $"{c.Expression} AS {c.Name}"))} FROM trail_events");
@@ -295,7 +352,7 @@ public static class LocalTrailEngine
     /// </summary>
     private static class ParsedCache
     {
-        private const int FormatVersion = 1;
+        private const int FormatVersion = 2;
         private static readonly TimeSpan KeepFor = TimeSpan.FromDays(7);
 
         /// <summary>Attaches the cache for these files and fields (building it first if needed); returns the table to read.</summary>
@@ -332,26 +389,27 @@ public static class LocalTrailEngine
             var building = path + "." + Guid.NewGuid().ToString("N") + ".building";
             try
             {
-                using var staging = new StagingFolder(notice);
-                var skipped = new System.Collections.Concurrent.ConcurrentQueue<QueryNotice>();
-                var parts = await StageAsync(files, flat, staging.Path, n => { skipped.Enqueue(n); }, cancellationToken).ConfigureAwait(false);
                 using (var builder = new DuckDBConnection($"DataSource={building}"))
                 {
                     builder.Open();
                     Execute(builder, "SET autoinstall_known_extensions = false");
                     Execute(builder, "SET autoload_known_extensions = false");
                     Execute(builder, $"SET temp_directory = {SqlTokenizer.Literal(WorkFolders.Get("duckdb-spill", notice))}");
-                    var csvColumns = string.Join(", ", flat.Select(f => $"'{f.Name}': '{f.DuckDbType}'"));
-                    Execute(builder, parts.Count == 0
-                        ? $"CREATE TABLE trail_events ({string.Join(", ", flat.Select(f => $"{f.Name} {f.DuckDbType}"))})"
-                        : $"CREATE TABLE trail_events AS SELECT * FROM read_csv([{string.Join(", ", parts.Select(SqlTokenizer.Literal))}], columns = {{{csvColumns}}}, " +
-                          "header = false, delim = ',', quote = '\"', escape = '\"', nullstr = '\\N', allow_quoted_nulls = false, timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')",
-                        cancellationToken);
+                    Execute(builder, "SET memory_limit = '1GB'");
+                    // FSST's analysis of every string column costs about a fifth of appending (2,000,000 rows of three
+                    // strings: 1.1-1.2 s of CPU with it, 0.9 s without); dictionary compression, which the repetitive
+                    // fields of trail logs need most, stays on.
+                    Execute(builder, "SET disabled_compression_methods = 'fsst'");
+                    Execute(builder, $"CREATE TABLE trail_events ({string.Join(", ", flat.Select(f => $"{f.Name} {f.DuckDbType}"))})");
                     Execute(builder, "CREATE TABLE skipped_files (file VARCHAR, message VARCHAR)");
-                    Execute(builder, "CREATE TABLE loaded_files (part VARCHAR)");
-                    foreach (var n in skipped)
-                        Execute(builder, $"INSERT INTO skipped_files VALUES ({SqlTokenizer.Literal(n.Target ?? "")}, {SqlTokenizer.Literal(n.Message.Replace($"Skipped '{n.Target}': ", ""))})");
-                    foreach (var part in parts) Execute(builder, $"INSERT INTO loaded_files VALUES ({SqlTokenizer.Literal(Path.GetFileName(part))})");
+                    Execute(builder, "CREATE TABLE loaded_files (file VARCHAR)");
+                    var skipped = new List<(string File, string Message)>();
+                    var loaded = await TrailTableLoader.LoadAsync(builder, "trail_events", files, flat, (i, e) => skipped.Add((files[i], e.Message)), cancellationToken)
+                        .ConfigureAwait(false);
+                    using (var appender = builder.CreateAppender("skipped_files"))
+                        foreach (var (file, message) in skipped) appender.CreateRow().AppendValue(file).AppendValue(message).EndRow();
+                    using (var appender = builder.CreateAppender("loaded_files"))
+                        foreach (var i in loaded) appender.CreateRow().AppendValue(files[i]).EndRow();
                 }
                 // Another query may have built the same entry meanwhile; either copy is right.
                 try { File.Move(building, path, overwrite: false); }
@@ -386,84 +444,6 @@ public static class LocalTrailEngine
         try { File.Delete(path); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-    }
-
-    /// <summary>
-    /// Parses the files on every core, streaming the fields the query uses into one CSV part per file in a staging
-    /// folder that DuckDB then reads in parallel. A file is read as it streams (see <see cref="TrailFileReader"/>), so
-    /// memory stays at one buffer per core whatever the input, and the cancellation token (Ctrl+C, -TimeoutSec) is
-    /// observed inside a file as well as between files. Returns the parts written; malformed files are reported and left
-    /// out.
-    /// </summary>
-    private static async Task<IReadOnlyList<string>> StageAsync(IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat, string folder,
-        Action<QueryNotice> notice, CancellationToken cancellationToken)
-    {
-        var parts = new string?[files.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
-            new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
-            (i, ct) =>
-            {
-                var part = Path.Combine(folder, $"{i:D6}.csv");
-                try
-                {
-                    using var writer = new StreamWriter(part, false, new UTF8Encoding(false), 1 << 16);
-                    TrailFileReader.Read(files[i], flat, row => WriteCsvRow(writer, row), ct);
-                }
-                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or IOException or UnauthorizedAccessException)
-                {
-                    // One bad file must not sink the investigation: leave it out and say so.
-                    TryDelete(part);
-                    notice(new QueryNotice("TrailFileMalformed", $"Skipped '{files[i]}': {e.Message}", files[i]));
-                    return ValueTask.CompletedTask;
-                }
-                parts[i] = part;
-                return ValueTask.CompletedTask;
-            }).ConfigureAwait(false);
-        return parts.OfType<string>().ToList();
-    }
-
-    // Every value quoted (quotes doubled) and NULL as an unquoted \N, so text, JSON and empty strings survive as they are.
-    private static void WriteCsvRow(TextWriter writer, object?[] row)
-    {
-        for (var i = 0; i < row.Length; i++)
-        {
-            if (i > 0) writer.Write(',');
-            switch (row[i])
-            {
-                case null:
-                    writer.Write("\\N");
-                    break;
-                case DateTime t:
-                    writer.Write(t.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
-                    break;
-                case bool b:
-                    writer.Write(b ? "true" : "false");
-                    break;
-                case var value:
-                    var text = value.ToString() ?? "";
-                    writer.Write('"');
-                    if (text.Contains('"')) writer.Write(text.Replace("\"", "\"\"")); else writer.Write(text);
-                    writer.Write('"');
-                    break;
-            }
-        }
-        writer.Write('\n');
-    }
-
-    /// <summary>A folder for the CSV parts of one query, in the user's private work folder, removed when the query ends.</summary>
-    private sealed class StagingFolder : IDisposable
-    {
-        public StagingFolder(Action<QueryNotice> notice) =>
-            Path = Directory.CreateDirectory(System.IO.Path.Combine(WorkFolders.Get("staging", notice), Guid.NewGuid().ToString("N"))).FullName;
-
-        public string Path { get; }
-
-        public void Dispose()
-        {
-            try { Directory.Delete(Path, recursive: true); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
     }
 
     private static void Execute(DuckDBConnection connection, string sql, CancellationToken cancellationToken = default)

@@ -5,7 +5,7 @@ using System.Security.Principal;
 namespace GuardDutyIR.Engine.Investigation;
 
 /// <summary>
-/// The per-user folders of local queries: parsed trail files, CSV staging, DuckDB spill files and S3 downloads. They
+/// The per-user folders of local queries: parsed trail files, staging, DuckDB spill files and S3 downloads. They
 /// hold what an account did (principals, IPs, request parameters), so no other local user may read them, nor plant an
 /// entry a later query would trust. On Unix they live in the user's cache folder ($XDG_CACHE_HOME or ~/.cache), mode
 /// 0700, and one that already exists is used only when the current user owns it and no one else can reach it; on

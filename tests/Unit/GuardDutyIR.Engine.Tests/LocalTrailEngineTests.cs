@@ -136,6 +136,73 @@ public sealed class LocalTrailEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_malformed_after_whole_batches_is_left_out_whole()
+    {
+        // More records than one batch holds, then garbage: the batches already loaded must go again.
+        var good = Enumerable.Range(0, 3).Select(_ => TrailLogWriter.Record("1.08", "AIDAUSER", "iam.amazonaws.com", "ListRoles", true)).ToArray();
+        TrailLogWriter.Write(Path.Combine(_root, "a.json"), good, gzip: false);
+        var record = System.Text.Json.JsonSerializer.Serialize(TrailLogWriter.Record("1.08", "AIDAUSER", "s3.amazonaws.com", "GetObject", true));
+        var count = TrailTableLoader.BatchRows * 2 + 5;
+        File.WriteAllText(Path.Combine(_root, "b.json"), "{\"Records\":[" + string.Join(",", Enumerable.Repeat(record, count)) + ",{\"eventName\":");
+        TrailLogWriter.Write(Path.Combine(_root, "c.json"), good, gzip: false);
+        var notices = new List<QueryNotice>();
+
+        var rows = await RunSql("select eventname, count(*) from EDS_ID group by eventname order by 1", notices);
+
+        Assert.Equal(new[] { ("ListRoles", 6L) }, rows.Select(r => ((string)r.Values[0]!, (long)r.Values[1]!)).ToArray());
+        Assert.EndsWith("b.json", Assert.Single(notices).Target);
+    }
+
+    [Fact]
+    public async Task Rows_keep_the_order_of_the_files_and_of_their_records()
+    {
+        // Many files parsed side by side, each with enough records to be handed on in several batches.
+        var expected = new List<string>();
+        for (var f = 0; f < 6; f++)
+        {
+            var names = Enumerable.Range(0, f % 2 == 0 ? TrailTableLoader.BatchRows + 100 : 7).Select(i => $"Call{f}x{i}").ToList();
+            TrailLogWriter.Write(Path.Combine(_root, $"f{f}.json.gz"), names.Select(n => TrailLogWriter.Record("1.08", "AIDAUSER", "iam.amazonaws.com", n, true)), gzip: true);
+            expected.AddRange(names);
+        }
+
+        var rows = await RunSql("select eventname from EDS_ID", new List<QueryNotice>());
+
+        Assert.Equal(expected, rows.Select(r => (string)r.Values[0]!));
+    }
+
+    [Fact]
+    public async Task Struct_fields_parsed_alone_answer_as_the_whole_struct_does()
+    {
+        WriteScenario();
+        var narrow = await RunSql("select useridentity.arn, useridentity.sessioncontext.sessionissuer.username, \"useridentity\".principalid from EDS_ID", new List<QueryNotice>());
+        var whole = await RunSql("select useridentity from EDS_ID", new List<QueryNotice>());
+        Assert.Equal(11, narrow.Count);
+        Assert.Equal(whole.Select(r =>
+            {
+                var u = (IDictionary<string, object?>)r.Values[0]!;
+                var issuer = ((IDictionary<string, object?>)((IDictionary<string, object?>)u["sessioncontext"]!)["sessionissuer"]!)["username"];
+                return (u["arn"], issuer, u["principalid"]);
+            }),
+            narrow.Select(r => (r.Values[0], r.Values[1], r.Values[2])));
+        Assert.Contains(narrow, r => (string?)r.Values[1] == "Role");
+        // The fields not parsed are still in the struct, as NULL.
+        var other = await RunSql("select useridentity.principalid, useridentity.invokedby from EDS_ID where useridentity.invokedby is null", new List<QueryNotice>());
+        Assert.Equal(11, other.Count);
+    }
+
+    [Fact]
+    public async Task Empty_escaped_and_non_ascii_text_survive_the_load()
+    {
+        File.WriteAllText(Path.Combine(_root, "t.json"),
+            "{\"Records\":[{\"eventName\":\"\",\"eventSource\":\"a\\\"b\\u00e9\\n\",\"awsRegion\":\"\u65e5\u672c\",\"errorCode\":null,\"userAgent\":12.50," +
+            "\"readOnly\":\"true\",\"eventTime\":\"2026-11-01T10:00:00.1234567Z\",\"requestParameters\":\"text\"}]}");
+
+        var row = Assert.Single(await RunSql("select eventname, eventsource, awsregion, errorcode, useragent, readonly, eventtime, requestparameters from EDS_ID", new List<QueryNotice>()));
+
+        Assert.Equal(new object?[] { "", "a\"b\u00e9\n", "\u65e5\u672c", null, "12.50", true, new DateTime(2026, 11, 1, 10, 0, 0, DateTimeKind.Utc).AddTicks(1234560), null }, row.Values);
+    }
+
+    [Fact]
     public async Task A_failing_query_says_why()
     {
         WriteScenario();

@@ -110,6 +110,28 @@ public sealed class TrailFileStreamingTests(ITestOutputHelper output) : IDisposa
         Assert.InRange(rows, 100_000, 100_000 + 8192);
     }
 
+    [Fact]
+    public async Task Cancellation_stops_the_parallel_load_within_a_second()
+    {
+        // Endless files on every core and one waiting its turn: workers parsing, workers waiting to hand on, the appender.
+        for (var i = 0; i < Environment.ProcessorCount + 1; i++) TrailLogWriter.WriteEndlessGzip(Path.Combine(_root, $"endless{i}.json.gz"), endlessRecord: false, gigabytes: 4);
+        using var cancel = new CancellationTokenSource();
+        var files = LocalTrailFiles.Resolve(new[] { _root });
+        var run = Task.Run(async () =>
+        {
+            await foreach (var _ in LocalTrailEngine.RunAsync("select eventname, count(*) from EDS_ID group by eventname", files, false, _ => { }, cancel.Token)) { }
+        });
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.False(run.IsCompleted);
+
+        var watch = Stopwatch.StartNew();
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromMinutes(1)));
+
+        output.WriteLine($"stopped {watch.Elapsed.TotalMilliseconds:0} ms after the cancel");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"took {watch.Elapsed.TotalMilliseconds:0} ms to stop");
+    }
+
     /// <summary>A stream that hands out at most a few bytes per read, so every token and record is cut somewhere.</summary>
     private sealed class Trickle(Stream inner, int most) : Stream
     {
