@@ -63,11 +63,11 @@ public sealed class FaultSoakTests : IDisposable
         $steps
         """;
 
-    private static LabOptions Faulty(int seed) => new()
+    private static LabOptions Faulty(int seed, double errorRate, double dropRate) => new()
     {
         Scenario = ScenarioNames.Workshop, Seed = 42, SnapshotCompletionSeconds = 1, InstanceTransitionSeconds = 0.2,
         Throttling = true,
-        Faults = new FaultOptions { ErrorRate = 0.2, DropRate = 0.05, LatencyMs = 15, Seed = seed },
+        Faults = new FaultOptions { ErrorRate = errorRate, DropRate = dropRate, LatencyMs = 10, Seed = seed },
     };
 
     private sealed record StepResult(string Name, IReadOnlyList<PSObject> Output, IReadOnlyList<ErrorRecord> Errors);
@@ -166,9 +166,12 @@ public sealed class FaultSoakTests : IDisposable
     [InlineData(3)]
     [InlineData(17)]
     [InlineData(29)]
-    public void The_whole_response_under_faults_finishes_or_says_what_failed_leaves_nothing_half_changed_and_a_rerun_finishes(int seed)
+    public void The_whole_response_under_faults_finishes_or_says_what_failed_leaves_nothing_half_changed_and_a_rerun_finishes(int seed) =>
+        Soak(seed, errorRate: 0.2, dropRate: 0.05);
+
+    internal void Soak(int seed, double errorRate, double dropRate)
     {
-        using var s = LabSession.Start(Faulty(seed));
+        using var s = LabSession.Start(Faulty(seed, errorRate, dropRate));
         var lab = s.Lab;
         var caseId = $"IR-SOAK-{seed}";
         var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -184,6 +187,8 @@ public sealed class FaultSoakTests : IDisposable
         }
         // The faults were real: the Lab answered some calls with errors or dropped them.
         Assert.Contains(lab.Counters.Snapshot().Faults, e => e.Value > 0);
+        // Nearly half the calls failing is more than three attempts absorb: some step must have said what failed.
+        if (errorRate + dropRate >= 0.5) Assert.Contains(faulty, step => step.Errors.Count > 0);
 
         lab.Faults.ErrorRate = 0;
         lab.Faults.DropRate = 0;
@@ -201,6 +206,20 @@ public sealed class FaultSoakTests : IDisposable
         Assert.Empty(test.Errors);
         Assert.True((bool)test.Output.Single().Properties["Passed"].Value);
         _log.WriteLine($"seed {seed}: whole test {watch.Elapsed.TotalSeconds:F1} s");
+    }
+}
+
+/// <summary>
+/// A fifth of the calls failing is mostly absorbed by the SDK's retries; this harsher run makes steps fail for real, so
+/// what a failure leaves behind is checked too. A class of its own so it runs beside the other soak runs.
+/// </summary>
+public sealed class HarshFaultSoakTests(ITestOutputHelper log)
+{
+    [Fact]
+    public void Under_nearly_half_the_calls_failing_steps_fail_precisely_nothing_is_half_changed_and_a_rerun_finishes()
+    {
+        using var soak = new FaultSoakTests(log);
+        soak.Soak(41, errorRate: 0.45, dropRate: 0.1);
     }
 }
 
