@@ -197,10 +197,12 @@ public sealed class InterruptTests(ITestOutputHelper log)
         Ok(s.Run("Stop-GdCase"));
     }
 
+    // Moments with IAM calls still to come (each held 150 ms): a moment after the last call could see the command end
+    // before the stop.
     public static TheoryData<string, string, string> RevokeMoments => new()
     {
         { "plain", "iam", "GetInstanceProfile" },
-        { "plain", "iam", "PutRolePolicy" },
+        { "plain", "iam", "ListRolePolicies" },
         { "replace", "iam", "CreateRole" },
     };
 
