@@ -74,8 +74,16 @@ public sealed class ExportGdCaseReportCommand : GdCaseCommandBase
             var store = Store();
             var handle = store.Open(caseId, create: false);
             var folder = Path is null ? CaseReportFiles.DefaultFolder(handle) : this.FolderPath(Path, nameof(Path), "InvalidReportPath");
-            var report = _builder.Build(handle, store.Describe(handle), Title, DateTime.UtcNow);
-            var written = CaseReportFiles.Write(handle, report, folder);
+            var info = store.Describe(handle);
+            // A big report takes seconds to render: the work runs aside so Ctrl+C ends the command at once, and the
+            // files are written only when it was not stopped (each one moved into place whole).
+            var stop = CancellationToken;
+            var work = Task.Run(() =>
+            {
+                var built = _builder.Build(handle, info, Title, DateTime.UtcNow);
+                return (Report: built, Written: CaseReportFiles.Write(handle, built, folder, stop));
+            }, stop);
+            var (report, written) = Await(work.WaitAsync(stop));
             handle.Journal.Append(new JournalDraft(JournalEntryKinds.Artifact, MyInvocation.MyCommand.Name, "Written")
             {
                 Target = caseId,

@@ -346,14 +346,9 @@ public sealed class LakeQueryService(AwsSession session)
         var partial = Path.Combine(Path.GetDirectoryName(local)!, "." + Guid.NewGuid().ToString("N") + ".part");
         try
         {
-            using var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
             await using (var file = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                await response.ResponseStream.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                await S3ObjectReader.CopyToAsync(s3, bucket, key, file, cancellationToken).ConfigureAwait(false);
             File.Move(partial, local, overwrite: true);
-        }
-        catch (AmazonServiceException e)
-        {
-            throw AwsErrors.Translate(e, "S3", "GetObject", $"s3://{bucket}/{key}");
         }
         finally
         {

@@ -232,15 +232,6 @@ public sealed class ThreatListService(AwsSession session)
 
     private async Task<string> GetListFileAsync(string region, string bucket, string key, CancellationToken cancellationToken)
     {
-        try
-        {
-            using var response = await session.S3(region).GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
-            using var reader = new StreamReader(response.ResponseStream, Encoding.UTF8);
-            return await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (AmazonServiceException e)
-        {
-            throw AwsErrors.Translate(e, "S3", "GetObject", $"s3://{bucket}/{key}");
-        }
+        return await S3ObjectReader.ReadTextAsync(session.S3(region), bucket, key, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -176,7 +176,7 @@ internal sealed class LabServer : IAsyncDisposable
         if (fault == FaultKind.Drop)
         {
             _context.Counters.Record(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), false, "Dropped", injectedFault: true);
-            ctx.Response.Abort();
+            await DropAsync(ctx).ConfigureAwait(false);
             return;
         }
         if (fault is FaultKind.Error500 or FaultKind.Error503)
@@ -301,6 +301,26 @@ internal sealed class LabServer : IAsyncDisposable
                     _ => ProtocolErrors.Json11(400, "InvalidSignatureException", v.Message, requestId),
                 };
         }
+    }
+
+    /// <summary>
+    /// Cuts the connection in the middle of an answer: headers that promise a body, the first byte of it, then the
+    /// connection closed. HttpListenerResponse.Abort alone is not a drop on every platform: the managed listener (Linux,
+    /// macOS) flushes the pending headers as it closes, and the client reads an empty 200 as a complete answer.
+    /// </summary>
+    private static async Task DropAsync(HttpListenerContext ctx)
+    {
+        var r = ctx.Response;
+        try
+        {
+            r.StatusCode = 200;
+            r.SendChunked = false;
+            r.ContentLength64 = 4096;
+            await r.OutputStream.WriteAsync("<"u8.ToArray()).ConfigureAwait(false);
+            await r.OutputStream.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException) { /* the client already went */ }
+        try { r.Abort(); } catch (Exception) { /* connection already gone */ }
     }
 
     private static async Task WriteAsync(HttpListenerContext ctx, LabResponse response)

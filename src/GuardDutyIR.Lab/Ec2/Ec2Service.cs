@@ -437,6 +437,20 @@ public sealed partial class Ec2Service : ILabService, ILabAdminEndpoints, IModel
         lock (_gate) return _groups.Values.Where(g => g.GroupName == name).Select(g => (g.GroupId, g.VpcId, g.Rules.Count)).ToList();
     }
 
+    /// <summary>One snapshot as the Lab holds it now (tests compare what the module claims with what exists).</summary>
+    public sealed record SnapshotView(string SnapshotId, string VolumeId, string State, IReadOnlyDictionary<string, string> Tags);
+
+    /// <summary>Every snapshot of every account, with its state at the Lab's current time.</summary>
+    public IReadOnlyList<SnapshotView> Snapshots()
+    {
+        lock (_gate)
+        {
+            var now = _ctx.Clock.GetUtcNow();
+            return _snapshots.Values.Select(s => new SnapshotView(s.SnapshotId, s.VolumeId, s.State(now),
+                new Dictionary<string, string>(TagsOf(s.SnapshotId), StringComparer.Ordinal))).ToList();
+        }
+    }
+
     /// <summary>The tags of any resource, as the Lab holds them.</summary>
     public IReadOnlyDictionary<string, string> ResourceTags(string resourceId)
     {

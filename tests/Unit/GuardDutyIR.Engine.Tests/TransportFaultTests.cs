@@ -78,12 +78,25 @@ public sealed class TransportFaultTests : IDisposable
 
     private static Task StsCall(AwsSession s) => s.GetCallerIdentityAsync(null, CancellationToken.None);
 
-    public static TheoryData<string> Clients => new() { "own", "ec2", "sts" };
+    /// <summary>
+    /// Every service the cmdlets call: our own protocol client in each of its wire protocols (rest-json GuardDuty,
+    /// json-1.1 CloudTrail, Athena, EventBridge and SSM, awsQuery SNS and IAM) and AWSSDK's EC2, S3 and STS clients.
+    /// S3's reset comes in the middle of an object's body, which is read after the SDK has returned.
+    /// </summary>
+    public static TheoryData<string> Clients => new() { "own", "ec2", "sts", "s3", "cloudtrail", "athena", "eventbridge", "sns", "iam", "ssm" };
 
     private static Func<AwsSession, Task> Call(string client) => client switch
     {
         "own" => GuardDutyCall,
         "ec2" => Ec2Call,
+        // GetObject and its body, as the S3 trail download and the threat list read it: the body comes after the SDK returns.
+        "s3" => s => S3ObjectReader.ReadTextAsync(s.S3(null), "evidence-bucket", "AWSLogs/k.json.gz", CancellationToken.None),
+        "cloudtrail" => s => s.CloudTrail().DescribeQueryAsync("0123456789abcdef0123456789abcdef0123"),
+        "athena" => s => s.Athena().GetQueryExecutionAsync("01234567-89ab-cdef-0123-456789abcdef"),
+        "eventbridge" => s => s.EventBridge().DescribeRuleAsync("GuardDuty-Rule", null, CancellationToken.None),
+        "sns" => s => s.Sns().PublishAsync("arn:aws:sns:us-east-1:123456789012:t", "m", "s"),
+        "iam" => s => s.Iam().GetRoleAsync("SomeRole", CancellationToken.None),
+        "ssm" => s => s.Ssm().DescribeInstanceAsync("i-0123456789abcdef0", CancellationToken.None),
         _ => StsCall,
     };
 
@@ -170,6 +183,30 @@ public sealed class TransportFaultTests : IDisposable
         // endpoint gets the SDK's usual three attempts, EC2's included (its 9 are for throttling only). The SDK may add
         // one or two when it judges a timed-out pooled connection stale, which it does more often on a loaded machine.
         Assert.InRange(Volatile.Read(ref attempts), 2, 5);
+    }
+
+    [Fact]
+    public async Task An_S3_object_whose_body_stops_coming_is_an_OperationTimeout()
+    {
+        // The headers arrive at once (the SDK returns), then the body stalls: only the read's own limit ends the wait.
+        Serve(async tcp =>
+        {
+            using (tcp)
+            {
+                var stream = tcp.GetStream();
+                await ReadRequestHeadAsync(stream);
+                await stream.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 5000\r\n\r\n{\"Records\":["));
+                await stream.FlushAsync();
+                await Task.Delay(Timeout.Infinite, _stop.Token);
+            }
+        });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Fails(Call("s3"), Session($"http://127.0.0.1:{Port}", requestTimeoutSeconds: 0.5));
+
+        Assert.Equal("OperationTimeout", error.ErrorId);
+        Assert.Equal($"http://127.0.0.1:{Port}", error.Target);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"took {watch.Elapsed}");
     }
 
     [Fact]

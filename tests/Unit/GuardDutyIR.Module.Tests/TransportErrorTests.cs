@@ -31,6 +31,11 @@ public sealed class TransportErrorTests : IDisposable
     [InlineData("Test-InstanceQuarantine -InstanceId i-0123456789abcdef0")]
     [InlineData("Set-InstanceQuarantine -InstanceId i-0123456789abcdef0 -Confirm:$false")]
     [InlineData("New-ForensicSnapshot -InstanceId i-0123456789abcdef0 -Confirm:$false")]
+    [InlineData("Invoke-LakeQuery -Template InstancesListingBuckets -Athena -OutputLocation s3://athena-results-bucket/out/")]
+    [InlineData("Invoke-LakeQuery -Template InstancesListingBuckets -S3Uri s3://trail-bucket/AWSLogs/")]
+    [InlineData("Get-GdResponseRule")]
+    [InlineData("Revoke-InstanceRoleSession -InstanceId i-0123456789abcdef0 -Force")]
+    [InlineData("Get-InstanceExposure -InstanceId i-0123456789abcdef0")]
     [InlineData("[pscustomobject]@{ InstanceId = 'i-0123456789abcdef0' } | Send-GdNotification -TopicArn arn:aws:sns:us-east-1:123456789012:t -Subject s -Message m -Confirm:$false")]
     public void An_unreachable_endpoint_is_a_ConnectionError_naming_it(string command)
     {

@@ -16,14 +16,19 @@ public static class CaseReportFiles
     /// Writes &lt;case&gt;-report.html and &lt;case&gt;-report.md (the case ID as its folder name spells it) into the
     /// folder, each written aside and moved over the old one, so a reader never sees half a report.
     /// </summary>
-    public static Written Write(CaseHandle handle, CaseReport report, string folder)
+    public static Written Write(CaseHandle handle, CaseReport report, string folder, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(folder);
         var name = CaseFolders.FolderName(report.CaseId) + "-report";
         var html = Path.Combine(folder, name + ".html");
         var markdown = Path.Combine(folder, name + ".md");
-        Replace(html, HtmlReportWriter.Render(report));
-        Replace(markdown, MarkdownReportWriter.Render(report));
+        // A stop between the renderings writes nothing more; each file that is written is moved into place whole.
+        var htmlText = HtmlReportWriter.Render(report);
+        cancellationToken.ThrowIfCancellationRequested();
+        Replace(html, htmlText);
+        var markdownText = MarkdownReportWriter.Render(report);
+        cancellationToken.ThrowIfCancellationRequested();
+        Replace(markdown, markdownText);
         return new Written(html, markdown, CaseRecords.FileArtifact(Path.GetFileName(html), html, Relative(handle, html)),
             CaseRecords.FileArtifact(Path.GetFileName(markdown), markdown, Relative(handle, markdown)));
     }

@@ -16,6 +16,8 @@ public sealed class ScriptResult
     public required IReadOnlyList<InformationRecord> Information { get; init; }
     /// <summary>The terminating error that ended the script, if one did.</summary>
     public RuntimeException? Terminating { get; init; }
+    /// <summary>For a stopped script: from the call to Stop to the end of the pipeline.</summary>
+    public TimeSpan? StopToEnd { get; init; }
 
     public ErrorRecord SingleError()
     {
@@ -97,7 +99,11 @@ public sealed class HostedPowerShell : IDisposable
         return run.Result;
     }
 
-    public ScriptResult RunAndStopWhen(string script, Func<bool> stopWhen, TimeSpan? hangGuard = null)
+    public ScriptResult RunAndStopWhen(string script, Func<bool> stopWhen, TimeSpan? hangGuard = null) =>
+        RunAndStopWhen(script, _ => stopWhen(), hangGuard);
+
+    /// <summary>As above, with the script's streams (its progress, its verbose output) to choose the moment from.</summary>
+    public ScriptResult RunAndStopWhen(string script, Func<PSDataStreams, bool> stopWhen, TimeSpan? hangGuard = null)
     {
         using var ps = PowerShell.Create();
         ps.Runspace = _runspace;
@@ -106,23 +112,27 @@ public sealed class HostedPowerShell : IDisposable
         var async = ps.BeginInvoke<PSObject, PSObject>(null, output);
         var limit = hangGuard ?? TimeSpan.FromMinutes(1);
         var guard = System.Diagnostics.Stopwatch.StartNew();
-        while (!stopWhen())
+        while (!stopWhen(ps.Streams))
         {
             if (async.IsCompleted) throw new InvalidOperationException("The script ended before the moment to stop it came.");
             if (guard.Elapsed > limit) throw new TimeoutException($"The moment to stop the script did not come within {limit}.");
             Thread.Sleep(10);
         }
+        var sinceStop = System.Diagnostics.Stopwatch.StartNew();
         var stopping = ps.BeginStop(null, null);
-        if (!stopping.AsyncWaitHandle.WaitOne(limit)) throw new TimeoutException($"The script did not stop within {limit}.");
+        if (!async.AsyncWaitHandle.WaitOne(limit)) throw new TimeoutException($"The script did not stop within {limit}.");
+        var stopToEnd = sinceStop.Elapsed;
+        if (!stopping.AsyncWaitHandle.WaitOne(limit)) throw new TimeoutException($"The stop did not finish within {limit}.");
         ps.EndStop(stopping);
         RuntimeException? terminating = null;
         try { ps.EndInvoke(async); }
         catch (RuntimeException e) { terminating = e; }
-        return Collect(ps, new Collection<PSObject>(output.ToList()), terminating);
+        return Collect(ps, new Collection<PSObject>(output.ToList()), terminating, stopToEnd);
     }
 
-    private static ScriptResult Collect(PowerShell ps, Collection<PSObject> output, RuntimeException? terminating) => new()
+    private static ScriptResult Collect(PowerShell ps, Collection<PSObject> output, RuntimeException? terminating, TimeSpan? stopToEnd = null) => new()
     {
+        StopToEnd = stopToEnd,
         Output = output,
         Errors = ps.Streams.Error.ToList(),
         Warnings = ps.Streams.Warning.ToList(),
