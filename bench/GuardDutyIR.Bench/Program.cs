@@ -57,7 +57,8 @@ static async Task Throttled(int n)
     var bound = Ec2RateLimiter.LowerBound(ec2, 1, refillScale);
     var bottleneck = ec2.OrderByDescending(kv => Ec2RateLimiter.LowerBound(new Dictionary<string, long> { [kv.Key] = kv.Value }, 1, refillScale)).First();
     Console.WriteLine($"(a) throttled, {n} instances, buckets x{refillScale} refill: wall {took.TotalSeconds:0.0} s, bucket lower bound {bound.TotalSeconds:0.0} s " +
-                      $"(bottleneck {bottleneck.Key}: {bottleneck.Value} calls) -> ratio {took / bound:0.00} (target <= 1.15); throttled responses: {snap.TotalThrottled}");
+                      $"(bottleneck {bottleneck.Key}: {bottleneck.Value} calls) -> ratio {took / bound:0.00} (target <= 1.15); throttled responses: {snap.TotalThrottled}" +
+                      string.Concat(snap.Throttled.Where(kv => kv.Value > 0).Select(kv => $" {kv.Key} {kv.Value}")));
 }
 
 static async Task Latency(int n)
