@@ -63,8 +63,10 @@ static async Task Throttled(int n)
 
 static async Task Latency(int n)
 {
+    // BENCH_LATENCY_MS (default 60): a larger latency shows the scheduling apart from the CPU the calls cost.
+    var latency = int.Parse(Environment.GetEnvironmentVariable("BENCH_LATENCY_MS") ?? "60", CultureInfo.InvariantCulture);
     var sample = Math.Min(20, n);
-    await using var serialLab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = 60 } });
+    await using var serialLab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = latency } });
     var unpaced = Ec2RateLimiter.Unlimited;
     var serialRequests = Requests(serialLab, sample);
     // One instance at a time: the same engine and session with one instance in flight (its describes still batched,
@@ -73,16 +75,19 @@ static async Task Latency(int n)
     var perInstance = serialTook / sample;
 
     const int concurrency = 64;
-    await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = 60 } });
+    await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = latency } });
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var (took, outcomes) = await Quarantine(lab, Requests(lab, n), new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = concurrency, RateLimiter = unpaced });
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
     var serialEstimate = perInstance * n;
-    Console.WriteLine($"(b) 60 ms latency, {n} instances: bulk {took.TotalSeconds:0.0} s; one at a time {perInstance.TotalMilliseconds:0} ms/instance " +
+    Console.WriteLine($"(b) {latency} ms latency, {n} instances: bulk {took.TotalSeconds:0.0} s; one at a time {perInstance.TotalMilliseconds:0} ms/instance " +
                       $"(measured on {sample}, x{n} = {serialEstimate.TotalSeconds:0.0} s) -> speed-up {serialEstimate / took:0.0}x (target >= 10x)");
     // The bound the calls, the latency and the concurrency allow: every instance takes what it takes alone (its calls,
     // each 60 ms, in the order the engine must keep), and at most `concurrency` run at once.
     var bound = perInstance * n / concurrency;
     Console.WriteLine($"    bound {perInstance.TotalMilliseconds:0} ms x {n} / {concurrency} in flight = {bound.TotalSeconds:0.00} s -> ratio {took / bound:0.00} (target <= 1.15); " +
-                      $"first to last step of an instance, median: alone {MedianSpan(serialOutcomes).TotalMilliseconds:0} ms, in the bulk run {MedianSpan(outcomes).TotalMilliseconds:0} ms");
+                      $"first to last step of an instance, median: alone {MedianSpan(serialOutcomes).TotalMilliseconds:0} ms, in the bulk run {MedianSpan(outcomes).TotalMilliseconds:0} ms; " +
+                      $"CPU of this process (the Lab and the engine) during the bulk run {cpu.TotalSeconds:0.0} s = {cpu / took:0.00} of {Environment.ProcessorCount} cores");
 }
 
 static TimeSpan MedianSpan(IReadOnlyList<QuarantineOutcome> outcomes) =>
