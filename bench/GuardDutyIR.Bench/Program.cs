@@ -57,26 +57,41 @@ static async Task Throttled(int n)
     var bound = Ec2RateLimiter.LowerBound(ec2, 1, refillScale);
     var bottleneck = ec2.OrderByDescending(kv => Ec2RateLimiter.LowerBound(new Dictionary<string, long> { [kv.Key] = kv.Value }, 1, refillScale)).First();
     Console.WriteLine($"(a) throttled, {n} instances, buckets x{refillScale} refill: wall {took.TotalSeconds:0.0} s, bucket lower bound {bound.TotalSeconds:0.0} s " +
-                      $"(bottleneck {bottleneck.Key}: {bottleneck.Value} calls) -> ratio {took / bound:0.00} (target <= 1.15); throttled responses: {snap.TotalThrottled}");
+                      $"(bottleneck {bottleneck.Key}: {bottleneck.Value} calls) -> ratio {took / bound:0.00} (target <= 1.15); throttled responses: {snap.TotalThrottled}" +
+                      string.Concat(snap.Throttled.Where(kv => kv.Value > 0).Select(kv => $" {kv.Key} {kv.Value}")));
 }
 
 static async Task Latency(int n)
 {
+    // BENCH_LATENCY_MS (default 60): a larger latency shows the scheduling apart from the CPU the calls cost.
+    var latency = int.Parse(Environment.GetEnvironmentVariable("BENCH_LATENCY_MS") ?? "60", CultureInfo.InvariantCulture);
     var sample = Math.Min(20, n);
-    await using var serialLab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = 60 } });
+    await using var serialLab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = latency } });
     var unpaced = Ec2RateLimiter.Unlimited;
     var serialRequests = Requests(serialLab, sample);
     // One instance at a time: the same engine and session with one instance in flight (its describes still batched,
     // which flatters the baseline).
-    var (serialTook, _) = await Quarantine(serialLab, serialRequests, new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 1, RateLimiter = unpaced });
+    var (serialTook, serialOutcomes) = await Quarantine(serialLab, serialRequests, new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 1, RateLimiter = unpaced });
     var perInstance = serialTook / sample;
 
-    await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = 60 } });
-    var (took, _) = await Quarantine(lab, Requests(lab, n), new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 64, RateLimiter = unpaced });
+    const int concurrency = 64;
+    await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = latency } });
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    var (took, outcomes) = await Quarantine(lab, Requests(lab, n), new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = concurrency, RateLimiter = unpaced });
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
     var serialEstimate = perInstance * n;
-    Console.WriteLine($"(b) 60 ms latency, {n} instances: bulk {took.TotalSeconds:0.0} s; one at a time {perInstance.TotalMilliseconds:0} ms/instance " +
+    Console.WriteLine($"(b) {latency} ms latency, {n} instances: bulk {took.TotalSeconds:0.0} s; one at a time {perInstance.TotalMilliseconds:0} ms/instance " +
                       $"(measured on {sample}, x{n} = {serialEstimate.TotalSeconds:0.0} s) -> speed-up {serialEstimate / took:0.0}x (target >= 10x)");
+    // The bound the calls, the latency and the concurrency allow: every instance takes what it takes alone (its calls,
+    // each 60 ms, in the order the engine must keep), and at most `concurrency` run at once.
+    var bound = perInstance * n / concurrency;
+    Console.WriteLine($"    bound {perInstance.TotalMilliseconds:0} ms x {n} / {concurrency} in flight = {bound.TotalSeconds:0.00} s -> ratio {took / bound:0.00} (target <= 1.15); " +
+                      $"first to last step of an instance, median: alone {MedianSpan(serialOutcomes).TotalMilliseconds:0} ms, in the bulk run {MedianSpan(outcomes).TotalMilliseconds:0} ms; " +
+                      $"CPU of this process (the Lab and the engine) during the bulk run {cpu.TotalSeconds:0.0} s = {cpu / took:0.00} of {Environment.ProcessorCount} cores");
 }
+
+static TimeSpan MedianSpan(IReadOnlyList<QuarantineOutcome> outcomes) =>
+    Median(outcomes.Where(o => o.Result is { Steps.Count: > 1 }).Select(o => o.Result!.Steps.Max(s => s.Time) - o.Result.Steps.Min(s => s.Time)).ToList());
 
 static async Task Calls(int n)
 {

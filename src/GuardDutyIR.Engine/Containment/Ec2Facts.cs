@@ -80,43 +80,26 @@ internal static class Ec2Facts
         var asgErrors = new Dictionary<string, GuardDutyIRException>(StringComparer.Ordinal);
         foreach (var chunk in ids.Chunk(BatchSize))
         {
-            string? next = null;
-            do
-            {
-                var request = new DescribeIamInstanceProfileAssociationsRequest
-                {
-                    Filters = new List<Filter> { new("instance-id", chunk.ToList()), new("state", new List<string> { "associating", "associated" }) },
-                    MaxResults = 1000,
-                    NextToken = next,
-                };
-                var response = await ec2.ReadAsync("DescribeIamInstanceProfileAssociations", null, (c, t) => c.DescribeIamInstanceProfileAssociationsAsync(request, t), ct).ConfigureAwait(false);
-                foreach (var a in response.IamInstanceProfileAssociations ?? new()) associations[a.InstanceId] = a;
-                next = response.NextToken;
-            }
-            while (!string.IsNullOrEmpty(next));
-
+            // The profile associations, the Elastic IPs and the Auto Scaling membership need the instances (and their
+            // ENIs), not each other: one round trip for the three instead of three after one another, which a bulk
+            // run pays before each batch's instances can start.
             var enis = chunk.SelectMany(id => instances[id].NetworkInterfaces ?? new()).Select(e => e.NetworkInterfaceId).ToList();
-            if (enis.Count > 0)
+            var associated = AssociationsAsync(ec2, chunk, ct);
+            var addressed = enis.Count > 0 ? AddressesAsync(ec2, enis, ct) : Task.FromResult(new List<Address>());
+            var membership = autoScaling is null ? Task.FromResult<(IReadOnlyList<AutoScalingMembership>?, GuardDutyIRException?)>((null, null))
+                : MembershipAsync(autoScaling, chunk, ct);
+            try { await Task.WhenAll(associated, addressed, membership).ConfigureAwait(false); }
+            catch (Exception)
             {
-                var request = new DescribeAddressesRequest { Filters = new List<Filter> { new("network-interface-id", enis) } };
-                var response = await ec2.ReadAsync("DescribeAddresses", null, (c, t) => c.DescribeAddressesAsync(request, t), ct).ConfigureAwait(false);
-                addresses.AddRange(response.Addresses ?? new());
+                // Every call has ended; a failure is rethrown just below, the associations' before the addresses', as
+                // when the calls ran one after another.
             }
-            if (autoScaling is not null)
-            {
-                try
-                {
-                    foreach (var m in await autoScaling.DescribeInstancesAsync(chunk, ct).ConfigureAwait(false)) asg[m.InstanceId] = m;
-                }
-                catch (Exception e) when (e is not OperationCanceledException && e is not AwsServiceException { Kind: ErrorKind.AuthenticationError })
-                {
-                    // An unknown membership must not stop containment: each instance carries the failure, and the caller
-                    // decides (quarantine isolates anyway and reports it; test and undo say they cannot check).
-                    var error = e as GuardDutyIRException ?? new GuardDutyIRException("AutoScalingLookupFailed", ErrorKind.ConnectionError,
-                        $"Auto Scaling DescribeAutoScalingInstances failed: {e.Message}", null, e);
-                    foreach (var id in chunk) asgErrors[id] = error;
-                }
-            }
+            foreach (var a in await associated.ConfigureAwait(false)) associations[a.InstanceId] = a;
+            addresses.AddRange(await addressed.ConfigureAwait(false));
+            var (members, error) = await membership.ConfigureAwait(false);
+            foreach (var m in members ?? Array.Empty<AutoScalingMembership>()) asg[m.InstanceId] = m;
+            if (error is not null)
+                foreach (var id in chunk) asgErrors[id] = error;
         }
 
         var facts = new Dictionary<string, InstanceFacts>(StringComparer.Ordinal);
@@ -150,6 +133,48 @@ internal static class Ec2Facts
         f.DisableApiTermination = (await dat.ConfigureAwait(false))?.DisableApiTermination ?? false;
         f.DisableApiStop = (await das.ConfigureAwait(false))?.DisableApiStop ?? false;
         f.ShutdownBehavior = (await sib.ConfigureAwait(false))?.InstanceInitiatedShutdownBehavior ?? "stop";
+    }
+
+    private static async Task<List<IamInstanceProfileAssociation>> AssociationsAsync(Ec2Gateway ec2, string[] chunk, CancellationToken ct)
+    {
+        var found = new List<IamInstanceProfileAssociation>();
+        string? next = null;
+        do
+        {
+            var request = new DescribeIamInstanceProfileAssociationsRequest
+            {
+                Filters = new List<Filter> { new("instance-id", chunk.ToList()), new("state", new List<string> { "associating", "associated" }) },
+                MaxResults = 1000,
+                NextToken = next,
+            };
+            var response = await ec2.ReadAsync("DescribeIamInstanceProfileAssociations", null, (c, t) => c.DescribeIamInstanceProfileAssociationsAsync(request, t), ct).ConfigureAwait(false);
+            found.AddRange(response.IamInstanceProfileAssociations ?? new());
+            next = response.NextToken;
+        }
+        while (!string.IsNullOrEmpty(next));
+        return found;
+    }
+
+    private static async Task<List<Address>> AddressesAsync(Ec2Gateway ec2, List<string> enis, CancellationToken ct)
+    {
+        var request = new DescribeAddressesRequest { Filters = new List<Filter> { new("network-interface-id", enis) } };
+        var response = await ec2.ReadAsync("DescribeAddresses", null, (c, t) => c.DescribeAddressesAsync(request, t), ct).ConfigureAwait(false);
+        return response.Addresses ?? new();
+    }
+
+    /// <summary>The Auto Scaling membership, or the failure each instance carries: an unknown membership must not stop containment.</summary>
+    private static async Task<(IReadOnlyList<AutoScalingMembership>?, GuardDutyIRException?)> MembershipAsync(AutoScalingClient autoScaling, string[] chunk, CancellationToken ct)
+    {
+        try
+        {
+            return (await autoScaling.DescribeInstancesAsync(chunk, ct).ConfigureAwait(false), null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && e is not AwsServiceException { Kind: ErrorKind.AuthenticationError })
+        {
+            // The caller decides (quarantine isolates anyway and reports it; test and undo say they cannot check).
+            return (null, e as GuardDutyIRException ?? new GuardDutyIRException("AutoScalingLookupFailed", ErrorKind.ConnectionError,
+                $"Auto Scaling DescribeAutoScalingInstances failed: {e.Message}", null, e));
+        }
     }
 
     public static GuardDutyIRException NotFound(string instanceId, string region) =>

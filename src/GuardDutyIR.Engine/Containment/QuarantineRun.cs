@@ -58,6 +58,8 @@ public sealed class QuarantineRun
     private async Task RunAsync()
     {
         var running = new List<Task>();
+        Task dispatching = Task.CompletedTask;
+        var described = new List<Task>();
         try
         {
             while (await _input.Reader.WaitToReadAsync(_ct).ConfigureAwait(false))
@@ -71,15 +73,27 @@ public sealed class QuarantineRun
                     var more = _input.Reader.WaitToReadAsync(_ct).AsTask();
                     if (await Task.WhenAny(more, Task.Delay(20, _ct)).ConfigureAwait(false) != more || !await more.ConfigureAwait(false)) break;
                 }
-                foreach (var group in batch.GroupBy(r => r.Region))
-                    await DescribeAndDispatchAsync(group.Key, group.ToList(), running).ConfigureAwait(false);
-                running.RemoveAll(t => t.IsCompleted);
+                // The batch is described while the one before still waits for slots, so a slot that frees is taken at
+                // once instead of after this batch's describe calls; never more than one batch ahead.
+                var descriptions = batch.GroupBy(r => r.Region).Select(g => (Region: g.Key, Requests: g.ToList(), Facts: DescribeAsync(g.Key, g.ToList()))).ToList();
+                described.AddRange(descriptions.Select(d => (Task)d.Facts));
+                await dispatching.ConfigureAwait(false);
+                dispatching = DispatchAsync(descriptions, running);
+                lock (running) running.RemoveAll(t => t.IsCompleted);
             }
+            await dispatching.ConfigureAwait(false);
         }
         finally
         {
             // The channels end even when the run was stopped, so whoever reads the outcomes sees the end of them.
-            try { await Task.WhenAll(running).ConfigureAwait(false); }
+            try
+            {
+                try { await Task.WhenAll(described.Append(dispatching)).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (_ct.IsCancellationRequested) { }
+                Task[] all;
+                lock (running) all = running.ToArray();
+                await Task.WhenAll(all).ConfigureAwait(false);
+            }
             finally
             {
                 _approvals.Writer.TryComplete();
@@ -88,39 +102,52 @@ public sealed class QuarantineRun
         }
     }
 
-    private async Task DescribeAndDispatchAsync(string region, List<QuarantineRequest> requests, List<Task> running)
+    /// <summary>The instances of one region's batch, or the failure every one of them ends with.</summary>
+    private async Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, GuardDutyIRException? Error)> DescribeAsync(string region, List<QuarantineRequest> requests)
     {
-        Dictionary<string, InstanceFacts> facts;
-        ContainmentRegion ctx;
         try
         {
-            ctx = _service.Region(region, _options);
-            facts = await Ec2Facts.DescribeAsync(ctx.Ec2, ctx.AutoScaling, requests.Select(r => r.InstanceId).ToList(), withAttributes: false, _ct).ConfigureAwait(false);
+            var ctx = _service.Region(region, _options);
+            return (ctx, await Ec2Facts.DescribeAsync(ctx.Ec2, ctx.AutoScaling, requests.Select(r => r.InstanceId).ToList(), withAttributes: false, _ct).ConfigureAwait(false), null);
         }
         catch (GuardDutyIRException e)
         {
-            foreach (var r in requests) Finish(new QuarantineOutcome(r.InstanceId, region, null, e));
-            return;
+            return (null, null, e);
         }
-        foreach (var r in requests)
+    }
+
+    private async Task DispatchAsync(List<(string Region, List<QuarantineRequest> Requests, Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, GuardDutyIRException? Error)> Facts)> descriptions,
+        List<Task> running)
+    {
+        foreach (var (region, requests, described) in descriptions)
         {
-            if (!facts.TryGetValue(r.InstanceId, out var f))
+            var (ctx, facts, error) = await described.ConfigureAwait(false);
+            if (error is not null)
             {
-                Finish(new QuarantineOutcome(r.InstanceId, region, null, Ec2Facts.NotFound(r.InstanceId, region)));
+                foreach (var r in requests) Finish(new QuarantineOutcome(r.InstanceId, region, null, error));
                 continue;
             }
-            if (f.StateName is "terminated" or "shutting-down")
+            foreach (var r in requests)
             {
-                Finish(new QuarantineOutcome(r.InstanceId, region, null, new GuardDutyIRException("InstanceTerminated", ErrorKind.InvalidOperation,
-                    $"Instance {r.InstanceId} is {f.StateName}; there is nothing left to quarantine.", r.InstanceId)));
-                continue;
+                if (!facts!.TryGetValue(r.InstanceId, out var f))
+                {
+                    Finish(new QuarantineOutcome(r.InstanceId, region, null, Ec2Facts.NotFound(r.InstanceId, region)));
+                    continue;
+                }
+                if (f.StateName is "terminated" or "shutting-down")
+                {
+                    Finish(new QuarantineOutcome(r.InstanceId, region, null, new GuardDutyIRException("InstanceTerminated", ErrorKind.InvalidOperation,
+                        $"Instance {r.InstanceId} is {f.StateName}; there is nothing left to quarantine.", r.InstanceId)));
+                    continue;
+                }
+                await _slots.WaitAsync(_ct).ConfigureAwait(false);
+                var one = Task.Run(async () =>
+                {
+                    try { await OneAsync(ctx!, f, r, region).ConfigureAwait(false); }
+                    finally { _slots.Release(); }
+                });
+                lock (running) running.Add(one);
             }
-            await _slots.WaitAsync(_ct).ConfigureAwait(false);
-            running.Add(Task.Run(async () =>
-            {
-                try { await OneAsync(ctx, f, r, region).ConfigureAwait(false); }
-                finally { _slots.Release(); }
-            }));
         }
     }
 

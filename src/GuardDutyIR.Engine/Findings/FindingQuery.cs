@@ -46,4 +46,9 @@ public sealed class FindingQuery
     /// the baseline the benchmark compares against.
     /// </summary>
     public bool Pipelined { get; init; } = true;
+    /// <summary>
+    /// When the findings are ordered by severity and fill more than one page, read disjoint severity bands side by side
+    /// (the default). Off, one ListFindings chain reads them all.
+    /// </summary>
+    public bool Partitioned { get; init; } = true;
 }

@@ -45,9 +45,10 @@ public sealed class FindingService(AwsSession session)
 
         var criterion = BuildCriterion(query);
         var matches = ClientSideFilter(query);
-        var pages = query.Pipelined
-            ? PipelinedPagesAsync(client, detectorId, region, criterion, query, cancellationToken)
-            : SequentialPagesAsync(client, detectorId, region, criterion, query, cancellationToken);
+        var pages = !query.Pipelined ? SequentialPagesAsync(client, detectorId, region, criterion, query, cancellationToken)
+            : query.Partitioned && string.Equals(query.SortBy, "severity", StringComparison.Ordinal)
+                ? new PartitionedFindingReader(client, detectorId, region, criterion, query).ReadAsync(cancellationToken)
+                : PipelinedPagesAsync(client, detectorId, region, criterion, query, cancellationToken);
         await foreach (var batch in pages.ConfigureAwait(false))
             foreach (var finding in batch)
                 if (matches(finding)) yield return finding;
@@ -155,7 +156,7 @@ public sealed class FindingService(AwsSession session)
         return await session.GuardDuty(region).CreateSampleFindingsAsync(detector, types, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<IReadOnlyList<GdFinding>> FetchAsync(GuardDutyClient client, string detectorId, string region,
+    internal static async Task<IReadOnlyList<GdFinding>> FetchAsync(GuardDutyClient client, string detectorId, string region,
         IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         var raw = await client.GetFindingsAsync(detectorId, ids, cancellationToken).ConfigureAwait(false);

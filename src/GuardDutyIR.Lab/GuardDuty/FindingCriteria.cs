@@ -29,7 +29,9 @@ public sealed class FindingCriteria
         "eq", "neq", "gt", "gte", "lt", "lte", "equals", "notEquals", "greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual", "matches", "notMatches",
     };
 
-    private readonly List<(string Path, string Op, JsonNode Value)> _conditions = new();
+    // Each path is split once here, not once per finding: ListFindings evaluates every condition over every finding
+    // of the detector on every page.
+    private readonly List<(string Path, string[] Parts, string Op, JsonNode Value)> _conditions = new();
 
     public static FindingCriteria Empty { get; } = new();
 
@@ -62,7 +64,7 @@ public sealed class FindingCriteria
                 }
                 else if (value is not JsonValue num || num.GetValueKind() != JsonValueKind.Number)
                     throw new FindingCriteriaException($"The request is rejected because the value of {op} for {path} must be a number.");
-                c._conditions.Add((path, op, value));
+                c._conditions.Add((path, path.Split('.'), op, value));
             }
         }
         return c;
@@ -70,9 +72,11 @@ public sealed class FindingCriteria
 
     public bool Matches(JsonObject finding)
     {
-        foreach (var (path, op, value) in _conditions)
+        var leaves = new List<JsonNode>();
+        foreach (var (path, parts, op, value) in _conditions)
         {
-            var leaves = Leaves(finding, path).ToList();
+            leaves.Clear();
+            Collect(finding, parts, 0, leaves);
             bool ok = op switch
             {
                 "eq" or "equals" => leaves.Any(l => ((JsonArray)value).Any(v => Equal(l, v!.GetValue<string>()))),
@@ -89,10 +93,26 @@ public sealed class FindingCriteria
     /// <summary>All values at a dotted path, descending into arrays at any level.</summary>
     public static IEnumerable<JsonNode> Leaves(JsonNode? node, string path)
     {
-        IEnumerable<JsonNode> current = node is null ? Array.Empty<JsonNode>() : new[] { node };
-        foreach (var part in path.Split('.'))
-            current = current.SelectMany(n => Expand(n is JsonObject o ? o[part] : null));
-        return current.SelectMany(Expand);
+        var found = new List<JsonNode>();
+        Collect(node, path.Split('.'), 0, found);
+        return found;
+    }
+
+    /// <summary>Leaves' walk without iterators: arrays are searched element-wise at every level, the leaves too.</summary>
+    private static void Collect(JsonNode? node, string[] parts, int depth, List<JsonNode> found)
+    {
+        switch (node)
+        {
+            case null:
+                return;
+            case JsonArray array:
+                foreach (var element in array) Collect(element, parts, depth, found);
+                return;
+            default:
+                if (depth == parts.Length) found.Add(node);
+                else if (node is JsonObject o) Collect(o[parts[depth]], parts, depth + 1, found);
+                return;
+        }
     }
 
     private static IEnumerable<JsonNode> Expand(JsonNode? n) => n switch
@@ -147,17 +167,48 @@ public sealed class FindingCriteria
     public static IEnumerable<JsonObject> Sort(IEnumerable<JsonObject> findings, string? attribute, bool descending)
     {
         if (string.IsNullOrEmpty(attribute)) return findings;
-        var keyed = findings.Select(f => (F: f, K: Leaves(f, attribute).FirstOrDefault())).ToList();
-        var comparer = Comparer<JsonNode?>.Create(CompareNodes);
-        var ordered = descending ? keyed.OrderByDescending(x => x.K, comparer) : keyed.OrderBy(x => x.K, comparer);
-        return ordered.ThenBy(x => (string?)x.F["id"], StringComparer.Ordinal).Select(x => x.F);
+        var parts = attribute.Split('.');
+        var leaves = new List<JsonNode>();
+        // Keys and IDs are read once per finding, then sorted as plain values (the comparison of CompareNodes).
+        var keyed = findings.Select(f =>
+        {
+            leaves.Clear();
+            Collect(f, parts, 0, leaves);
+            return new SortKey(f, leaves.Count > 0 ? leaves[0] : null, (string?)f["id"]);
+        }).ToArray();
+        var sign = descending ? -1 : 1;
+        Array.Sort(keyed, (a, b) =>
+        {
+            var byKey = sign * a.CompareTo(b);
+            return byKey != 0 ? byKey : string.CompareOrdinal(a.Id, b.Id);
+        });
+        return keyed.Select(k => k.Finding);
     }
 
-    private static int CompareNodes(JsonNode? a, JsonNode? b)
+    private sealed class SortKey
     {
-        if (a is null || b is null) return a is null ? (b is null ? 0 : 1) : -1;
-        if (a is JsonValue va && b is JsonValue vb && va.GetValueKind() == JsonValueKind.Number && vb.GetValueKind() == JsonValueKind.Number)
-            return va.GetValue<double>().CompareTo(vb.GetValue<double>());
-        return string.CompareOrdinal(Text(a), Text(b));
+        public SortKey(JsonObject finding, JsonNode? key, string? id)
+        {
+            Finding = finding;
+            Id = id;
+            Present = key is not null;
+            if (key is JsonValue v && v.GetValueKind() == JsonValueKind.Number) { IsNumber = true; Number = v.GetValue<double>(); }
+            if (key is not null) Text = FindingCriteria.Text(key);
+        }
+
+        public JsonObject Finding { get; }
+        public string? Id { get; }
+        private bool Present { get; }
+        private bool IsNumber { get; }
+        private double Number { get; }
+        private string? Text { get; }
+
+        /// <summary>Missing values last, numbers numerically, anything else by its text, ordinally.</summary>
+        public int CompareTo(SortKey other)
+        {
+            if (!Present || !other.Present) return !Present ? (!other.Present ? 0 : 1) : -1;
+            if (IsNumber && other.IsNumber) return Number.CompareTo(other.Number);
+            return string.CompareOrdinal(Text, other.Text);
+        }
     }
 }

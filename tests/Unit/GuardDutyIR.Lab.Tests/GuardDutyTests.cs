@@ -311,4 +311,39 @@ public sealed class GuardDutyStateTests
             Assert.Equal(chunk.Length, got.Json["findings"]!.AsArray().Count);
         }
     }
+
+    [Fact]
+    public async Task Severity_bands_in_one_condition_partition_the_findings_and_keep_the_sort_order()
+    {
+        await using var lab = await TestLab.StartAsync("Scale", seed: 34, o => o with { Instances = 30, Findings = 300 });
+        using var c = new RawAwsClient(lab);
+        var det = Det(lab);
+        var findings = lab.GetService<GuardDutyService>()!.FindingsOf(lab.AccountId);
+        var bySeverity = new JsonObject { ["attributeName"] = "severity", ["orderBy"] = "DESC" };
+        var whole = await GuardDutyTests.ListAllAsync(c, det, null, pageSize: 50, sort: bySeverity);
+        // Highest severity first, ties by ID: GuardDuty documents no tie order, the Lab keeps one so pages are stable.
+        var expected = findings.OrderByDescending(f => (double)f["severity"]!).ThenBy(f => (string)f["id"]!, StringComparer.Ordinal).Select(f => (string)f["id"]!).ToList();
+        Assert.Equal(expected, whole);
+
+        // greaterThanOrEqual and lessThan in the one Condition of the field: both bounds apply.
+        var concatenated = new List<string>();
+        for (var from = 9; from >= 0; from--)
+        {
+            var condition = new JsonObject();
+            if (from > 0) condition["greaterThanOrEqual"] = from;
+            if (from < 9) condition["lessThan"] = from + 1;
+            var band = await GuardDutyTests.ListAllAsync(c, det, new JsonObject { ["severity"] = condition }, pageSize: 50, sort: bySeverity);
+            Assert.All(band, id => Assert.InRange((double)findings.Single(f => (string)f["id"]! == id)["severity"]!, from == 0 ? double.MinValue : from, from == 9 ? double.MaxValue : from + 1 - 1e-9));
+            concatenated.AddRange(band);
+        }
+        Assert.Equal(whole, concatenated);
+
+        // Strings order ordinally and a finding without the attribute comes last ascending, first descending.
+        var byType = await GuardDutyTests.ListAllAsync(c, det, null, pageSize: 50, sort: new JsonObject { ["attributeName"] = "type", ["orderBy"] = "ASC" });
+        Assert.Equal(findings.OrderBy(f => (string)f["type"]!, StringComparer.Ordinal).ThenBy(f => (string)f["id"]!, StringComparer.Ordinal).Select(f => (string)f["id"]!), byType);
+        var byMissing = await GuardDutyTests.ListAllAsync(c, det, null, pageSize: 50, sort: new JsonObject { ["attributeName"] = "service.additionalInfo.threatListName", ["orderBy"] = "ASC" });
+        var named = findings.Where(f => f["service"]?["additionalInfo"]?["threatListName"] is not null).Select(f => (string)f["id"]!).ToHashSet();
+        Assert.NotEmpty(named);
+        Assert.True(byMissing.Take(named.Count).All(named.Contains), "findings with the attribute come first ascending");
+    }
 }
