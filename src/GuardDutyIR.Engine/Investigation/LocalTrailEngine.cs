@@ -350,21 +350,37 @@ public static class LocalTrailEngine
     /// other fields builds a new one. Files skipped as malformed are remembered and reported again. Entries unused for
     /// 7 days are removed.
     /// </summary>
-    private static class ParsedCache
+    internal static class ParsedCache
     {
         private const int FormatVersion = 2;
         private static readonly TimeSpan KeepFor = TimeSpan.FromDays(7);
 
         /// <summary>Attaches the cache for these files and fields (building it first if needed); returns the table to read.</summary>
+        /// <summary>Tests only: runs just before the cache entry is attached (to stand in for another process clearing it).</summary>
+        internal static readonly AsyncLocal<Action<string>?> BeforeAttach = new();
+
         public static async Task<string> OpenOrBuildAsync(DuckDBConnection connection, IReadOnlyList<string> files, IReadOnlyList<FlatColumn> flat,
             Action<QueryNotice> notice, CancellationToken cancellationToken)
         {
             var folder = WorkFolders.Get("trail-cache", notice);
             Prune(folder);
             var path = Path.Combine(folder, Key(files, flat) + ".duckdb");
-            if (!File.Exists(path)) await BuildAsync(path, files, flat, notice, cancellationToken).ConfigureAwait(false);
-            else File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
-            Execute(connection, $"ATTACH {SqlTokenizer.Literal(path)} AS parsed (READ_ONLY)");
+            // The folder is shared by the user's processes: another one may prune or clear an entry between our check
+            // and our open. A vanished entry (or build file) is built again, once.
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    if (!File.Exists(path)) await BuildAsync(path, files, flat, notice, cancellationToken).ConfigureAwait(false);
+                    else File.SetLastWriteTimeUtc(path, DateTime.UtcNow);
+                    BeforeAttach.Value?.Invoke(path);
+                    Execute(connection, $"ATTACH {SqlTokenizer.Literal(path)} AS parsed (READ_ONLY)");
+                    break;
+                }
+                catch (Exception e) when (attempt == 0 && e is FileNotFoundException or DuckDBException && !File.Exists(path))
+                {
+                }
+            }
             using (var skipped = connection.CreateCommand())
             {
                 skipped.CommandText = "SELECT file, message FROM parsed.skipped_files";

@@ -55,6 +55,28 @@ public sealed class LocalTrailEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cache_entry_another_process_removes_before_it_is_opened_is_built_again()
+    {
+        WriteScenario();
+        var removed = 0;
+        // Only this test's query sees the hook (it flows with the async context).
+        LocalTrailEngine.ParsedCache.BeforeAttach.Value = path =>
+        {
+            if (Interlocked.Increment(ref removed) == 1) File.Delete(path);
+        };
+        try
+        {
+            var rows = await Run("InstanceActivity", ("InstanceId", Instance));
+            Assert.Equal(5, rows.Count);
+            Assert.Equal(2, removed);
+        }
+        finally
+        {
+            LocalTrailEngine.ParsedCache.BeforeAttach.Value = null;
+        }
+    }
+
+    [Fact]
     public async Task The_stolen_credential_templates_answer_locally()
     {
         WriteScenario();
