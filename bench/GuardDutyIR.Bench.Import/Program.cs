@@ -136,6 +136,9 @@ static class Child
         }
         var importMs = watch.Elapsed.TotalMilliseconds;
         var afterImport = Loaded();
+        if (Environment.GetEnvironmentVariable("BENCH_IMPORT_LIST") == "1")   // what the import loaded, by load context
+            foreach (var c in AssemblyLoadContext.All)
+                Console.Error.WriteLine($"{c.Name}: {string.Join(", ", c.Assemblies.Select(a => a.GetName().Name).Order(StringComparer.Ordinal))}");
         watch.Restart();
         int findings;
         using (var call = PowerShell.Create())
