@@ -63,10 +63,10 @@ static class Parent
                               $"{Med(name, s => s.ProcessMs),11:0} {Med(name, s => s.AssembliesAfterImport),24:0}");
         var ratio = Med("ours", s => s.ImportMs + s.FirstCallMs) / Med("eager", s => s.ImportMs + s.FirstCallMs);
         var importRatio = Med("ours", s => s.ImportMs) / Med("eager", s => s.ImportMs);
-        Console.WriteLine($"ratio ours/eager, import + first call (medians): {ratio:0.00} (target < 1); import alone: {importRatio:0.00}");
+        Console.WriteLine($"ratio ours/eager, import + first call (medians): {ratio:0.000} (target < 1); import alone: {importRatio:0.00}");
         var pass = ratio < 1;
         Console.WriteLine($"BENCH|import + first Get-GdFinding, fresh process, median of {samples}|eager copy {Med("eager", s => s.ImportMs + s.FirstCallMs):0} ms " +
-                          $"(ours {Med("ours", s => s.ImportMs + s.FirstCallMs):0} ms)|{ratio:0.00}|< 1|{(pass ? "pass" : "FAIL")}");
+                          $"(ours {Med("ours", s => s.ImportMs + s.FirstCallMs):0} ms)|{ratio:0.000}|< 1|{(pass ? "pass" : "FAIL")}");
         return pass ? 0 : 1;
     }
 
