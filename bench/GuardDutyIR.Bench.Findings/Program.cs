@@ -29,6 +29,8 @@ var ratio = sequential.Seconds / partitioned.Seconds;
 Console.WriteLine($"one chain: {sequential.Seconds / pipelined.Seconds:0.00}x one page at a time");
 Console.WriteLine($"bands: {ratio:0.00}x one page at a time (target >= 4x), same {partitioned.Count:N0} findings in the same order");
 Console.WriteLine($"first finding written before the second page was requested: {partitioned.FirstBeforeSecondPage} (ListFindings calls when the first finding arrived: {partitioned.ListCallsAtFirst}); calls: {partitioned.Calls}");
+Console.WriteLine(FormattableString.Invariant(
+    $"BENCH|findings: {partitioned.Count} with {latency} ms per call, severity bands|one page at a time {sequential.Seconds:0.00} s|{ratio:0.00}x faster|>= 4x; first before page 2|{(partitioned.FirstBeforeSecondPage && ratio >= 4 ? "pass" : "fail")}"));
 return partitioned.FirstBeforeSecondPage && ratio >= 4 ? 0 : 1;
 
 async Task<(int Count, double Seconds, bool FirstBeforeSecondPage, long ListCallsAtFirst, List<string> Ids, string Calls)> Run(string name, FindingQuery q)

@@ -158,6 +158,11 @@ Console.WriteLine($"first query / DuckDB read_json:  {first / duck:0.00}x  (targ
 Console.WriteLine($"plain scan / next query:         {scan / next:0.0}x  (target >= 10x: {Verdict(scan / next >= 10)})");
 Console.WriteLine($"peak working set, module only:   {ModulePeak.Bytes / 1048576.0:0} MiB  (target < 2048 MiB: {Verdict(ModulePeak.Bytes < 2048L << 20)}); " +
                   $"whole process with the baselines: {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:0} MiB");
+static string Pass(bool ok) => ok ? "pass" : "fail";
+Console.WriteLine(FormattableString.Invariant($"BENCH|local query, first (parses {events} events) vs plain scan|System.Text.Json scan {scan:0.000} s|{first / scan:0.00}|<= 1.25|{Pass(first / scan <= 1.25)}"));
+Console.WriteLine(FormattableString.Invariant($"BENCH|local query, first vs DuckDB read_json|read_json {duck:0.000} s|{first / duck:0.00}|<= 1.00|{Pass(first / duck <= 1.0)}"));
+Console.WriteLine(FormattableString.Invariant($"BENCH|local query, next queries (cached) vs plain scan|System.Text.Json scan {scan:0.000} s|{scan / next:0.0}x faster|>= 10x|{Pass(scan / next >= 10)}"));
+Console.WriteLine(FormattableString.Invariant($"BENCH|local query, peak working set (module)|-|{ModulePeak.Bytes / 1048576.0:0} MiB|< 2048 MiB|{Pass(ModulePeak.Bytes < 2048L << 20)}"));
 return 0;
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";

@@ -59,7 +59,12 @@ static async Task Throttled(int n)
     Console.WriteLine($"(a) throttled, {n} instances, buckets x{refillScale} refill: wall {took.TotalSeconds:0.0} s, bucket lower bound {bound.TotalSeconds:0.0} s " +
                       $"(bottleneck {bottleneck.Key}: {bottleneck.Value} calls) -> ratio {took / bound:0.00} (target <= 1.15); throttled responses: {snap.TotalThrottled}" +
                       string.Concat(snap.Throttled.Where(kv => kv.Value > 0).Select(kv => $" {kv.Key} {kv.Value}")));
+    Bench($"quarantine (a): {n} instances, EC2 buckets on", $"bucket lower bound {bound.TotalSeconds:0.0} s", $"{took / bound:0.00}", "<= 1.15", took / bound <= 1.15);
 }
+
+// The line Bench.All reads: what|baseline|ratio|target|pass.
+static void Bench(string what, string baseline, string ratio, string target, bool pass) =>
+    Console.WriteLine(FormattableString.Invariant($"BENCH|{what}|{baseline}|{ratio}|{target}|{(pass ? "pass" : "fail")}"));
 
 static async Task Latency(int n)
 {
@@ -88,6 +93,8 @@ static async Task Latency(int n)
     Console.WriteLine($"    bound {perInstance.TotalMilliseconds:0} ms x {n} / {concurrency} in flight = {bound.TotalSeconds:0.00} s -> ratio {took / bound:0.00} (target <= 1.15); " +
                       $"first to last step of an instance, median: alone {MedianSpan(serialOutcomes).TotalMilliseconds:0} ms, in the bulk run {MedianSpan(outcomes).TotalMilliseconds:0} ms; " +
                       $"CPU of this process (the Lab and the engine) during the bulk run {cpu.TotalSeconds:0.0} s = {cpu / took:0.00} of {Environment.ProcessorCount} cores");
+    Bench($"quarantine (b): {n} instances, {latency} ms per call", $"one at a time {serialEstimate.TotalSeconds:0.0} s (scaled from {sample})", $"{serialEstimate / took:0.0}x faster", ">= 10x", serialEstimate / took >= 10);
+    Bench($"quarantine (b): {n} instances, {latency} ms per call, against the bound", $"bound {bound.TotalSeconds:0.00} s (alone x n / {concurrency})", $"{took / bound:0.00}", "<= 1.15", took / bound <= 1.15);
 }
 
 static TimeSpan MedianSpan(IReadOnlyList<QuarantineOutcome> outcomes) =>
@@ -106,6 +113,7 @@ static async Task Calls(int n)
     var enis = lab.World.Instances.Where(i => i.AccountId == lab.AccountId).Take(n).Sum(i => i.NetworkInterfaces.Count);
     Console.WriteLine($"(c) {n} instances ({enis} ENIs): {first.TotalCalls / (double)n:0.0} calls/instance ({first.TotalMutating / (double)n:0.0} mutating); " +
                       $"re-run: {rerun.TotalCalls / (double)n:0.0} calls/instance, {rerun.TotalMutating} mutating (target 0)");
+    Bench($"quarantine (c): re-run of {n} instances", $"first run {first.TotalCalls / (double)n:0.0} calls/instance", $"{rerun.TotalMutating} mutating calls", "0 mutating", rerun.TotalMutating == 0);
     foreach (var (action, count) in first.Calls.OrderByDescending(kv => kv.Value)) Console.WriteLine($"      {action,-50} {count,6}");
 }
 
@@ -146,6 +154,7 @@ static async Task Journal(int n)
         Console.WriteLine($"(d) journal, {n} instances, median of 3: without a case {a.TotalSeconds:0.00} s, every outcome journaled {b.TotalSeconds:0.00} s " +
                           $"-> ratio {b / a:0.00} (journaled/plain); {(b - a).TotalMilliseconds / n:0.0} ms/instance more; " +
                           $"journal {bytes / 1024.0:0} KiB ({bytes / n:0} bytes/entry); verify {verify.Elapsed.TotalMilliseconds:0} ms, {(check.Valid ? "intact" : "NOT intact")}");
+        Bench($"quarantine (d): {n} instances journaled to a case", $"without a case {a.TotalSeconds:0.00} s", $"{b / a:0.00}", "none stated; journal intact", check.Valid);
     }
     finally
     {
