@@ -125,23 +125,57 @@ public sealed class LakeQueryService(AwsSession session)
             throw;
         }
 
-        string? next = null;
         long rows = 0;
-        do
+        IReadOnlyList<string> columns = Array.Empty<string>();
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsPageAsync(queryId, token, request.PageSize, ct), cancellationToken).ConfigureAwait(false))
         {
-            var page = await client.GetQueryResultsPageAsync(queryId, next, request.PageSize, cancellationToken).ConfigureAwait(false);
             foreach (var row in page["QueryResultRows"]?.AsArray() ?? new JsonArray())
             {
                 // Each row is a list of one-key objects in SELECT order: [{"eventname":"PutObject"},{"total":"3"}].
                 var cells = (row as JsonArray ?? new JsonArray()).OfType<JsonObject>().Select(c => c.First()).ToList();
-                var columns = cells.Select(c => c.Key).ToList();
-                var values = cells.Select(c => request.Raw ? (object?)FindingParser.String(c.Value) : ValueTyping.FromLake(c.Key, FindingParser.String(c.Value))).ToArray();
+                // Rows of one query share their columns: one list for all, unless a row names others.
+                if (columns.Count != cells.Count || cells.Where((c, i) => c.Key != columns[i]).Any()) columns = cells.Select(c => c.Key).ToList();
+                var values = new object?[cells.Count];
+                for (var i = 0; i < cells.Count; i++)
+                {
+                    var text = FindingParser.String(cells[i].Value);
+                    values[i] = request.Raw ? text : ValueTyping.FromLake(cells[i].Key, text);
+                }
                 rows++;
                 yield return new QueryRow(columns, values);
             }
-            next = FindingParser.String(page["NextToken"]);
             progress(new QueryProgress("FINISHED", TimeSpan.Zero, null, rows, "reading results"));
-        } while (!string.IsNullOrEmpty(next));
+        }
+    }
+
+    /// <summary>
+    /// Result pages in order, the next one requested as soon as its token is known, so the service answers it while
+    /// the caller turns this one into objects. Stopping early (Select-Object -First, Ctrl+C) cancels the page in flight.
+    /// </summary>
+    internal static async IAsyncEnumerable<JsonObject> ReadAheadAsync(Func<string?, CancellationToken, Task<JsonObject>> getPage,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task<JsonObject>? pending = getPage(null, stop.Token);
+        try
+        {
+            while (pending is not null)
+            {
+                var page = await pending.ConfigureAwait(false);
+                var next = FindingParser.String(page["NextToken"]);
+                pending = string.IsNullOrEmpty(next) ? null : getPage(next, stop.Token);
+                yield return page;
+            }
+        }
+        finally
+        {
+            if (pending is not null)
+            {
+                stop.Cancel();
+                try { await pending.ConfigureAwait(false); }
+                catch (Exception e) when (e is OperationCanceledException or GuardDutyIRException) { }
+            }
+        }
     }
 
     private static GuardDutyIRException LakeFailed(string queryId, string status, JsonObject describe) =>
@@ -182,12 +216,10 @@ public sealed class LakeQueryService(AwsSession session)
             throw;
         }
 
-        string? next = null;
         var first = true;
         long rows = 0;
-        do
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsPageAsync(executionId, token, request.PageSize, ct), cancellationToken).ConfigureAwait(false))
         {
-            var page = await client.GetQueryResultsPageAsync(executionId, next, request.PageSize, cancellationToken).ConfigureAwait(false);
             var info = (page["ResultSet"]?["ResultSetMetadata"]?["ColumnInfo"] as JsonArray ?? new JsonArray()).OfType<JsonObject>()
                 .Select(c => (Name: FindingParser.String(c["Name"]) ?? "", Type: FindingParser.String(c["Type"]) ?? "varchar")).ToList();
             var columns = info.Select(c => c.Name).ToList();
@@ -200,9 +232,8 @@ public sealed class LakeQueryService(AwsSession session)
                 yield return new QueryRow(columns, cells.Select((v, i) => request.Raw ? v : ValueTyping.FromAthena(i < info.Count ? info[i].Name : "", i < info.Count ? info[i].Type : "varchar", v)).ToArray());
             }
             first = false;
-            next = FindingParser.String(page["NextToken"]);
             progress(new QueryProgress("SUCCEEDED", TimeSpan.Zero, null, rows, "reading results"));
-        } while (!string.IsNullOrEmpty(next));
+        }
     }
 
     // ---- shared lifecycle ------------------------------------------------------------------------------------------

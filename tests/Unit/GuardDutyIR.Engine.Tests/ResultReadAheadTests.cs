@@ -1,0 +1,65 @@
+using System.Text.Json.Nodes;
+using GuardDutyIR.Engine.Investigation;
+
+namespace GuardDutyIR.Engine.Tests;
+
+/// <summary>Lake and Athena result pages: the next one is asked for while the caller converts this one, in order, and an early stop cancels it.</summary>
+public sealed class ResultReadAheadTests
+{
+    private static JsonObject Page(int n, int last) =>
+        n < last ? new JsonObject { ["Page"] = n, ["NextToken"] = "t" + (n + 1) } : new JsonObject { ["Page"] = n };
+
+    private static int Number(string? token) => token is null ? 0 : int.Parse(token[1..], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public async Task Pages_come_in_order_and_the_next_is_requested_before_this_one_is_handed_over()
+    {
+        var requested = new List<int>();
+        var seen = new List<(int Page, int RequestedSoFar)>();
+        await foreach (var page in LakeQueryService.ReadAheadAsync((token, _) =>
+        {
+            lock (requested) requested.Add(Number(token));
+            return Task.FromResult(Page(Number(token), 4));
+        }, CancellationToken.None))
+        {
+            lock (requested) seen.Add(((int)page["Page"]!, requested.Count));
+        }
+        Assert.Equal(new[] { 0, 1, 2, 3, 4 }, requested);
+        // While page n is with the caller, page n+1 has been asked for already (the last has no next).
+        Assert.Equal(new[] { (0, 2), (1, 3), (2, 4), (3, 5), (4, 5) }, seen);
+    }
+
+    [Fact]
+    public async Task Stopping_after_the_first_page_cancels_the_request_in_flight()
+    {
+        var cancelled = new TaskCompletionSource();
+        await foreach (var page in LakeQueryService.ReadAheadAsync(async (token, ct) =>
+        {
+            if (token is null) return Page(0, 10);
+            // The second page never comes unless cancelled.
+            try { await Task.Delay(Timeout.Infinite, ct); }
+            catch (OperationCanceledException) { cancelled.TrySetResult(); throw; }
+            return Page(1, 10);
+        }, CancellationToken.None))
+        {
+            Assert.Equal(0, (int)page["Page"]!);
+            break;
+        }
+        Assert.True(cancelled.Task.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_failed_page_is_the_caller_s_error_at_that_page()
+    {
+        var pages = new List<int>();
+        var e = await Assert.ThrowsAsync<GuardDutyIRException>(async () =>
+        {
+            await foreach (var page in LakeQueryService.ReadAheadAsync((token, _) => Number(token) == 2
+                ? Task.FromException<JsonObject>(new GuardDutyIRException("QueryFailed", ErrorKind.InvalidOperation, "page 2 failed", null))
+                : Task.FromResult(Page(Number(token), 5)), CancellationToken.None))
+                pages.Add((int)page["Page"]!);
+        });
+        Assert.Equal("QueryFailed", e.ErrorId);
+        Assert.Equal(new[] { 0, 1 }, pages);
+    }
+}
