@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace GuardDutyIR.Engine.Aws;
@@ -41,6 +42,39 @@ public sealed class AthenaClient : ServiceClientBase
         return CallJson11Async("GetQueryResults", body, cancellationToken);
     }
 
+    /// <summary>One page of GetQueryResults read straight into rows of cell text, with the page's ColumnInfo.</summary>
+    public async Task<AthenaResultPage> GetQueryResultRowsAsync(string queryExecutionId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
+    {
+        var body = new JsonObject { ["QueryExecutionId"] = queryExecutionId, ["MaxResults"] = Math.Clamp(maxResults, 1, 1000) };
+        if (nextToken is not null) body["NextToken"] = nextToken;
+        using var doc = await CallJson11DocumentAsync("GetQueryResults", body, cancellationToken).ConfigureAwait(false);
+        var root = doc.RootElement;
+        var columns = new List<(string Name, string Type)>();
+        var rows = new List<string?[]>();
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("ResultSet", out var set) && set.ValueKind == JsonValueKind.Object)
+        {
+            if (set.TryGetProperty("ResultSetMetadata", out var meta) && meta.ValueKind == JsonValueKind.Object
+                && meta.TryGetProperty("ColumnInfo", out var info) && info.ValueKind == JsonValueKind.Array)
+                foreach (var c in info.EnumerateArray())
+                    if (c.ValueKind == JsonValueKind.Object)
+                        columns.Add((c.TryGetProperty("Name", out var n) ? Text(n) ?? "" : "", c.TryGetProperty("Type", out var ty) ? Text(ty) ?? "varchar" : "varchar"));
+            if (set.TryGetProperty("Rows", out var list) && list.ValueKind == JsonValueKind.Array)
+                foreach (var row in list.EnumerateArray())
+                {
+                    var cells = new List<string?>();
+                    if (row.ValueKind == JsonValueKind.Object && row.TryGetProperty("Data", out var data) && data.ValueKind == JsonValueKind.Array)
+                        foreach (var d in data.EnumerateArray())
+                            cells.Add(d.ValueKind == JsonValueKind.Object && d.TryGetProperty("VarCharValue", out var v) ? Text(v) : null);
+                    rows.Add(cells.ToArray());
+                }
+        }
+        var next = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("NextToken", out var t) ? Text(t) : null;
+        return new AthenaResultPage(columns, rows, string.IsNullOrEmpty(next) ? null : next);
+    }
+
     public Task<JsonObject> StopQueryExecutionAsync(string queryExecutionId, CancellationToken cancellationToken = default) =>
         CallJson11Async("StopQueryExecution", new JsonObject { ["QueryExecutionId"] = queryExecutionId }, cancellationToken);
 }
+
+/// <summary>An Athena result page: the columns (name, Presto/Trino type), rows of cell text, and the token of the next page.</summary>
+public sealed record AthenaResultPage(IReadOnlyList<(string Name, string Type)> Columns, IReadOnlyList<string?[]> Rows, string? NextToken);

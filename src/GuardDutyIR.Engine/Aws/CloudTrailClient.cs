@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 
@@ -47,6 +48,39 @@ public sealed class CloudTrailClient : ServiceClientBase
         return CallJson11Async("GetQueryResults", body, cancellationToken);
     }
 
+    /// <summary>
+    /// One page of GetQueryResults read straight into rows: each row the (column, value) pairs in SELECT order, as the
+    /// answer's one-key objects give them.
+    /// </summary>
+    public async Task<LakeResultPage> GetQueryResultRowsAsync(string queryId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
+    {
+        var body = new JsonObject { ["QueryId"] = queryId, ["MaxQueryResults"] = Math.Clamp(maxResults, 1, 1000) };
+        if (nextToken is not null) body["NextToken"] = nextToken;
+        using var doc = await CallJson11DocumentAsync("GetQueryResults", body, cancellationToken).ConfigureAwait(false);
+        var root = doc.RootElement;
+        var rows = new List<KeyValuePair<string, string?>[]>();
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("QueryResultRows", out var list) && list.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var row in list.EnumerateArray())
+            {
+                if (row.ValueKind != JsonValueKind.Array) { rows.Add(Array.Empty<KeyValuePair<string, string?>>()); continue; }
+                var cells = new List<KeyValuePair<string, string?>>(row.GetArrayLength());
+                foreach (var cell in row.EnumerateArray())
+                {
+                    if (cell.ValueKind != JsonValueKind.Object) continue;
+                    foreach (var property in cell.EnumerateObject())
+                    {
+                        cells.Add(new(property.Name, Text(property.Value)));
+                        break;
+                    }
+                }
+                rows.Add(cells.ToArray());
+            }
+        }
+        var next = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("NextToken", out var t) ? Text(t) : null;
+        return new LakeResultPage(rows, string.IsNullOrEmpty(next) ? null : next);
+    }
+
     public Task<JsonObject> CancelQueryAsync(string queryId, CancellationToken cancellationToken = default) =>
         CallJson11Async("CancelQuery", new JsonObject { ["QueryId"] = queryId }, cancellationToken);
 
@@ -65,3 +99,6 @@ public sealed class CloudTrailClient : ServiceClientBase
         return CallJson11Async("LookupEvents", body, cancellationToken);
     }
 }
+
+/// <summary>A CloudTrail Lake result page: rows of (column, value) in SELECT order, and the token of the next page.</summary>
+public sealed record LakeResultPage(IReadOnlyList<KeyValuePair<string, string?>[]> Rows, string? NextToken);

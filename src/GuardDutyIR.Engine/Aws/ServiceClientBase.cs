@@ -39,6 +39,38 @@ public abstract class ServiceClientBase
         return (ParseObject(response.Body), response.RequestId);
     }
 
+    /// <summary>
+    /// json-1.1 call whose answer is read as a JsonDocument: for large answers (result pages) read once, in order,
+    /// without a node per value. The caller disposes it.
+    /// </summary>
+    internal async Task<JsonDocument> CallJson11DocumentAsync(string operation, JsonObject body, CancellationToken cancellationToken)
+    {
+        var request = new AwsRawRequest
+        {
+            Operation = operation,
+            Body = Encoding.UTF8.GetBytes(body.ToJsonString()),
+            ContentType = "application/x-amz-json-1.1",
+        };
+        request.Headers["X-Amz-Target"] = $"{Service.TargetPrefix}.{operation}";
+        var response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return JsonDocument.Parse(response.Body.Length == 0 ? "{}"u8.ToArray() : response.Body);
+        }
+        catch (JsonException e)
+        {
+            throw new GuardDutyIRException("MalformedServiceResponse", ErrorKind.InvalidData, "The service answered with JSON that cannot be read: " + e.Message, null, e);
+        }
+    }
+
+    /// <summary>A JSON value as text: strings as they are, null as null, anything else as its JSON.</summary>
+    internal static string? Text(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Null or JsonValueKind.Undefined => null,
+        _ => value.GetRawText(),
+    };
+
     /// <summary>awsQuery: form-encoded Action/Version plus parameters; returns the XML body.</summary>
     internal async Task<(System.Xml.Linq.XElement Result, string? RequestId)> CallQueryAsync(string operation,
         IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)

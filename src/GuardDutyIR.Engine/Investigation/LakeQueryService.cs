@@ -127,20 +127,16 @@ public sealed class LakeQueryService(AwsSession session)
 
         long rows = 0;
         IReadOnlyList<string> columns = Array.Empty<string>();
-        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsPageAsync(queryId, token, request.PageSize, ct), cancellationToken).ConfigureAwait(false))
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(queryId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
+            .ConfigureAwait(false))
         {
-            foreach (var row in page["QueryResultRows"]?.AsArray() ?? new JsonArray())
+            foreach (var cells in page.Rows)
             {
-                // Each row is a list of one-key objects in SELECT order: [{"eventname":"PutObject"},{"total":"3"}].
-                var cells = (row as JsonArray ?? new JsonArray()).OfType<JsonObject>().Select(c => c.First()).ToList();
                 // Rows of one query share their columns: one list for all, unless a row names others.
-                if (columns.Count != cells.Count || cells.Where((c, i) => c.Key != columns[i]).Any()) columns = cells.Select(c => c.Key).ToList();
-                var values = new object?[cells.Count];
-                for (var i = 0; i < cells.Count; i++)
-                {
-                    var text = FindingParser.String(cells[i].Value);
-                    values[i] = request.Raw ? text : ValueTyping.FromLake(cells[i].Key, text);
-                }
+                if (columns.Count != cells.Length || !SameKeys(cells, columns)) columns = cells.Select(c => c.Key).ToList();
+                var values = new object?[cells.Length];
+                for (var i = 0; i < cells.Length; i++)
+                    values[i] = request.Raw ? cells[i].Value : ValueTyping.FromLake(cells[i].Key, cells[i].Value);
                 rows++;
                 yield return new QueryRow(columns, values);
             }
@@ -148,21 +144,28 @@ public sealed class LakeQueryService(AwsSession session)
         }
     }
 
+    private static bool SameKeys(KeyValuePair<string, string?>[] cells, IReadOnlyList<string> columns)
+    {
+        for (var i = 0; i < cells.Length; i++)
+            if (!string.Equals(cells[i].Key, columns[i], StringComparison.Ordinal)) return false;
+        return true;
+    }
+
     /// <summary>
     /// Result pages in order, the next one requested as soon as its token is known, so the service answers it while
     /// the caller turns this one into objects. Stopping early (Select-Object -First, Ctrl+C) cancels the page in flight.
     /// </summary>
-    internal static async IAsyncEnumerable<JsonObject> ReadAheadAsync(Func<string?, CancellationToken, Task<JsonObject>> getPage,
+    internal static async IAsyncEnumerable<TPage> ReadAheadAsync<TPage>(Func<string?, CancellationToken, Task<TPage>> getPage, Func<TPage, string?> nextToken,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<JsonObject>? pending = getPage(null, stop.Token);
+        Task<TPage>? pending = getPage(null, stop.Token);
         try
         {
             while (pending is not null)
             {
                 var page = await pending.ConfigureAwait(false);
-                var next = FindingParser.String(page["NextToken"]);
+                var next = nextToken(page);
                 pending = string.IsNullOrEmpty(next) ? null : getPage(next, stop.Token);
                 yield return page;
             }
@@ -218,18 +221,23 @@ public sealed class LakeQueryService(AwsSession session)
 
         var first = true;
         long rows = 0;
-        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsPageAsync(executionId, token, request.PageSize, ct), cancellationToken).ConfigureAwait(false))
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(executionId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
+            .ConfigureAwait(false))
         {
-            var info = (page["ResultSet"]?["ResultSetMetadata"]?["ColumnInfo"] as JsonArray ?? new JsonArray()).OfType<JsonObject>()
-                .Select(c => (Name: FindingParser.String(c["Name"]) ?? "", Type: FindingParser.String(c["Type"]) ?? "varchar")).ToList();
+            var info = page.Columns;
             var columns = info.Select(c => c.Name).ToList();
-            foreach (var (row, index) in (page["ResultSet"]?["Rows"] as JsonArray ?? new JsonArray()).Select((r, i) => (r, i)))
+            // Each column's type, lower-cased once per page rather than once per cell.
+            var types = info.Select(c => c.Type.ToLowerInvariant()).ToArray();
+            for (var index = 0; index < page.Rows.Count; index++)
             {
-                var cells = (row?["Data"] as JsonArray ?? new JsonArray()).Select(d => FindingParser.String(d?["VarCharValue"])).ToList();
+                var cells = page.Rows[index];
                 // A SELECT's first result row is the header: the column names again.
                 if (first && index == 0 && cells.SequenceEqual(columns)) continue;
+                var values = new object?[cells.Length];
+                for (var i = 0; i < cells.Length; i++)
+                    values[i] = request.Raw ? cells[i] : ValueTyping.FromAthena(i < info.Count ? info[i].Name : "", i < types.Length ? types[i] : "varchar", cells[i]);
                 rows++;
-                yield return new QueryRow(columns, cells.Select((v, i) => request.Raw ? v : ValueTyping.FromAthena(i < info.Count ? info[i].Name : "", i < info.Count ? info[i].Type : "varchar", v)).ToArray());
+                yield return new QueryRow(columns, values);
             }
             first = false;
             progress(new QueryProgress("SUCCEEDED", TimeSpan.Zero, null, rows, "reading results"));

@@ -9,6 +9,8 @@ public sealed class ResultReadAheadTests
     private static JsonObject Page(int n, int last) =>
         n < last ? new JsonObject { ["Page"] = n, ["NextToken"] = "t" + (n + 1) } : new JsonObject { ["Page"] = n };
 
+    private static string? NextToken(JsonObject page) => (string?)page["NextToken"];
+
     private static int Number(string? token) => token is null ? 0 : int.Parse(token[1..], System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
@@ -20,7 +22,7 @@ public sealed class ResultReadAheadTests
         {
             lock (requested) requested.Add(Number(token));
             return Task.FromResult(Page(Number(token), 4));
-        }, CancellationToken.None))
+        }, NextToken, CancellationToken.None))
         {
             lock (requested) seen.Add(((int)page["Page"]!, requested.Count));
         }
@@ -40,7 +42,7 @@ public sealed class ResultReadAheadTests
             try { await Task.Delay(Timeout.Infinite, ct); }
             catch (OperationCanceledException) { cancelled.TrySetResult(); throw; }
             return Page(1, 10);
-        }, CancellationToken.None))
+        }, NextToken, CancellationToken.None))
         {
             Assert.Equal(0, (int)page["Page"]!);
             break;
@@ -56,7 +58,7 @@ public sealed class ResultReadAheadTests
         {
             await foreach (var page in LakeQueryService.ReadAheadAsync((token, _) => Number(token) == 2
                 ? Task.FromException<JsonObject>(new GuardDutyIRException("QueryFailed", ErrorKind.InvalidOperation, "page 2 failed", null))
-                : Task.FromResult(Page(Number(token), 5)), CancellationToken.None))
+                : Task.FromResult(Page(Number(token), 5)), NextToken, CancellationToken.None))
                 pages.Add((int)page["Page"]!);
         });
         Assert.Equal("QueryFailed", e.ErrorId);
