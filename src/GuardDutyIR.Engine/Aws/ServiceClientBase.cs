@@ -28,22 +28,11 @@ public abstract class ServiceClientBase
     /// <summary>json-1.1 call that also returns the request ID, for calls the case journal records.</summary>
     internal async Task<(JsonObject Body, string? RequestId)> CallJson11WithIdAsync(string operation, JsonObject body, CancellationToken cancellationToken)
     {
-        var request = new AwsRawRequest
-        {
-            Operation = operation,
-            Body = Encoding.UTF8.GetBytes(body.ToJsonString()),
-            ContentType = "application/x-amz-json-1.1",
-        };
-        request.Headers["X-Amz-Target"] = $"{Service.TargetPrefix}.{operation}";
-        var response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var response = await SendJson11Async(operation, body, cancellationToken).ConfigureAwait(false);
         return (ParseObject(response.Body), response.RequestId);
     }
 
-    /// <summary>
-    /// json-1.1 call whose answer is read as a JsonDocument: for large answers (result pages) read once, in order,
-    /// without a node per value. The caller disposes it.
-    /// </summary>
-    internal async Task<JsonDocument> CallJson11DocumentAsync(string operation, JsonObject body, CancellationToken cancellationToken)
+    private Task<AwsRawResponse> SendJson11Async(string operation, JsonObject body, CancellationToken cancellationToken)
     {
         var request = new AwsRawRequest
         {
@@ -52,7 +41,16 @@ public abstract class ServiceClientBase
             ContentType = "application/x-amz-json-1.1",
         };
         request.Headers["X-Amz-Target"] = $"{Service.TargetPrefix}.{operation}";
-        var response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
+        return SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>
+    /// json-1.1 call whose answer is read as a JsonDocument: for large answers (result pages) read once, in order,
+    /// without a node per value. The caller disposes it.
+    /// </summary>
+    internal async Task<JsonDocument> CallJson11DocumentAsync(string operation, JsonObject body, CancellationToken cancellationToken)
+    {
+        var response = await SendJson11Async(operation, body, cancellationToken).ConfigureAwait(false);
         try
         {
             return JsonDocument.Parse(response.Body.Length == 0 ? "{}"u8.ToArray() : response.Body);

@@ -58,33 +58,25 @@ public static class PolicyEvaluator
     }
 
     /// <summary>True when a Deny statement on every resource matches the action and all its conditions hold.</summary>
-    public static bool ExplicitlyDenies(string document, string action, PolicyRequestContext context)
-    {
-        JsonDocument json;
-        try { json = JsonDocument.Parse(document); }
-        catch (JsonException) { return false; }
-        using (json)
-        {
-            if (json.RootElement.ValueKind != JsonValueKind.Object || !json.RootElement.TryGetProperty("Statement", out var st)) return false;
-            foreach (var s in Statements(st))
-            {
-                if (s.ValueKind != JsonValueKind.Object || !s.TryGetProperty("Effect", out var e) || e.GetString() != "Deny") continue;
-                if (!s.TryGetProperty("Resource", out var resource) || !Strings(resource).Contains("*")) continue;
-                bool actionMatches = s.TryGetProperty("Action", out var a) ? Strings(a).Any(p => Matches(p, action))
-                    : s.TryGetProperty("NotAction", out var na) && !Strings(na).Any(p => Matches(p, action));
-                if (!actionMatches) continue;
-                if (s.TryGetProperty("Condition", out var condition) && !ConditionsHold(condition, context)) continue;
-                return true;
-            }
-        }
-        return false;
-    }
+    public static bool ExplicitlyDenies(string document, string action, PolicyRequestContext context) =>
+        AnyStatement(document, "Deny", s =>
+            s.TryGetProperty("Resource", out var resource) && Strings(resource).Contains("*")
+            && ActionMatches(s, action)
+            && (!s.TryGetProperty("Condition", out var condition) || ConditionsHold(condition, context)));
 
     /// <summary>
     /// True when an Allow statement (without conditions) grants the action on some resource: enough for the Lab to
     /// decide what an instance's agent can do, not a full evaluation.
     /// </summary>
-    public static bool Allows(string document, string action)
+    public static bool Allows(string document, string action) =>
+        AnyStatement(document, "Allow", s => !s.TryGetProperty("Condition", out _) && ActionMatches(s, action));
+
+    private static bool ActionMatches(JsonElement statement, string action) =>
+        statement.TryGetProperty("Action", out var a) ? Strings(a).Any(p => Matches(p, action))
+            : statement.TryGetProperty("NotAction", out var na) && !Strings(na).Any(p => Matches(p, action));
+
+    // A document that does not parse matches nothing (IAM would have refused it when it was put).
+    private static bool AnyStatement(string document, string effect, Func<JsonElement, bool> matches)
     {
         JsonDocument json;
         try { json = JsonDocument.Parse(document); }
@@ -92,15 +84,8 @@ public static class PolicyEvaluator
         using (json)
         {
             if (json.RootElement.ValueKind != JsonValueKind.Object || !json.RootElement.TryGetProperty("Statement", out var st)) return false;
-            foreach (var s in Statements(st))
-            {
-                if (s.ValueKind != JsonValueKind.Object || !s.TryGetProperty("Effect", out var e) || e.GetString() != "Allow") continue;
-                if (s.TryGetProperty("Condition", out _)) continue;
-                if (s.TryGetProperty("Action", out var a) && Strings(a).Any(p => Matches(p, action))) return true;
-                if (s.TryGetProperty("NotAction", out var na) && !Strings(na).Any(p => Matches(p, action))) return true;
-            }
+            return Statements(st).Any(s => s.ValueKind == JsonValueKind.Object && s.TryGetProperty("Effect", out var e) && e.GetString() == effect && matches(s));
         }
-        return false;
     }
 
     private static IEnumerable<JsonElement> Statements(JsonElement st) =>
