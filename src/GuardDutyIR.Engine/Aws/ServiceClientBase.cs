@@ -61,12 +61,15 @@ public abstract class ServiceClientBase
         }
     }
 
-    /// <summary>A JSON value as text: strings as they are, null as null, anything else as its JSON.</summary>
+    /// <summary>
+    /// A JSON value as text, read as FindingParser.String reads a node: strings as they are, numbers and booleans as
+    /// their text, anything else (null, objects, arrays) as null.
+    /// </summary>
     internal static string? Text(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString(),
-        JsonValueKind.Null or JsonValueKind.Undefined => null,
-        _ => value.GetRawText(),
+        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.ToString(),
+        _ => null,
     };
 
     /// <summary>awsQuery: form-encoded Action/Version plus parameters; returns the XML body.</summary>

@@ -40,6 +40,22 @@ public sealed class ClientWireTests : IDisposable
     }
 
     [Fact]
+    public async Task Lake_result_rows_keep_every_value_as_text_and_drop_values_that_are_no_scalar()
+    {
+        // Every value is a string in the model; a number or a boolean sent bare is read as its text, an object as nothing.
+        _stub.Enqueue(new StubResponse(200,
+            "{\"QueryResultRows\":[[{\"eventname\":\"PutObject\"},{\"total\":3},{\"ok\":true},{\"odd\":{\"a\":1}},{\"none\":null}]],\"NextToken\":\"n2\"}"));
+        using var session = Session();
+
+        var page = await session.CloudTrail().GetQueryResultRowsAsync("q-1", null, 1000);
+
+        var row = Assert.Single(page.Rows);
+        Assert.Equal(new KeyValuePair<string, string?>[] { new("eventname", "PutObject"), new("total", "3"), new("ok", "True"), new("odd", null), new("none", null) }, row);
+        Assert.Equal("n2", page.NextToken);
+        Assert.Equal("{\"QueryId\":\"q-1\",\"MaxQueryResults\":1000}", _stub.Single().BodyText);
+    }
+
+    [Fact]
     public async Task GuardDuty_ListDetectors_follows_nextToken_in_the_query_string()
     {
         _stub.Enqueue(
