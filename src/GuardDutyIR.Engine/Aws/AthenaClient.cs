@@ -34,14 +34,6 @@ public sealed class AthenaClient : ServiceClientBase
         return response["QueryExecution"] as JsonObject ?? new JsonObject();
     }
 
-    /// <summary>One page of GetQueryResults: ResultSet.Rows (the first row of the first page is the header) and ColumnInfo.</summary>
-    public Task<JsonObject> GetQueryResultsPageAsync(string queryExecutionId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
-    {
-        var body = new JsonObject { ["QueryExecutionId"] = queryExecutionId, ["MaxResults"] = Math.Clamp(maxResults, 1, 1000) };
-        if (nextToken is not null) body["NextToken"] = nextToken;
-        return CallJson11Async("GetQueryResults", body, cancellationToken);
-    }
-
     /// <summary>One page of GetQueryResults read straight into rows of cell text, with the page's ColumnInfo.</summary>
     public async Task<AthenaResultPage> GetQueryResultRowsAsync(string queryExecutionId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
     {

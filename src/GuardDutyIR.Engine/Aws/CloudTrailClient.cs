@@ -40,14 +40,6 @@ public sealed class CloudTrailClient : ServiceClientBase
     public Task<JsonObject> DescribeQueryAsync(string queryId, CancellationToken cancellationToken = default) =>
         CallJson11Async("DescribeQuery", new JsonObject { ["QueryId"] = queryId }, cancellationToken);
 
-    /// <summary>One page of GetQueryResults (rows are lists of one-key objects, every value a string).</summary>
-    public Task<JsonObject> GetQueryResultsPageAsync(string queryId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
-    {
-        var body = new JsonObject { ["QueryId"] = queryId, ["MaxQueryResults"] = Math.Clamp(maxResults, 1, 1000) };
-        if (nextToken is not null) body["NextToken"] = nextToken;
-        return CallJson11Async("GetQueryResults", body, cancellationToken);
-    }
-
     /// <summary>
     /// One page of GetQueryResults read straight into rows: each row the (column, value) pairs in SELECT order, as the
     /// answer's one-key objects give them.

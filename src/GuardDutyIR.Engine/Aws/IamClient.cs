@@ -75,21 +75,12 @@ public sealed class IamClient : ServiceClientBase
     }
 
     /// <summary>Creates or replaces an inline policy; returns the request ID.</summary>
-    public async Task<string?> PutRolePolicyAsync(string roleName, string policyName, string policyDocument, CancellationToken cancellationToken)
-    {
-        var (_, requestId) = await CallQueryAsync("PutRolePolicy", new KeyValuePair<string, string>[]
-        {
-            new("RoleName", roleName), new("PolicyName", policyName), new("PolicyDocument", policyDocument),
-        }, cancellationToken).ConfigureAwait(false);
-        return requestId;
-    }
+    public Task<string?> PutRolePolicyAsync(string roleName, string policyName, string policyDocument, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("PutRolePolicy", cancellationToken, ("RoleName", roleName), ("PolicyName", policyName), ("PolicyDocument", policyDocument));
 
     /// <summary>Deletes an inline policy; returns the request ID.</summary>
-    public async Task<string?> DeleteRolePolicyAsync(string roleName, string policyName, CancellationToken cancellationToken)
-    {
-        var (_, requestId) = await CallQueryAsync("DeleteRolePolicy", new KeyValuePair<string, string>[] { new("RoleName", roleName), new("PolicyName", policyName) }, cancellationToken).ConfigureAwait(false);
-        return requestId;
-    }
+    public Task<string?> DeleteRolePolicyAsync(string roleName, string policyName, CancellationToken cancellationToken) =>
+        CallForRequestIdAsync("DeleteRolePolicy", cancellationToken, ("RoleName", roleName), ("PolicyName", policyName));
 
     public Task<IReadOnlyList<IamAttachedPolicy>> ListAttachedRolePoliciesAsync(string roleName, CancellationToken cancellationToken) =>
         PagesAsync("ListAttachedRolePolicies", roleName, "AttachedPolicies", m => new IamAttachedPolicy(Text(m, "PolicyName") ?? "", Text(m, "PolicyArn") ?? ""), cancellationToken);
