@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json.Nodes;
 using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.Ec2;
@@ -72,24 +70,14 @@ public sealed class SsmService : Json11Service
         }
 
         var max = Int(body, "MaxResults") ?? 10;
+        var context = r.AccountId + ":DescribeInstanceInformation";
         var start = 0;
-        if (Str(body, "NextToken") is { } token)
-        {
-            try
-            {
-                var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(token));
-                if (!decoded.StartsWith("lab:", StringComparison.Ordinal) || !int.TryParse(decoded[4..], NumberStyles.None, CultureInfo.InvariantCulture, out start) || start > nodes.Count)
-                    return Error(r, "InvalidNextToken", "The specified token isn't valid.");
-            }
-            catch (FormatException)
-            {
-                return Error(r, "InvalidNextToken", "The specified token isn't valid.");
-            }
-        }
+        if (Str(body, "NextToken") is { } token && (!TryReadPageToken(token, context, out start) || start > nodes.Count))
+            return Error(r, "InvalidNextToken", "The specified token isn't valid.");
         var page = nodes.Skip(start).Take(max).ToList();
         var answer = new JsonObject { ["InstanceInformationList"] = new JsonArray(page.Select(n => (JsonNode)n).ToArray()) };
         if (start + page.Count < nodes.Count)
-            answer["NextToken"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("lab:" + (start + page.Count).ToString(CultureInfo.InvariantCulture)));
+            answer["NextToken"] = PageToken(context, start + page.Count);
         return Ok(r, answer);
     }
 
