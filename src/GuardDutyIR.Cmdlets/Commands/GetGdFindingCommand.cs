@@ -145,8 +145,7 @@ public sealed class GetGdFindingCommand : GdAwsMultiRegionCmdlet
             if (account is null || account.Length != 12 || !account.All(char.IsAsciiDigit))
                 throw new GuardDutyIRException("InvalidAccountId", ErrorKind.InvalidArgument, $"'{account}' is not an AWS account ID (12 digits).", account);
         foreach (var id in Id)
-            if (id is null || id.Length is 0 or > 300 || !id.All(char.IsAsciiLetterOrDigit))
-                throw new GuardDutyIRException("InvalidFindingId", ErrorKind.InvalidArgument, $"'{id}' is not a GuardDuty finding ID (1-300 letters and digits).", id);
+            if (!FindingIds.IsFindingId(id)) throw FindingIds.InvalidFindingId(id);
         if (Since is { } since && Until is { } until && since > until)
             throw new GuardDutyIRException("InvalidTimeWindow", ErrorKind.InvalidArgument,
                 $"-Since ({since:o}) is after -Until ({until:o}): no finding can match.", since);

@@ -58,12 +58,9 @@ public sealed class SetGdFindingCommand : GdAwsCmdlet
         };
         foreach (var id in FindingId)
         {
-            // GuardDuty finding IDs are letters and digits (32 hex characters in practice); anything else is refused here
-            // rather than sent, since ArchiveFindings and UpdateFindingsFeedback change the findings they can match.
-            if (id is null || id.Length is 0 or > 300 || !id.All(char.IsAsciiLetterOrDigit))
+            if (!FindingIds.IsFindingId(id))
             {
-                WriteEngineError(new GuardDutyIRException("InvalidFindingId", ErrorKind.InvalidArgument,
-                    $"'{id}' is not a GuardDuty finding ID (1-300 letters and digits).", id));
+                WriteEngineError(FindingIds.InvalidFindingId(id));
                 continue;
             }
             if (!ShouldProcess($"finding {id} in {region}", action)) continue;
