@@ -65,7 +65,19 @@
             Tags         = @('AWS', 'GuardDuty', 'IncidentResponse', 'Forensics', 'Security', 'EC2', 'CloudTrail', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             LicenseUri   = 'https://www.apache.org/licenses/LICENSE-2.0'
             ProjectUri   = 'https://github.com/guarddutyir/GuardDutyIR'
-            ReleaseNotes = 'Foundation: AWS access on AWSSDK.Core in an isolated load context, session defaults, caller identity.'
+            # Stamped at build from ModulePrerelease in Directory.Build.props (empty for a release): PowerShellGet and
+            # PSResourceGet publish and install <ModuleVersion>-<Prerelease>.
+            Prerelease   = 'PRERELEASE-PLACEHOLDER'
+            ReleaseNotes = @'
+0.1.0: the first release. Findings (Get-GdFinding, Set-GdFinding, sample findings, threat lists); the CloudTrail
+investigation with SQL over CloudTrail Lake, Athena or local trail files (Invoke-LakeQuery, templates); containment
+following AWS's isolation guidance (Set-InstanceQuarantine, Test-/Undo-InstanceQuarantine, IMDSv2, role session
+revocation with -ReplaceRole, guarded stop and terminate); evidence (New-ForensicSnapshot, Save-InstanceEvidence);
+notification; the automatic response (EventBridge rules, the Lambda handler, SSM documents, CloudFormation); the case
+journal, report and evidence bundle; and the Lab, a local AWS-compatible endpoint playing the GuardDuty workshop.
+Local queries need DuckDB's native library for the platform: Install-PSResource GuardDutyIR.DuckDB.<rid>
+(linux-x64, linux-arm64, osx, win-x64, win-arm64).
+'@
         }
     }
 }

@@ -2,13 +2,17 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 
-// GuardDutyIR.Packager --module <out/GuardDutyIR/<version>> --lambda <module/lambda> --out <out/packages> [--report <zip>]
-// Writes the automation packages, prints their sizes against AWS's limits, and writes packages.json beside them;
-// --report adds the size of another package (the whole module's zip) to the table.
+// GuardDutyIR.Packager --module <out/GuardDutyIR/<version>> --lambda <module/lambda> --out <out/packages>
+//                      [--gallery <out/gallery>] [--companions current|all] [--packages-root <NuGet packages folder>]
+// Pins DuckDB's native libraries in the layout (deps/GuardDutyIR.DuckDB.json), writes the automation packages, and with
+// --gallery the PowerShell Gallery package of the module (GuardDutyIR.<version>.nupkg) and, with --companions, the
+// nupkgs of DuckDB's native library for this platform or for all five (GuardDutyIR.DuckDB.<rid>.<version>.nupkg; the
+// DuckDB licence comes from the DuckDB.NET package under --packages-root). Prints every package's size against its
+// limit and writes packages.json beside the automation packages.
 // Exit 0: written and within every limit. Exit 1: a package exceeds a limit ("error GDPKG001", shown by MSBuild as a
 // build error). Exit 2: bad arguments or an unreadable layout.
 
-string? module = null, lambda = null, output = null, fullZip = null;
+string? module = null, lambda = null, output = null, gallery = null, companions = null, packagesRoot = null;
 for (var i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -17,23 +21,46 @@ for (var i = 0; i < args.Length; i++)
         case "--module": module = Next(); break;
         case "--lambda": lambda = Next(); break;
         case "--out": output = Next(); break;
-        case "--report": fullZip = Next(); break;
+        case "--gallery": gallery = Next(); break;
+        case "--companions": companions = Next(); break;
+        case "--packages-root": packagesRoot = Next(); break;
         default:
             Console.Error.WriteLine($"GuardDutyIR.Packager: error GDPKG000: unknown argument '{args[i]}'");
             return 2;
     }
 }
-if (module is null || lambda is null || output is null || !File.Exists(Path.Combine(module, "GuardDutyIR.psd1")))
+if (module is null || lambda is null || output is null || !File.Exists(Path.Combine(module, "GuardDutyIR.psd1"))
+    || companions is not (null or "current" or "all") || (companions is not null && gallery is null))
 {
-    Console.Error.WriteLine("GuardDutyIR.Packager: error GDPKG000: usage: --module <module layout with GuardDutyIR.psd1> --lambda <handler folder> --out <folder>");
+    Console.Error.WriteLine("GuardDutyIR.Packager: error GDPKG000: usage: --module <module layout with GuardDutyIR.psd1> --lambda <handler folder> --out <folder> " +
+        "[--gallery <folder> [--companions current|all] [--packages-root <folder>]]");
     return 2;
 }
 
 module = Path.GetFullPath(module);
 var version = new DirectoryInfo(module).Name;
+var natives = DuckDbNatives.Read(module);
+natives.WritePins(module);
 var plan = new PackagePlan(module, Path.GetFullPath(lambda), version);
 Directory.CreateDirectory(output);
-var reports = plan.Write(Path.GetFullPath(output));
+var reports = plan.Write(Path.GetFullPath(output)).ToList();
+var galleryReports = new List<PackageReport>();
+if (gallery is not null)
+{
+    gallery = Path.GetFullPath(gallery);
+    Directory.CreateDirectory(gallery);
+    var manifest = ModuleManifest.Read(Path.Combine(module, "GuardDutyIR.psd1"));
+    galleryReports.Add(GalleryPackages.WriteModule(manifest, plan.Kept, gallery));
+    var current = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+    var license = packagesRoot is null ? null : Path.Combine(packagesRoot, natives.PackagePath, "LICENSE-DuckDB.txt");
+    foreach (var native in natives.Libraries)
+    {
+        // "current": the platform this build runs on (osx is one universal library), for the install test.
+        var isCurrent = current == native.Rid || (native.Rid == "osx" && current.StartsWith("osx", StringComparison.Ordinal));
+        if (companions == "all" || (companions == "current" && isCurrent))
+            galleryReports.Add(GalleryPackages.WriteCompanion(manifest, natives, native, license, gallery));
+    }
+}
 
 var mib = 1024.0 * 1024.0;
 string Mib(long bytes) => bytes < 1024 * 1024
@@ -43,19 +70,21 @@ Console.WriteLine($"GuardDutyIR packages ({Path.GetFullPath(output)}):");
 Console.WriteLine($"  {"package",-34} {"zipped",10} {"unzipped",10} {"files",6}  limit");
 foreach (var r in reports)
     Console.WriteLine($"  {r.Name,-34} {Mib(r.ZippedBytes),10} {Mib(r.UnzippedBytes),10} {r.Files,6}  {r.LimitText}");
-if (fullZip is not null && File.Exists(fullZip))
+if (galleryReports.Count > 0)
 {
-    using var archive = ZipFile.OpenRead(fullZip);
-    Console.WriteLine($"  {Path.GetFileName(fullZip),-34} {Mib(new FileInfo(fullZip).Length),10} {Mib(archive.Entries.Sum(e => e.Length)),10} {archive.Entries.Count(e => e.Name.Length > 0),6}  " +
-        "none from AWS (the whole module, for PSModulePath or the PowerShell Gallery)");
+    Console.WriteLine($"PowerShell Gallery packages ({gallery}; installed size = unzipped):");
+    foreach (var r in galleryReports)
+        Console.WriteLine($"  {r.Name,-48} {Mib(r.ZippedBytes),10} {Mib(r.UnzippedBytes),10} {r.Files,6}  {r.LimitText}");
+    reports.AddRange(galleryReports);
 }
 var layer = reports.Single(r => r.Name == PackagePlan.LayerZip);
 var function = reports.Single(r => r.Name == PackagePlan.FunctionZip);
 var lambdaTotal = layer.UnzippedBytes + function.UnzippedBytes;
 Console.WriteLine($"  {"Lambda function + layer, unzipped",-34} {"",10} {Mib(lambdaTotal),10} {"",6}  " +
     $"{Mib(AwsLimits.LambdaUnzippedWithLayers)} with every layer, the PowerShell runtime's included: {Mib(AwsLimits.LambdaUnzippedWithLayers - lambdaTotal)} left for it");
-Console.WriteLine($"  left out of both: DuckDB's native libraries ({plan.LeftOut.Count} platforms, {Mib(plan.LeftOut.Sum(f => f.Length))}), " +
-    $"used only by local queries (Invoke-LakeQuery -Path/-S3Uri); the full module is {Mib(plan.ModuleBytes)}");
+Console.WriteLine($"  left out of every package: DuckDB's native libraries ({plan.LeftOut.Count} platforms, {Mib(plan.LeftOut.Sum(f => f.Length))}), " +
+    $"used only by local queries (Invoke-LakeQuery -Path/-S3Uri) and shipped per platform as GuardDutyIR.DuckDB.<rid>; " +
+    $"debug symbols and the Lab's executable files ({plan.Leftovers.Count} files, {Mib(plan.Leftovers.Sum(f => f.Length))}); the build's folder is {Mib(plan.ModuleBytes)}");
 
 var failures = reports.SelectMany(r => r.Failures).ToList();
 if (lambdaTotal > AwsLimits.LambdaUnzippedWithLayers)
@@ -64,6 +93,7 @@ File.WriteAllText(Path.Combine(output, "packages.json"), JsonSerializer.Serializ
 {
     version,
     packages = reports.Select(r => new { r.Name, r.ZippedBytes, r.UnzippedBytes, r.Files, r.LimitBytes, r.LimitText }),
+    duckDb = new { natives.Version, platforms = natives.Libraries.Select(l => l.Rid) },
     lambdaUnzippedBytes = lambdaTotal,
     leftOut = plan.LeftOut.Select(f => new { path = f.RelativePath, bytes = f.Length }),
 }, new JsonSerializerOptions { WriteIndented = true }));
@@ -92,9 +122,11 @@ internal sealed record PackageReport(string Name, long ZippedBytes, long Unzippe
 
 /// <summary>
 /// What goes where. The module layout less DuckDB's native libraries (one per platform, about 318 MB together, loaded
-/// only when a local query runs: the engine loads DuckDB lazily, and without the library a local query is refused with
-/// LocalQueryEngineUnavailable). Everything else is managed code and runs on any architecture, so one layer serves
-/// x86_64 and arm64 functions.
+/// only when a local query runs: the engine loads DuckDB lazily, the platform's library is a gallery module of its own,
+/// and without it a local query is refused with LocalQueryEngineUnavailable, saying what to install) and less what
+/// only a developer's build needs (debug symbols; the Lab's executable host, runtimeconfig and deps.json: the module
+/// runs the Lab in process). Everything else is managed code and runs on any architecture, so one layer serves x86_64
+/// and arm64 functions, and one gallery package every platform.
 /// </summary>
 internal sealed class PackagePlan
 {
@@ -105,7 +137,15 @@ internal sealed class PackagePlan
     // Entries get one fixed time, so the same layout always gives the same bytes (and the same layer hash).
     private static readonly DateTimeOffset EntryTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    private static readonly HashSet<string> DuckDbNatives = new(StringComparer.OrdinalIgnoreCase) { "libduckdb.so", "libduckdb.dylib", "duckdb.dll" };
+    private static readonly HashSet<string> DuckDbNativeNames = new(StringComparer.OrdinalIgnoreCase) { "libduckdb.so", "libduckdb.dylib", "duckdb.dll" };
+
+    private static readonly HashSet<string> LabHostFiles = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "deps/GuardDutyIR.Lab", "deps/GuardDutyIR.Lab.exe", "deps/GuardDutyIR.Lab.runtimeconfig.json", "deps/GuardDutyIR.Lab.deps.json",
+    };
+
+    public static bool IsBuildLeftover(string relative) =>
+        relative.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase) || LabHostFiles.Contains(relative);
 
     private readonly List<LayoutFile> _kept = new();
     private readonly string _lambda;
@@ -120,7 +160,8 @@ internal sealed class PackagePlan
             var relative = Path.GetRelativePath(module, path).Replace('\\', '/');
             var file = new LayoutFile(path, relative, new FileInfo(path).Length);
             ModuleBytes += file.Length;
-            if (relative.StartsWith("deps/runtimes/", StringComparison.Ordinal) && DuckDbNatives.Contains(Path.GetFileName(relative))) LeftOut.Add(file);
+            if (relative.StartsWith("deps/runtimes/", StringComparison.Ordinal) && DuckDbNativeNames.Contains(Path.GetFileName(relative))) LeftOut.Add(file);
+            else if (IsBuildLeftover(relative)) Leftovers.Add(file);
             else _kept.Add(file);
         }
         _kept.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
@@ -128,6 +169,8 @@ internal sealed class PackagePlan
 
     public long ModuleBytes { get; }
     public List<LayoutFile> LeftOut { get; } = new();
+    public List<LayoutFile> Leftovers { get; } = new();
+    public IReadOnlyList<LayoutFile> Kept => _kept;
 
     public IReadOnlyList<PackageReport> Write(string output)
     {

@@ -41,6 +41,11 @@ internal sealed class ModuleLoadContext : AssemblyLoadContext
     protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
     {
         var path = _resolver.ResolveUnmanagedDllToPath(unmanagedDllName);
-        return path is null ? IntPtr.Zero : LoadUnmanagedDllFromPath(path);
+        if (path is not null && File.Exists(path)) return LoadUnmanagedDllFromPath(path);
+        // The gallery package leaves DuckDB's native library out (deps.json still lists every platform's): look for
+        // the platform's own module. Zero lets the runtime throw DllNotFoundException, which the engine explains.
+        if (DuckDbLibraryLocator.IsDuckDb(unmanagedDllName) && DuckDbLibraryLocator.Locate(_depsDirectory) is { } installed)
+            return LoadUnmanagedDllFromPath(installed);
+        return IntPtr.Zero;
     }
 }

@@ -292,17 +292,21 @@ public static class LocalTrailEngine
         }
     }
 
+    /// <summary>Set by the module's load context (GuardDutyIR.Commands.Loading.DuckDbLibraryLocator.ProblemKey).</summary>
+    internal const string NativeLibraryProblemKey = "GuardDutyIR.DuckDB.Problem";
+
     /// <summary>
-    /// DuckDB's native library ships per platform (runtimes/&lt;rid&gt;/native). The module's Lambda layer and automation
-    /// package leave it out, since containment never queries, so a local query there must say that, not what the
-    /// native loader searched.
+    /// DuckDB's native library ships per platform (runtimes/&lt;rid&gt;/native). The gallery package, the Lambda layer and
+    /// the automation package leave it out, so a local query there must say what to install (the module's load context
+    /// leaves its search result in AppContext data), not what the native loader searched.
     /// </summary>
     internal static GuardDutyIRException? EngineMissing(Exception e) => e switch
     {
         DllNotFoundException => new GuardDutyIRException("LocalQueryEngineUnavailable", ErrorKind.ResourceUnavailable,
-            $"Local queries (-Path, -S3Uri) run on DuckDB, whose native library for {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier} " +
-            "is not in this copy of GuardDutyIR (the Lambda layer and the automation package carry none). Query CloudTrail Lake (-EventDataStore) " +
-            "or Athena (-Athena) from here, or run the local query with the full module.", "duckdb", e),
+            (AppContext.GetData(NativeLibraryProblemKey) as string
+                ?? $"Local queries (-Path, -S3Uri) run on DuckDB, whose native library for {System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier} " +
+                   "is not in this copy of GuardDutyIR.") +
+            " CloudTrail Lake (-EventDataStore) and Athena (-Athena) need no local engine.", "duckdb", e),
         TypeInitializationException { InnerException: { } inner } => EngineMissing(inner),
         _ => null,
     };

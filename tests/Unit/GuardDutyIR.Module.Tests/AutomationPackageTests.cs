@@ -23,8 +23,6 @@ public sealed class AutomationPackageTests
     // https://docs.aws.amazon.com/general/latest/gr/ssm.html: an Automation runbook attachment, 256 MB.
     private const long SsmRunbookAttachment = 256 * MiB;
 
-    private static readonly string[] DuckDbNatives = { "libduckdb.so", "libduckdb.dylib", "duckdb.dll" };
-
     private sealed record Package(long Zipped, long Unzipped, IReadOnlyList<string> Entries);
 
     private static Package Measure(string zip)
@@ -50,11 +48,13 @@ public sealed class AutomationPackageTests
 
         // Exactly the built module, less the native query engine: nothing stale, nothing missing.
         var version = ModuleLayout.Version;
-        var layout = Directory.EnumerateFiles(ModuleLayout.Directory, "*", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(ModuleLayout.Directory, f).Replace('\\', '/'))
-            .ToList();
-        Assert.Contains(layout, f => DuckDbNatives.Contains(Path.GetFileName(f)));
-        var expected = layout.Where(f => !DuckDbNatives.Contains(Path.GetFileName(f))).OrderBy(f => f, StringComparer.Ordinal).ToList();
+        var layout = PackagedLayout.Built();
+        Assert.Contains(layout, f => PackagedLayout.DuckDbNatives.Contains(Path.GetFileName(f)));
+        Assert.Contains(layout, f => f.EndsWith(".pdb", StringComparison.Ordinal));
+        var expected = PackagedLayout.Expected();
+        Assert.DoesNotContain(expected, f => f.EndsWith(".pdb", StringComparison.Ordinal) || f.StartsWith("deps/runtimes/", StringComparison.Ordinal));
+        // The pins a separately installed DuckDB library is checked against travel with every copy of the module.
+        Assert.Contains("deps/GuardDutyIR.DuckDB.json", expected);
         Assert.Equal(expected.Select(f => $"modules/GuardDutyIR/{version}/{f}"), layer.Entries.OrderBy(e => e, StringComparer.Ordinal));
         Assert.Equal(expected.Select(f => $"GuardDutyIR/{version}/{f}"), automation.Entries.OrderBy(e => e, StringComparer.Ordinal));
         using (var archive = ZipFile.OpenRead(AutomationPackages.PathOf(AutomationPackages.LayerZip)))
