@@ -6,7 +6,7 @@
     ./build.ps1                 # Build
     ./build.ps1 -Task Test      # the whole test suite (xunit; the Pester suites in the hosted engine), then Pester in this pwsh
     ./build.ps1 -Task Demo      # the workshop scenarios end to end against the embedded Lab
-    ./build.ps1 -Task Package -Configuration Release
+    ./build.ps1 -Task Package -Configuration Release   # out/gallery: GuardDutyIR.<version>.nupkg and the five GuardDutyIR.DuckDB.<rid> packages
 #>
 [CmdletBinding()]
 param(

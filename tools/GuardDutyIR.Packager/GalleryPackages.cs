@@ -102,7 +102,12 @@ internal sealed record DuckDbNatives(string Version, string PackagePath, IReadOn
     {
         var pinPath = Path.Combine(module, PinFile);
         if (Libraries.Any(l => !File.Exists(l.FullPath)))
-            throw new FileNotFoundException($"The layout lacks {string.Join(", ", Libraries.Where(l => !File.Exists(l.FullPath)).Select(l => l.RelativePath))}.");
+        {
+            // A layout that was packaged already (the libraries left out) keeps the pins it came with.
+            if (File.Exists(pinPath) && Libraries.All(l => !File.Exists(l.FullPath))) return;
+            throw new FileNotFoundException($"The layout lacks {string.Join(", ", Libraries.Where(l => !File.Exists(l.FullPath)).Select(l => l.RelativePath))} " +
+                $"and has no {PinFile} to say which build they were.");
+        }
         if (File.Exists(pinPath) && Libraries.All(l => File.GetLastWriteTimeUtc(l.FullPath) <= File.GetLastWriteTimeUtc(pinPath))
             && File.ReadAllText(pinPath).Contains($"\"version\": \"{Version}\"", StringComparison.Ordinal))
             return;
@@ -197,7 +202,7 @@ internal static class GalleryPackages
 
     private static PackageBuilder NewBuilder(string id, string version, string description, ModuleManifest manifest)
     {
-        // Deterministic: the same layout gives the same bytes (no time stamps, a fixed core-properties name).
+        // Deterministic: a fixed core-properties name and no package-specific GUIDs.
         var builder = new PackageBuilder(deterministic: true)
         {
             Id = id,
@@ -221,6 +226,10 @@ internal static class GalleryPackages
         var path = Path.Combine(output, $"{builder.Id}.{builder.Version!.ToNormalizedString()}.nupkg");
         var temp = path + ".tmp";
         using (var stream = File.Create(temp)) builder.Save(stream);
+        // NuGet stamps entries with the time of packing even in deterministic mode; one fixed time makes the same
+        // layout give the same bytes, so a published package can be checked against a rebuild.
+        using (var zip = System.IO.Compression.ZipFile.Open(temp, System.IO.Compression.ZipArchiveMode.Update))
+            foreach (var entry in zip.Entries) entry.LastWriteTime = PackagePlan.EntryTime;
         File.Move(temp, path, overwrite: true);
         var unzipped = builder.Files.Sum(f => new FileInfo(((PhysicalPackageFile)f).SourcePath!).Length);
         return new PackageReport(Path.GetFileName(path), new FileInfo(path).Length, unzipped, builder.Files.Count, GalleryLimit, GalleryLimitText);

@@ -135,7 +135,7 @@ internal sealed class PackagePlan
     public const string AutomationZip = "GuardDutyIR-automation.zip";
 
     // Entries get one fixed time, so the same layout always gives the same bytes (and the same layer hash).
-    private static readonly DateTimeOffset EntryTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    public static readonly DateTimeOffset EntryTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     private static readonly HashSet<string> DuckDbNativeNames = new(StringComparer.OrdinalIgnoreCase) { "libduckdb.so", "libduckdb.dylib", "duckdb.dll" };
 

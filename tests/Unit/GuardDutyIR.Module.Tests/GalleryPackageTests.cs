@@ -122,6 +122,10 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
             Assert.True(File.ReadAllBytes(Path.Combine(ModuleLayout.Directory, f)).AsSpan().SequenceEqual(copy.ToArray()), $"{f} differs from the build's");
         }
 
+        // One fixed entry time: the same build gives the same bytes, so a published package can be checked against a rebuild.
+        using (var zip = System.IO.Compression.ZipFile.OpenRead(ModulePackage))
+            Assert.Single(zip.Entries.Select(e => e.LastWriteTime).Distinct());
+
         var size = new FileInfo(ModulePackage).Length;
         Assert.True(size < GalleryLimit / 10, $"the package is {size} bytes");
         output.WriteLine($"{Path.GetFileName(ModulePackage)}: {size:N0} bytes");
@@ -339,6 +343,60 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
             var wrong = await RunFresh(modules, script, new Dictionary<string, string> { ["GUARDDUTYIR_DUCKDB_LIBRARY"] = library }, logs);
             Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", wrong.Lines["lake"]);
             Assert.Contains("GUARDDUTYIR_DUCKDB_LIBRARY names", wrong.Lines["lakemessage"]);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_prerelease_label_makes_a_prerelease_package_that_installs_into_the_plain_version_folder()
+    {
+        var root = Directory.CreateTempSubdirectory("gdir-gallery-").FullName;
+        try
+        {
+            // The packaged module with the label the build stamps from ModulePrerelease.
+            var layout = Path.Combine(root, "layout", "GuardDutyIR", ModuleLayout.Version);
+            foreach (var f in PackagedLayout.Expected())
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(layout, f))!);
+                File.Copy(Path.Combine(ModuleLayout.Directory, f), Path.Combine(layout, f));
+            }
+            var manifestPath = Path.Combine(layout, "GuardDutyIR.psd1");
+            var manifest = File.ReadAllText(manifestPath);
+            Assert.Matches("Prerelease\\s*=\\s*''", manifest);
+            File.WriteAllText(manifestPath, System.Text.RegularExpressions.Regex.Replace(manifest, "Prerelease(\\s*)=(\\s*)''", "Prerelease$1=$2'rc1'"));
+
+            var packager = typeof(GalleryPackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "PackagerDll").Value!;
+            var start = new ProcessStartInfo("dotnet", new[] { "exec", packager, "--module", layout, "--lambda", Path.Combine(TestPaths.RepoRoot, "module", "lambda"),
+                "--out", Path.Combine(root, "packages"), "--gallery", Path.Combine(root, "gallery") })
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+            using (var process = Process.Start(start)!)
+            {
+                var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+                await process.WaitForExitAsync();
+                Assert.True(process.ExitCode == 0, text);
+            }
+            var nupkg = Path.Combine(root, "gallery", $"GuardDutyIR.{ModuleLayout.Version}-rc1.nupkg");
+            using (var package = new PackageArchiveReader(nupkg))
+            {
+                Assert.True(package.NuspecReader.GetVersion().IsPrerelease);
+                Assert.Equal($"{ModuleLayout.Version}-rc1", package.NuspecReader.GetVersion().ToNormalizedString());
+            }
+
+            var modules = Path.Combine(root, "Modules");
+            Assert.Equal(Path.Combine(modules, "GuardDutyIR", ModuleLayout.Version), Install(nupkg, modules));
+            var script = Path.Combine(root, "prerelease.ps1");
+            File.WriteAllText(script, """
+                Import-Module GuardDutyIR -ErrorAction Stop
+                'version=' + (Get-Module GuardDutyIR).Version
+                'prerelease=' + (Get-Module GuardDutyIR).PrivateData.PSData.Prerelease
+                """);
+            var run = await RunFresh(modules, script, new Dictionary<string, string>());
+            Assert.True(run.ExitCode == 0, run.Text);
+            Assert.Equal(ModuleLayout.Version, run.Lines["version"]);
+            Assert.Equal("rc1", run.Lines["prerelease"]);
         }
         finally
         {
