@@ -258,6 +258,7 @@ public static class LocalTrailEngine
         DuckDBConnection connection;
         try
         {
+            EnsureNativeLibrary();
             connection = new DuckDBConnection("DataSource=:memory:");
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -300,6 +301,18 @@ public static class LocalTrailEngine
     /// the automation package leave it out, so a local query there must say what to install (the module's load context
     /// leaves its search result in AppContext data), not what the native loader searched.
     /// </summary>
+    /// <summary>
+    /// Loads DuckDB's native library the way DuckDB.NET's P/Invoke would (the assembly's load context included) before
+    /// any DuckDB.NET type runs its static initializer. A static initializer that fails on a missing library leaves its
+    /// type broken for the life of the process, and a module installed without the library once held a later query (the
+    /// Lab's, in the same process) in the runtime's class initialization for good; checked first, nothing is touched.
+    /// </summary>
+    private static void EnsureNativeLibrary()
+    {
+        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("duckdb", typeof(DuckDBConnection).Assembly, null, out _))
+            throw new DllNotFoundException("DuckDB's native library (duckdb) could not be loaded.");
+    }
+
     internal static GuardDutyIRException? EngineMissing(Exception e) => e switch
     {
         DllNotFoundException => new GuardDutyIRException("LocalQueryEngineUnavailable", ErrorKind.ResourceUnavailable,

@@ -153,6 +153,10 @@ public sealed class TrailDatabase : IDisposable
             ref var slot = ref dialect == TrailDialect.Lake ? ref _lake : ref _athena;
             if (slot is null)
             {
+                // Loaded the way DuckDB.NET's P/Invoke would, before any of its types initializes: a static initializer
+                // that fails on a missing library breaks its type for the process (see TrailQueryRunner's message).
+                if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("duckdb", typeof(DuckDBConnection).Assembly, null, out _))
+                    throw new DllNotFoundException("DuckDB's native library (duckdb) could not be loaded.");
                 var c = new DuckDBConnection("DataSource=:memory:");
                 c.Open();
                 var cols = dialect == TrailDialect.Lake ? LakeColumns : AthenaColumns;

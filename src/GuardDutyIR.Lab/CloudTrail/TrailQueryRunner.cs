@@ -154,8 +154,22 @@ public sealed class TrailQueryRunner
         }
         catch (Exception ex)
         {
-            q.TryMove(TrailQueryState.Running, TrailQueryState.Failed, _clock.GetUtcNow(), "Internal error: " + ex.Message);
-            q.TryMove(TrailQueryState.Queued, TrailQueryState.Failed, _clock.GetUtcNow(), "Internal error: " + ex.Message);
+            var message = "Internal error: " + (NativeEngineMissing(ex) ?? ex.Message);
+            q.TryMove(TrailQueryState.Running, TrailQueryState.Failed, _clock.GetUtcNow(), message);
+            q.TryMove(TrailQueryState.Queued, TrailQueryState.Failed, _clock.GetUtcNow(), message);
         }
     }
+
+    /// <summary>
+    /// The Lab inside a module installed without DuckDB's native library: say what is missing and what to install (the
+    /// host that loads the Lab may leave that in AppContext data under GuardDutyIR.DuckDB.Problem) instead of the
+    /// native loader's list of every path it tried.
+    /// </summary>
+    private static string? NativeEngineMissing(Exception ex) => ex switch
+    {
+        DllNotFoundException => "the Lab answers CloudTrail Lake and Athena queries with DuckDB, whose native library could not be loaded. " +
+            (AppContext.GetData("GuardDutyIR.DuckDB.Problem") as string ?? ex.Message.Split('\n')[0].Trim()),
+        TypeInitializationException { InnerException: { } inner } => NativeEngineMissing(inner),
+        _ => null,
+    };
 }

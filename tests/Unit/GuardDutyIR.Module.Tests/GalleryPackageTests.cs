@@ -283,7 +283,16 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
             var logs = Path.Combine(root, "logs");
             TrailLogWriter.WriteInvestigation(logs, "i-0123456789abcdef0");
             var script = Path.Combine(root, "query.ps1");
-            File.WriteAllText(script, OnlyLocalQuery);
+            // The module's own Lab answers CloudTrail Lake queries with DuckDB too: it must say the same.
+            File.WriteAllText(script, OnlyLocalQuery + """
+
+                $lab = Start-GdLab -Scenario Workshop
+                'finding=' + (Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom').InstanceId
+                $eds = (Get-LakeEventDataStore | Select-Object -First 1).EventDataStore
+                try { 'labquery=' + (Invoke-LakeQuery -EventDataStore $eds -Query 'select count(*) as n from EDS_ID' -ErrorAction Stop).n }
+                catch { 'labquery=' + $_.FullyQualifiedErrorId; 'labmessage=' + $_.Exception.Message }
+                Stop-GdLab
+                """);
             var modules = Path.Combine(root, "Modules");
             Install(ModulePackage, modules);
 
@@ -296,6 +305,11 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
             Assert.Contains("GUARDDUTYIR_DUCKDB_LIBRARY", run.Lines["lakemessage"]);
             Assert.Contains("-EventDataStore", run.Lines["lakemessage"]);
             Assert.Equal("duckdb", run.Lines["laketarget"]);
+            // Everything that needs no local engine works: the Lab, findings.
+            Assert.StartsWith("i-", run.Lines["finding"]);
+            Assert.Equal("QueryFailed,GuardDutyIR.Commands.InvokeLakeQueryCommand", run.Lines["labquery"]);
+            Assert.Contains($"Install-PSResource GuardDutyIR.DuckDB.{Platform} -Version {version}", run.Lines["labmessage"]);
+            Assert.DoesNotContain("cannot open shared object", run.Lines["labmessage"]);
         }
         finally
         {
