@@ -198,15 +198,32 @@ internal sealed class RoleReplacer
         catch (AwsServiceException e) when (e.ErrorCode == "NoSuchEntity") { return null; }
     }
 
+    /// <summary>
+    /// One "instance-id=instance-profile-arn" of a -ReplaceRole result. Both halves are checked as what they must be, so
+    /// an edited or hostile value never moves an instance to a profile it did not come from.
+    /// </summary>
     public static (string InstanceId, string ProfileArn) ParseMoved(string token)
     {
         var at = token.IndexOf('=', StringComparison.Ordinal);
-        if (at <= 0 || at == token.Length - 1 || !token[(at + 1)..].StartsWith("arn:", StringComparison.Ordinal))
+        var instanceId = at > 0 ? token[..at] : "";
+        var profileArn = at > 0 ? token[(at + 1)..] : "";
+        if (!Ec2Ids.IsInstanceId(instanceId) || !IsInstanceProfileArn(profileArn))
             throw new GuardDutyIRException("InvalidMovedInstance", ErrorKind.InvalidArgument,
                 $"'{token}' is not a moved instance (instance-id=instance-profile-arn, as Revoke-InstanceRoleSession -ReplaceRole gives them).", token);
-        var instanceId = token[..at];
-        Ec2Ids.RequireInstanceId(instanceId);
-        return (instanceId, token[(at + 1)..]);
+        return (instanceId, profileArn);
+    }
+
+    private static bool IsInstanceProfileArn(string value)
+    {
+        try
+        {
+            Ec2Ids.RequireInstanceProfileArn(value);
+            return true;
+        }
+        catch (GuardDutyIRException)
+        {
+            return false;
+        }
     }
 
     private async Task<IamInstanceProfileAssociation?> CurrentAssociationAsync(string instanceId, CancellationToken ct)

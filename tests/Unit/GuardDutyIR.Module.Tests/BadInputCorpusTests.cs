@@ -172,6 +172,12 @@ public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture
         { "New-GdThreatList", "key with a path", "New-GdThreatList -Name ok -Entry 198.51.100.7 -Bucket okbucket -Key $args[0]", "../../x", "InvalidS3Key", ErrorCategory.InvalidArgument, null },
         { "Get-GdThreatList", "malformed wildcard", "Get-GdThreatList -Name $args[0]", "[", "InvalidWildcard", ErrorCategory.InvalidArgument, null },
         { "Undo-InstanceRoleSessionRevocation", "role name with a slash", "Undo-InstanceRoleSessionRevocation -RoleName $args[0] -Force", "a/b", "InvalidRoleName", ErrorCategory.InvalidArgument, null },
+        { "Undo-InstanceRoleSessionRevocation", "moved instance whose profile ARN ends in a newline", "Undo-InstanceRoleSessionRevocation -RoleName AppRole -ReplacementRoleName AppRole-ir-20261202000000 -MovedInstances $args[0] -Force",
+            "i-0123456789abcdef0=arn:aws:iam::123456789012:instance-profile/AppRole\n", "InvalidMovedInstance", ErrorCategory.InvalidArgument, null },
+        { "Undo-InstanceRoleSessionRevocation", "moved instance whose profile is a role ARN", "Undo-InstanceRoleSessionRevocation -RoleName AppRole -ReplacementRoleName AppRole-ir-20261202000000 -MovedInstances $args[0] -Force",
+            "i-0123456789abcdef0=arn:aws:iam::123456789012:role/Admin", "InvalidMovedInstance", ErrorCategory.InvalidArgument, null },
+        { "Undo-InstanceRoleSessionRevocation", "moved instance with a malformed instance ID", "Undo-InstanceRoleSessionRevocation -RoleName AppRole -ReplacementRoleName AppRole-ir-20261202000000 -MovedInstances $args[0] -Force",
+            "i-0123=arn:aws:iam::123456789012:instance-profile/AppRole", "InvalidMovedInstance", ErrorCategory.InvalidArgument, null },
         { "Get-LakeEventDataStore", "malformed wildcard", "Get-LakeEventDataStore -Name $args[0]", "[", "InvalidWildcard", ErrorCategory.InvalidArgument, null },
         { "Get-LakeQueryTemplate", "malformed wildcard", "Get-LakeQueryTemplate -Name $args[0]", "[", "InvalidWildcard", ErrorCategory.InvalidArgument, null },
 
