@@ -16,9 +16,12 @@ public static class FindingParser
     /// <summary>Parses a finding; throws <see cref="GuardDutyIRException"/> naming what is wrong when it is not one.</summary>
     public static GdFinding Parse(JsonObject finding, string? fallbackRegion = null)
     {
-        // Re-parse so every lookup is case-insensitive, whatever options the caller's node was built with.
+        // Re-parse so every lookup is case-insensitive, whatever options the caller's node was built with. The parsed
+        // element backs both the node the fields are read from and the plain Detail, which are read straight from the
+        // element rather than through a node for every value of the finding.
         var raw = finding.ToJsonString();
-        var f = (JsonObject)JsonNode.Parse(raw, CaseInsensitive)!;
+        var root = JsonSerializer.Deserialize<JsonElement>(raw);
+        var f = JsonObject.Create(root, CaseInsensitive)!;
 
         var id = RequiredString(f, "id");
         var type = RequiredString(f, "type");
@@ -95,8 +98,8 @@ public static class FindingParser
             CreatedAt = Time(f["createdAt"], "createdAt", id),
             UpdatedAt = Time(f["updatedAt"], "updatedAt", id),
             Archived = Bool(service?["archived"]) ?? false,
-            IsSample = (Bool(additional?["sample"]) ?? false) || ContainsGeneratedPlaceholder(f),
-            Detail = (Dictionary<string, object?>)ToPlain(f)!,
+            IsSample = (Bool(additional?["sample"]) ?? false) || ContainsGeneratedPlaceholder(root),
+            Detail = (Dictionary<string, object?>)ToPlain(root)!,
             RawJson = raw,
         };
     }
@@ -122,11 +125,11 @@ public static class FindingParser
         return merged;
     }
 
-    private static bool ContainsGeneratedPlaceholder(JsonNode? node) => node switch
+    private static bool ContainsGeneratedPlaceholder(JsonElement element) => element.ValueKind switch
     {
-        JsonObject o => o.Any(p => ContainsGeneratedPlaceholder(p.Value)),
-        JsonArray a => a.Any(ContainsGeneratedPlaceholder),
-        JsonValue v => v.TryGetValue<string>(out var s) && s.StartsWith("GeneratedFinding", StringComparison.Ordinal),
+        JsonValueKind.Object => element.EnumerateObject().Any(p => ContainsGeneratedPlaceholder(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().Any(ContainsGeneratedPlaceholder),
+        JsonValueKind.String => element.GetString()!.StartsWith("GeneratedFinding", StringComparison.Ordinal),
         _ => false,
     };
 
@@ -210,19 +213,14 @@ public static class FindingParser
     }
 
     /// <summary>JSON as plain .NET values: dictionaries (case-insensitive keys), object arrays, strings, numbers, booleans.</summary>
-    internal static object? ToPlain(JsonNode? node) => node switch
+    internal static object? ToPlain(JsonElement element) => element.ValueKind switch
     {
-        null => null,
-        JsonObject o => o.ToDictionary(p => p.Key, p => ToPlain(p.Value), StringComparer.OrdinalIgnoreCase),
-        JsonArray a => a.Select(ToPlain).ToArray(),
-        JsonValue v => v.GetValueKind() switch
-        {
-            JsonValueKind.String => v.GetValue<string>(),
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            JsonValueKind.Number => v.TryGetValue<long>(out var l) ? (object)l : v.GetValue<double>(),
-            _ => null,
-        },
+        JsonValueKind.Object => element.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value), StringComparer.OrdinalIgnoreCase),
+        JsonValueKind.Array => element.EnumerateArray().Select(ToPlain).ToArray(),
+        JsonValueKind.String => element.GetString(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Number => element.TryGetInt64(out var l) ? (object)l : element.GetDouble(),
         _ => null,
     };
 }

@@ -166,9 +166,12 @@ internal sealed class PartitionedFindingReader(GuardDutyClient client, string de
     private async Task<IReadOnlyList<GdFinding>> FetchAsync(IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         if (ids.Count == 0) return Array.Empty<GdFinding>();
+        IReadOnlyList<JsonObject> raw;
         await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try { return await FindingService.FetchAsync(client, detectorId, region, ids, cancellationToken).ConfigureAwait(false); }
+        try { raw = await client.GetFindingsAsync(detectorId, ids, cancellationToken).ConfigureAwait(false); }
         finally { _inFlight.Release(); }
+        // Parsed after the request's slot is free: the cap is on requests open at once, and parsing opens none.
+        return FindingService.Parse(raw, region, ids);
     }
 
     /// <summary>The findings of a batch not handed over before (the consumer's thread only).</summary>

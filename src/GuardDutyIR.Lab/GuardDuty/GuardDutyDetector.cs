@@ -19,6 +19,7 @@ public sealed class GuardDutyDetector
     // ListFindings criterion and sort, and each finding's JSON as GetFindings writes it. A large listing pages through
     // the same criterion hundreds of times; without them every page filtered and sorted every finding again.
     private readonly Dictionary<string, string[]> _listings = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonObject[]> _orders = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _wire = new(StringComparer.Ordinal);
 
     public required string Id { get; init; }
@@ -63,15 +64,29 @@ public sealed class GuardDutyDetector
 
     /// <summary>
     /// The IDs of a listing (one criterion and sort, <paramref name="key"/>), computed by <paramref name="list"/>
-    /// over the findings the first time it is asked for after a change.
+    /// the first time it is asked for after a change.
     /// </summary>
-    internal IReadOnlyList<string> Listing(string key, Func<IEnumerable<JsonObject>, IEnumerable<JsonObject>> list)
+    internal IReadOnlyList<string> Listing(string key, Func<IEnumerable<JsonObject>> list)
     {
         if (_listings.TryGetValue(key, out var ids)) return ids;
-        ids = list(_findings).Select(IdOf).ToArray();
+        ids = list().Select(IdOf).ToArray();
         if (_listings.Count >= MaxListings) _listings.Clear();
         _listings[key] = ids;
         return ids;
+    }
+
+    /// <summary>
+    /// Every finding in the order of a sort (<paramref name="key"/>), sorted by <paramref name="sort"/> the first time
+    /// it is asked for after a change. The sorts are total orders (ties go by ID), so a criterion filtering this order
+    /// lists what sorting its matches would: the listings of several criteria with one sort share one sort.
+    /// </summary>
+    internal IReadOnlyList<JsonObject> Ordered(string key, Func<IEnumerable<JsonObject>, IEnumerable<JsonObject>> sort)
+    {
+        if (_orders.TryGetValue(key, out var ordered)) return ordered;
+        ordered = sort(_findings).ToArray();
+        if (_orders.Count >= MaxListings) _orders.Clear();
+        _orders[key] = ordered;
+        return ordered;
     }
 
     /// <summary>A finding's JSON as UTF-8, as GetFindings writes it.</summary>
@@ -90,6 +105,7 @@ public sealed class GuardDutyDetector
     private void Changed(string id)
     {
         _listings.Clear();
+        _orders.Clear();
         _wire.Remove(id);
     }
 

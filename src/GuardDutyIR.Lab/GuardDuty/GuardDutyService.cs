@@ -321,14 +321,11 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         lock (d)
         {
             // The whole listing of this criterion and sort, computed on its first page and kept until a finding changes.
-            var ids = d.Listing(context, findings =>
-            {
-                var matched = findings.Where(criteria.Matches);
+            var ids = d.Listing(context, () => d.Ordered(body["sortCriteria"]?.ToJsonString() ?? "", findings =>
                 // Without sortCriteria the Lab lists newest first, a stable order pagination can rely on.
-                return attr is null
-                    ? matched.OrderByDescending(f => (string?)f["createdAt"], StringComparer.Ordinal).ThenBy(f => (string?)f["id"], StringComparer.Ordinal)
-                    : FindingCriteria.Sort(matched, attr, desc);
-            });
+                attr is null
+                    ? findings.OrderByDescending(f => (string?)f["createdAt"], StringComparer.Ordinal).ThenBy(f => (string?)f["id"], StringComparer.Ordinal)
+                    : FindingCriteria.Sort(findings, attr, desc)).Where(criteria.Matches));
             page = new JsonArray(ids.Skip(offset).Take(max).Select(i => (JsonNode)i).ToArray());
             more = offset + page.Count < ids.Count;
         }
