@@ -22,6 +22,8 @@ public static class FindingParser
         var raw = finding.ToJsonString();
         var root = JsonSerializer.Deserialize<JsonElement>(raw);
         var f = JsonObject.Create(root, CaseInsensitive)!;
+        var placeholder = false;
+        var detail = (Dictionary<string, object?>)ToPlain(root, ref placeholder)!;
 
         var id = RequiredString(f, "id");
         var type = RequiredString(f, "type");
@@ -98,8 +100,8 @@ public static class FindingParser
             CreatedAt = Time(f["createdAt"], "createdAt", id),
             UpdatedAt = Time(f["updatedAt"], "updatedAt", id),
             Archived = Bool(service?["archived"]) ?? false,
-            IsSample = (Bool(additional?["sample"]) ?? false) || ContainsGeneratedPlaceholder(root),
-            Detail = (Dictionary<string, object?>)ToPlain(root)!,
+            IsSample = (Bool(additional?["sample"]) ?? false) || placeholder,
+            Detail = detail,
             RawJson = raw,
         };
     }
@@ -124,14 +126,6 @@ public static class FindingParser
         foreach (var (k, v) in info) if (k != "value") merged[k] = v?.DeepClone();
         return merged;
     }
-
-    private static bool ContainsGeneratedPlaceholder(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => element.EnumerateObject().Any(p => ContainsGeneratedPlaceholder(p.Value)),
-        JsonValueKind.Array => element.EnumerateArray().Any(ContainsGeneratedPlaceholder),
-        JsonValueKind.String => element.GetString()!.StartsWith("GeneratedFinding", StringComparison.Ordinal),
-        _ => false,
-    };
 
     private static string RequiredString(JsonObject f, string name) =>
         String(f[name]) is { Length: > 0 } value ? value : throw Missing(name, String(f["id"]));
@@ -212,15 +206,40 @@ public static class FindingParser
         return slash < 0 ? rest : rest[..slash];
     }
 
-    /// <summary>JSON as plain .NET values: dictionaries (case-insensitive keys), object arrays, strings, numbers, booleans.</summary>
-    internal static object? ToPlain(JsonElement element) => element.ValueKind switch
+    private static readonly object s_true = true, s_false = false;
+
+    /// <summary>
+    /// JSON as plain .NET values: dictionaries (case-insensitive keys), object arrays, strings, numbers, booleans.
+    /// <paramref name="placeholder"/> turns true when a string starts with "GeneratedFinding", the placeholder values
+    /// of sample findings, found on the same walk as the strings are read.
+    /// </summary>
+    internal static object? ToPlain(JsonElement element, ref bool placeholder)
     {
-        JsonValueKind.Object => element.EnumerateObject().ToDictionary(p => p.Name, p => ToPlain(p.Value), StringComparer.OrdinalIgnoreCase),
-        JsonValueKind.Array => element.EnumerateArray().Select(ToPlain).ToArray(),
-        JsonValueKind.String => element.GetString(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.Number => element.TryGetInt64(out var l) ? (object)l : element.GetDouble(),
-        _ => null,
-    };
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var count = 0;
+                foreach (var _ in element.EnumerateObject()) count++;
+                var o = new Dictionary<string, object?>(count, StringComparer.OrdinalIgnoreCase);
+                foreach (var p in element.EnumerateObject()) o.Add(p.Name, ToPlain(p.Value, ref placeholder));
+                return o;
+            case JsonValueKind.Array:
+                var a = new object?[element.GetArrayLength()];
+                var i = 0;
+                foreach (var item in element.EnumerateArray()) a[i++] = ToPlain(item, ref placeholder);
+                return a;
+            case JsonValueKind.String:
+                var text = element.GetString()!;
+                placeholder |= text.StartsWith("GeneratedFinding", StringComparison.Ordinal);
+                return text;
+            case JsonValueKind.True:
+                return s_true;
+            case JsonValueKind.False:
+                return s_false;
+            case JsonValueKind.Number:
+                return element.TryGetInt64(out var l) ? (object)l : element.GetDouble();
+            default:
+                return null;
+        }
+    }
 }

@@ -89,8 +89,8 @@ public sealed class GuardDutyDetector
         return ordered;
     }
 
-    /// <summary>A finding's JSON as UTF-8, as GetFindings writes it.</summary>
-    internal ReadOnlySpan<byte> Wire(JsonObject finding)
+    /// <summary>A finding's JSON as UTF-8, as GetFindings writes it. The array is never changed: a change replaces it.</summary>
+    internal byte[] Wire(JsonObject finding)
     {
         var id = IdOf(finding);
         if (!_wire.TryGetValue(id, out var bytes))

@@ -338,27 +338,36 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
     private static List<string> FindingIds(JsonObject body) =>
         body["findingIds"] is JsonArray arr ? arr.Select(v => v!.GetValue<string>()).ToList() : new List<string>();
 
+    private static ReadOnlySpan<byte> FindingsPrefix => "{\"findings\":["u8;
+    private static ReadOnlySpan<byte> FindingsSuffix => "]}"u8;
+
     private LabResponse GetFindings(LabRequest r, string[] seg, JsonObject body)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
         var ids = FindingIds(body);
         var (attr, desc) = Sort(body);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        List<byte[]> findings;
         lock (d)
         {
             // Unknown IDs are simply absent from the answer; each finding comes once, in the order of its first ID.
             IEnumerable<JsonObject> found = ids.Distinct(StringComparer.Ordinal).Select(d.Finding).OfType<JsonObject>();
             if (attr is not null) found = FindingCriteria.Sort(found, attr, desc);
             // Each finding's JSON is written once and kept until it changes (GuardDutyDetector.Wire): a page of large
-            // findings is the heaviest answer of a listing.
-            using var writer = new Utf8JsonWriter(buffer);
-            writer.WriteStartObject();
-            writer.WriteStartArray("findings");
-            foreach (var f in found) writer.WriteRawValue(d.Wire(f), skipInputValidation: true);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            // findings is the heaviest answer of a listing. The kept arrays are never changed, only replaced.
+            findings = found.Select(d.Wire).ToList();
         }
-        var resp = new LabResponse { StatusCode = 200, ContentType = "application/json", Body = buffer.WrittenSpan.ToArray() };
+        // {"findings":[...]} put together at its exact size, in one array.
+        var answer = new byte[FindingsPrefix.Length + findings.Sum(f => f.Length) + Math.Max(0, findings.Count - 1) + FindingsSuffix.Length];
+        var at = 0;
+        void Put(ReadOnlySpan<byte> part) { part.CopyTo(answer.AsSpan(at)); at += part.Length; }
+        Put(FindingsPrefix);
+        for (var i = 0; i < findings.Count; i++)
+        {
+            if (i > 0) Put(","u8);
+            Put(findings[i]);
+        }
+        Put(FindingsSuffix);
+        var resp = new LabResponse { StatusCode = 200, ContentType = "application/json", Body = answer };
         resp.Headers["x-amzn-RequestId"] = r.RequestId;
         return resp;
     }
