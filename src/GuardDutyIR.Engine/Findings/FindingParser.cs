@@ -16,9 +16,14 @@ public static class FindingParser
     /// <summary>Parses a finding; throws <see cref="GuardDutyIRException"/> naming what is wrong when it is not one.</summary>
     public static GdFinding Parse(JsonObject finding, string? fallbackRegion = null)
     {
-        // Re-parse so every lookup is case-insensitive, whatever options the caller's node was built with.
+        // Re-parse so every lookup is case-insensitive, whatever options the caller's node was built with. The parsed
+        // element backs both the node the fields are read from and the plain Detail, which are read straight from the
+        // element rather than through a node for every value of the finding.
         var raw = finding.ToJsonString();
-        var f = (JsonObject)JsonNode.Parse(raw, CaseInsensitive)!;
+        var root = JsonSerializer.Deserialize<JsonElement>(raw);
+        var f = JsonObject.Create(root, CaseInsensitive)!;
+        var placeholder = false;
+        var detail = (Dictionary<string, object?>)ToPlain(root, ref placeholder)!;
 
         var id = RequiredString(f, "id");
         var type = RequiredString(f, "type");
@@ -95,8 +100,8 @@ public static class FindingParser
             CreatedAt = Time(f["createdAt"], "createdAt", id),
             UpdatedAt = Time(f["updatedAt"], "updatedAt", id),
             Archived = Bool(service?["archived"]) ?? false,
-            IsSample = (Bool(additional?["sample"]) ?? false) || ContainsGeneratedPlaceholder(f),
-            Detail = (Dictionary<string, object?>)ToPlain(f)!,
+            IsSample = (Bool(additional?["sample"]) ?? false) || placeholder,
+            Detail = detail,
             RawJson = raw,
         };
     }
@@ -121,14 +126,6 @@ public static class FindingParser
         foreach (var (k, v) in info) if (k != "value") merged[k] = v?.DeepClone();
         return merged;
     }
-
-    private static bool ContainsGeneratedPlaceholder(JsonNode? node) => node switch
-    {
-        JsonObject o => o.Any(p => ContainsGeneratedPlaceholder(p.Value)),
-        JsonArray a => a.Any(ContainsGeneratedPlaceholder),
-        JsonValue v => v.TryGetValue<string>(out var s) && s.StartsWith("GeneratedFinding", StringComparison.Ordinal),
-        _ => false,
-    };
 
     private static string RequiredString(JsonObject f, string name) =>
         String(f[name]) is { Length: > 0 } value ? value : throw Missing(name, String(f["id"]));
@@ -209,20 +206,40 @@ public static class FindingParser
         return slash < 0 ? rest : rest[..slash];
     }
 
-    /// <summary>JSON as plain .NET values: dictionaries (case-insensitive keys), object arrays, strings, numbers, booleans.</summary>
-    internal static object? ToPlain(JsonNode? node) => node switch
+    private static readonly object s_true = true, s_false = false;
+
+    /// <summary>
+    /// JSON as plain .NET values: dictionaries (case-insensitive keys), object arrays, strings, numbers, booleans.
+    /// <paramref name="placeholder"/> turns true when a string starts with "GeneratedFinding", the placeholder values
+    /// of sample findings, found on the same walk as the strings are read.
+    /// </summary>
+    internal static object? ToPlain(JsonElement element, ref bool placeholder)
     {
-        null => null,
-        JsonObject o => o.ToDictionary(p => p.Key, p => ToPlain(p.Value), StringComparer.OrdinalIgnoreCase),
-        JsonArray a => a.Select(ToPlain).ToArray(),
-        JsonValue v => v.GetValueKind() switch
+        switch (element.ValueKind)
         {
-            JsonValueKind.String => v.GetValue<string>(),
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            JsonValueKind.Number => v.TryGetValue<long>(out var l) ? (object)l : v.GetValue<double>(),
-            _ => null,
-        },
-        _ => null,
-    };
+            case JsonValueKind.Object:
+                var count = 0;
+                foreach (var _ in element.EnumerateObject()) count++;
+                var o = new Dictionary<string, object?>(count, StringComparer.OrdinalIgnoreCase);
+                foreach (var p in element.EnumerateObject()) o.Add(p.Name, ToPlain(p.Value, ref placeholder));
+                return o;
+            case JsonValueKind.Array:
+                var a = new object?[element.GetArrayLength()];
+                var i = 0;
+                foreach (var item in element.EnumerateArray()) a[i++] = ToPlain(item, ref placeholder);
+                return a;
+            case JsonValueKind.String:
+                var text = element.GetString()!;
+                placeholder |= text.StartsWith("GeneratedFinding", StringComparison.Ordinal);
+                return text;
+            case JsonValueKind.True:
+                return s_true;
+            case JsonValueKind.False:
+                return s_false;
+            case JsonValueKind.Number:
+                return element.TryGetInt64(out var l) ? (object)l : element.GetDouble();
+            default:
+                return null;
+        }
+    }
 }

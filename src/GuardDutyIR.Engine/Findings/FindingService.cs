@@ -160,6 +160,12 @@ public sealed class FindingService(AwsSession session)
         IReadOnlyCollection<string> ids, CancellationToken cancellationToken)
     {
         var raw = await client.GetFindingsAsync(detectorId, ids, cancellationToken).ConfigureAwait(false);
+        return Parse(raw, region, ids);
+    }
+
+    /// <summary>GetFindings' findings parsed, in the order of the IDs asked for.</summary>
+    internal static IReadOnlyList<GdFinding> Parse(IReadOnlyList<JsonObject> raw, string region, IReadOnlyCollection<string> ids)
+    {
         var parsed = raw.Select(f => FindingParser.Parse(f, region)).ToList();
         // GetFindings does not promise the order of the IDs it was given; keep ListFindings' order.
         var order = ids.Select((id, index) => (id, index)).ToDictionary(p => p.id, p => p.index, StringComparer.Ordinal);

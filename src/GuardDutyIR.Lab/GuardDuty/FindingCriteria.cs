@@ -29,9 +29,9 @@ public sealed class FindingCriteria
         "eq", "neq", "gt", "gte", "lt", "lte", "equals", "notEquals", "greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual", "matches", "notMatches",
     };
 
-    // Each path is split once here, not once per finding: ListFindings evaluates every condition over every finding
-    // of the detector on every page.
-    private readonly List<(string Path, string[] Parts, string Op, JsonNode Value)> _conditions = new();
+    // Each path is split, and each list of values read, once here, not once per finding: a listing evaluates every
+    // condition over every finding of the detector.
+    private readonly List<Condition> _conditions = new();
 
     public static FindingCriteria Empty { get; } = new();
 
@@ -64,7 +64,7 @@ public sealed class FindingCriteria
                 }
                 else if (value is not JsonValue num || num.GetValueKind() != JsonValueKind.Number)
                     throw new FindingCriteriaException($"The request is rejected because the value of {op} for {path} must be a number.");
-                c._conditions.Add((path, path.Split('.'), op, value));
+                c._conditions.Add(new Condition(path.Split('.'), op, value));
             }
         }
         return c;
@@ -72,22 +72,60 @@ public sealed class FindingCriteria
 
     public bool Matches(JsonObject finding)
     {
+        if (_conditions.Count == 0) return true;
         var leaves = new List<JsonNode>();
-        foreach (var (path, parts, op, value) in _conditions)
+        foreach (var condition in _conditions)
         {
             leaves.Clear();
-            Collect(finding, parts, 0, leaves);
-            bool ok = op switch
-            {
-                "eq" or "equals" => leaves.Any(l => ((JsonArray)value).Any(v => Equal(l, v!.GetValue<string>()))),
-                "neq" or "notEquals" => !leaves.Any(l => ((JsonArray)value).Any(v => Equal(l, v!.GetValue<string>()))),
-                "matches" => leaves.Any(l => ((JsonArray)value).Any(v => Glob(Text(l), v!.GetValue<string>()))),
-                "notMatches" => !leaves.Any(l => ((JsonArray)value).Any(v => Glob(Text(l), v!.GetValue<string>()))),
-                _ => leaves.Any(l => Compare(l, path, op, value.GetValue<double>())),
-            };
-            if (!ok) return false;
+            Collect(finding, condition.Parts, 0, leaves);
+            if (!condition.Holds(leaves)) return false;
         }
         return true;
+    }
+
+    /// <summary>One operator of a field's Condition: true when any value at the path satisfies it (negations: none does).</summary>
+    private sealed class Condition
+    {
+        private readonly string _op;
+        private readonly JsonNode _value;
+        private readonly string[] _strings;
+        private double? _bound;
+
+        public Condition(string[] parts, string op, JsonNode value)
+        {
+            Parts = parts;
+            _op = op;
+            _value = value;
+            _strings = value is JsonArray list ? list.Select(v => v!.GetValue<string>()).ToArray() : Array.Empty<string>();
+        }
+
+        public string[] Parts { get; }
+
+        public bool Holds(List<JsonNode> leaves) => _op switch
+        {
+            "eq" or "equals" => AnyLeaf(leaves, static (l, v) => Equal(l, v)),
+            "neq" or "notEquals" => !AnyLeaf(leaves, static (l, v) => Equal(l, v)),
+            "matches" => AnyLeaf(leaves, static (l, v) => Glob(Text(l), v)),
+            "notMatches" => !AnyLeaf(leaves, static (l, v) => Glob(Text(l), v)),
+            _ => AnyCompared(leaves),
+        };
+
+        private bool AnyLeaf(List<JsonNode> leaves, Func<JsonNode, string, bool> test)
+        {
+            foreach (var leaf in leaves)
+                foreach (var wanted in _strings)
+                    if (test(leaf, wanted)) return true;
+            return false;
+        }
+
+        private bool AnyCompared(List<JsonNode> leaves)
+        {
+            if (leaves.Count == 0) return false;
+            var bound = _bound ??= _value.GetValue<double>();
+            foreach (var leaf in leaves)
+                if (Compare(leaf, _op, bound)) return true;
+            return false;
+        }
     }
 
     /// <summary>All values at a dotted path, descending into arrays at any level.</summary>
@@ -133,22 +171,28 @@ public sealed class FindingCriteria
     private static bool Equal(JsonNode leaf, string wanted)
     {
         if (leaf is JsonValue v && v.GetValueKind() == JsonValueKind.Number && double.TryParse(wanted, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
-            return v.GetValue<double>() == d;
+            return NumberOf(v) == d;
         return Text(leaf) == wanted;
     }
 
-    private static bool Compare(JsonNode leaf, string path, string op, double bound)
+    /// <summary>
+    /// A number's value whatever .NET type holds it: findings built in the Lab keep counts and ports as integers,
+    /// which JsonValue.GetValue&lt;double&gt; refuses to convert.
+    /// </summary>
+    private static double NumberOf(JsonValue number) =>
+        number.TryGetValue<double>(out var d) ? d : double.Parse(number.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
+
+    private static bool Compare(JsonNode leaf, string op, double bound)
     {
         double? x = null;
         if (leaf is JsonValue v)
         {
-            if (v.GetValueKind() == JsonValueKind.Number) x = v.GetValue<double>();
+            if (v.GetValueKind() == JsonValueKind.Number) x = NumberOf(v);
             else if (v.GetValueKind() == JsonValueKind.String && DateTimeOffset.TryParse(v.GetValue<string>(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
                 x = t.ToUnixTimeMilliseconds();
             else if (v.GetValueKind() == JsonValueKind.String && double.TryParse(v.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var s))
                 x = s;
         }
-        _ = path;
         if (x is null) return false;
         return op switch
         {
@@ -187,13 +231,16 @@ public sealed class FindingCriteria
 
     private sealed class SortKey
     {
+        private readonly JsonNode? _key;
+        private string? _text;
+
         public SortKey(JsonObject finding, JsonNode? key, string? id)
         {
             Finding = finding;
             Id = id;
+            _key = key;
             Present = key is not null;
-            if (key is JsonValue v && v.GetValueKind() == JsonValueKind.Number) { IsNumber = true; Number = v.GetValue<double>(); }
-            if (key is not null) Text = FindingCriteria.Text(key);
+            if (key is JsonValue v && v.GetValueKind() == JsonValueKind.Number) { IsNumber = true; Number = NumberOf(v); }
         }
 
         public JsonObject Finding { get; }
@@ -201,7 +248,9 @@ public sealed class FindingCriteria
         private bool Present { get; }
         private bool IsNumber { get; }
         private double Number { get; }
-        private string? Text { get; }
+
+        // Only a comparison that is not of two numbers needs the text, so a sort by severity writes none.
+        private string? Text => _key is null ? null : _text ??= FindingCriteria.Text(_key);
 
         /// <summary>Missing values last, numbers numerically, anything else by its text, ordinally.</summary>
         public int CompareTo(SortKey other)

@@ -22,25 +22,6 @@ public sealed class GuardDutyList
     public string? ExpectedBucketOwner { get; set; }
 }
 
-/// <summary>One account's detector in the Lab's region, with its findings and lists.</summary>
-public sealed class GuardDutyDetector
-{
-    public required string Id { get; init; }
-    public required string AccountId { get; init; }
-    public required string Region { get; init; }
-    public required DateTimeOffset CreatedAt { get; init; }
-    public DateTimeOffset UpdatedAt { get; set; }
-    public string FindingPublishingFrequency { get; set; } = "SIX_HOURS";
-    /// <summary>Findings by ID, insertion-ordered. Lock the detector to read or change them.</summary>
-    public List<JsonObject> Findings { get; } = new();
-    public Dictionary<string, GuardDutyList> ThreatIntelSets { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, GuardDutyList> IpSets { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, string> ClientTokens { get; } = new(StringComparer.Ordinal);
-    public Dictionary<string, string> FeedbackComments { get; } = new(StringComparer.Ordinal);
-
-    public JsonObject? Finding(string id) => Findings.FirstOrDefault(f => (string?)f["id"] == id);
-}
-
 /// <summary>
 /// GuardDuty (restJson1, camelCase wire names). The main account is the administrator; the member account has its own
 /// detector but may not manage threat/IP lists, as GuardDuty restricts list management to the administrator.
@@ -112,8 +93,7 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         var d = DetectorOf(accountId) ?? throw new InvalidOperationException($"Account {accountId} has no detector");
         lock (d)
         {
-            d.Findings.RemoveAll(f => (string?)f["id"] == (string?)finding["id"]);
-            d.Findings.Add(finding);
+            d.Put(finding);
         }
         PublishFinding(d, finding, _context.Clock.GetUtcNow());
     }
@@ -131,14 +111,17 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         JsonObject finding;
         lock (d)
         {
-            if (d.Finding(findingId) is not { } existing) return null;
-            if (existing["service"] is JsonObject service)
+            var found = d.Update(findingId, existing =>
             {
-                service["count"] = ((int?)service["count"] ?? 1) + 1;
-                service["eventLastSeen"] = FindingFactory.Iso(now);
-            }
-            existing["updatedAt"] = FindingFactory.Iso(now);
-            finding = (JsonObject)existing.DeepClone();
+                if (existing["service"] is JsonObject service)
+                {
+                    service["count"] = ((int?)service["count"] ?? 1) + 1;
+                    service["eventLastSeen"] = FindingFactory.Iso(now);
+                }
+                existing["updatedAt"] = FindingFactory.Iso(now);
+            });
+            if (!found) return null;
+            finding = (JsonObject)d.Finding(findingId)!.DeepClone();
         }
         PublishFinding(d, finding, now);
         return finding;
@@ -333,19 +316,21 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         int offset = 0;
         if (Str(body, "nextToken") is { Length: > 0 } token && !ReadToken(token, context, out offset))
             return Bad(r, "The request is rejected because the parameter nextToken has an invalid value.");
-        List<string> ids;
+        JsonArray page;
+        bool more;
         lock (d)
         {
-            var matched = d.Findings.Where(criteria.Matches);
-            // Without sortCriteria the Lab lists newest first, a stable order pagination can rely on.
-            var ordered = attr is null
-                ? matched.OrderByDescending(f => (string?)f["createdAt"], StringComparer.Ordinal).ThenBy(f => (string?)f["id"], StringComparer.Ordinal)
-                : FindingCriteria.Sort(matched, attr, desc);
-            ids = ordered.Select(f => (string)f["id"]!).ToList();
+            // The whole listing of this criterion and sort, computed on its first page and kept until a finding changes.
+            var ids = d.Listing(context, () => d.Ordered(body["sortCriteria"]?.ToJsonString() ?? "", findings =>
+                // Without sortCriteria the Lab lists newest first, a stable order pagination can rely on.
+                attr is null
+                    ? findings.OrderByDescending(f => (string?)f["createdAt"], StringComparer.Ordinal).ThenBy(f => (string?)f["id"], StringComparer.Ordinal)
+                    : FindingCriteria.Sort(findings, attr, desc)).Where(criteria.Matches));
+            page = new JsonArray(ids.Skip(offset).Take(max).Select(i => (JsonNode)i).ToArray());
+            more = offset + page.Count < ids.Count;
         }
-        var page = ids.Skip(offset).Take(max).ToList();
-        var o = new JsonObject { ["findingIds"] = new JsonArray(page.Select(i => (JsonNode)i!).ToArray()) };
-        if (offset + page.Count < ids.Count) o["nextToken"] = Token(offset + page.Count, context);
+        var o = new JsonObject { ["findingIds"] = page };
+        if (more) o["nextToken"] = Token(offset + page.Count, context);
         return Ok(r, o);
     }
 
@@ -353,28 +338,36 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
     private static List<string> FindingIds(JsonObject body) =>
         body["findingIds"] is JsonArray arr ? arr.Select(v => v!.GetValue<string>()).ToList() : new List<string>();
 
+    private static ReadOnlySpan<byte> FindingsPrefix => "{\"findings\":["u8;
+    private static ReadOnlySpan<byte> FindingsSuffix => "]}"u8;
+
     private LabResponse GetFindings(LabRequest r, string[] seg, JsonObject body)
     {
         if (Detector(r, seg, out var d) is { } err) return err;
         var ids = FindingIds(body);
         var (attr, desc) = Sort(body);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        List<byte[]> findings;
         lock (d)
         {
-            var wanted = new HashSet<string>(ids, StringComparer.Ordinal);
-            // Unknown IDs are simply absent from the answer.
-            IEnumerable<JsonObject> found = d.Findings.Where(f => wanted.Contains((string)f["id"]!));
-            found = attr is not null ? FindingCriteria.Sort(found, attr, desc) : found.OrderBy(f => ids.IndexOf((string)f["id"]!));
-            // Written straight from the stored findings while the detector is locked, not from copies of them: a page
-            // of large findings is the heaviest answer of a listing, and copying it first only doubled the work.
-            using var writer = new Utf8JsonWriter(buffer);
-            writer.WriteStartObject();
-            writer.WriteStartArray("findings");
-            foreach (var f in found) f.WriteTo(writer);
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            // Unknown IDs are simply absent from the answer; each finding comes once, in the order of its first ID.
+            IEnumerable<JsonObject> found = ids.Distinct(StringComparer.Ordinal).Select(d.Finding).OfType<JsonObject>();
+            if (attr is not null) found = FindingCriteria.Sort(found, attr, desc);
+            // Each finding's JSON is written once and kept until it changes (GuardDutyDetector.Wire): a page of large
+            // findings is the heaviest answer of a listing. The kept arrays are never changed, only replaced.
+            findings = found.Select(d.Wire).ToList();
         }
-        var resp = new LabResponse { StatusCode = 200, ContentType = "application/json", Body = buffer.WrittenSpan.ToArray() };
+        // {"findings":[...]} put together at its exact size, in one array.
+        var answer = new byte[FindingsPrefix.Length + findings.Sum(f => f.Length) + Math.Max(0, findings.Count - 1) + FindingsSuffix.Length];
+        var at = 0;
+        void Put(ReadOnlySpan<byte> part) { part.CopyTo(answer.AsSpan(at)); at += part.Length; }
+        Put(FindingsPrefix);
+        for (var i = 0; i < findings.Count; i++)
+        {
+            if (i > 0) Put(","u8);
+            Put(findings[i]);
+        }
+        Put(FindingsSuffix);
+        var resp = new LabResponse { StatusCode = 200, ContentType = "application/json", Body = answer };
         resp.Headers["x-amzn-RequestId"] = r.RequestId;
         return resp;
     }
@@ -386,11 +379,12 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         var now = FindingFactory.Iso(_context.Clock.GetUtcNow());
         lock (d)
             foreach (var id in ids)
-                if (d.Finding(id) is { } f && f["service"] is JsonObject svc && (bool?)svc["archived"] != archived)
-                {
-                    svc["archived"] = archived;
-                    f["updatedAt"] = now;
-                }
+                if (d.Finding(id)?["service"] is JsonObject svc && (bool?)svc["archived"] != archived)
+                    d.Update(id, f =>
+                    {
+                        f["service"]!["archived"] = archived;
+                        f["updatedAt"] = now;
+                    });
         return Ok(r, new JsonObject());
     }
 
@@ -402,9 +396,9 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
         var comments = Str(body, "comments");
         lock (d)
             foreach (var id in ids)
-                if (d.Finding(id) is { } f && f["service"] is JsonObject svc)
+                if (d.Finding(id)?["service"] is JsonObject)
                 {
-                    svc["userFeedback"] = feedback;
+                    d.Update(id, f => f["service"]!["userFeedback"] = feedback);
                     if (comments is not null) d.FeedbackComments[id] = comments;
                 }
         return Ok(r, new JsonObject());
@@ -442,17 +436,21 @@ public sealed partial class GuardDutyService : ILabService, IModeledService
             {
                 // Samples of a type keep one ID per detector: generating again bumps count and updatedAt, as repeated activity would.
                 var id = GuardDutyIds.HexOf($"sample|{d.Id}|{type}", 32);
-                if (d.Finding(id) is { } existing && existing["service"] is JsonObject svc)
+                if (d.Finding(id) is { } existing && existing["service"] is JsonObject)
                 {
-                    svc["count"] = ((int?)svc["count"] ?? 1) + 1;
-                    svc["eventLastSeen"] = FindingFactory.Iso(now);
-                    existing["updatedAt"] = FindingFactory.Iso(now);
+                    d.Update(id, f =>
+                    {
+                        var svc = f["service"]!;
+                        svc["count"] = ((int?)svc["count"] ?? 1) + 1;
+                        svc["eventLastSeen"] = FindingFactory.Iso(now);
+                        f["updatedAt"] = FindingFactory.Iso(now);
+                    });
                     changed.Add(existing);
                 }
                 else
                 {
                     var sample = FindingFactory.Build(FindingFactory.Sample(type, id, now), d.AccountId, d.Region, d.Id, _context.World);
-                    d.Findings.Add(sample);
+                    d.Put(sample);
                     changed.Add(sample);
                 }
             }

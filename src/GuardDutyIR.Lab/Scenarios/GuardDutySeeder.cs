@@ -39,7 +39,7 @@ internal static class GuardDutySeeder
         foreach (var s in specs)
         {
             var finding = FindingFactory.Build(s, world.AccountId, world.Region, main.Id, world);
-            main.Findings.Add(finding);
+            main.Put(finding);
             // The story's findings were published when GuardDuty made them; no rule exists yet to receive them.
             guardDuty.PublishFinding(main, finding, s.UpdatedAt ?? s.CreatedAt);
             if (s.Type == "UnauthorizedAccess:EC2/MaliciousIPCaller.Custom" && guardDuty.ScenarioFindingId is null) guardDuty.ScenarioFindingId = s.Id;
@@ -54,7 +54,7 @@ internal static class GuardDutySeeder
                 Description = $"EC2 instance has an unprotected port which is being probed by a known malicious host.",
             };
             var finding = FindingFactory.Build(spec, world.MemberAccountId, world.Region, member.Id, world);
-            member.Findings.Add(finding);
+            member.Put(finding);
             guardDuty.PublishFinding(member, finding, spec.CreatedAt);
         }
     }

@@ -90,8 +90,10 @@ public sealed class PartitionedFindingReadTests
                 var now = FindingFactory.Iso(detector.Findings.Max(f => DateTimeOffset.Parse((string)f["updatedAt"]!, System.Globalization.CultureInfo.InvariantCulture)).AddMinutes(1));
                 var lowest = detector.Findings.OrderBy(f => (double)f["severity"]!).First();
                 var highest = detector.Findings.OrderByDescending(f => (double)f["severity"]!).First();
-                lowest["severity"] = 9.9; lowest["updatedAt"] = now; movedUp = (string)lowest["id"]!;
-                highest["severity"] = 1.0; highest["updatedAt"] = now; movedDown = (string)highest["id"]!;
+                movedUp = (string)lowest["id"]!;
+                movedDown = (string)highest["id"]!;
+                detector.Update(movedUp, f => { f["severity"] = 9.9; f["updatedAt"] = now; });
+                detector.Update(movedDown, f => { f["severity"] = 1.0; f["updatedAt"] = now; });
             }
             await Task.CompletedTask;
         });

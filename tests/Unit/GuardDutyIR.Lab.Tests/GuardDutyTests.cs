@@ -136,6 +136,12 @@ public sealed class GuardDutyTests : IClassFixture<SharedWorkshopLab>
         await Check(new JsonObject { ["createdAt"] = new JsonObject { ["lte"] = 0 } }, _ => false);
         await Check(new JsonObject { ["severity"] = new JsonObject { ["gte"] = 4, ["lt"] = 7 } }, f => (double)f["severity"]! is >= 4 and < 7);
         await Check(new JsonObject { ["id"] = new JsonObject { ["equals"] = new JsonArray(Expected(_ => true)[0]) } }, f => (string)f["id"]! == Expected(_ => true)[0]);
+        string Type(JsonObject f) => (string)f["type"]!;
+        await Check(new JsonObject { ["type"] = new JsonObject { ["matches"] = new JsonArray("Recon:*", "*Brute?orce") } },
+            f => Type(f).StartsWith("Recon:", StringComparison.Ordinal) || Type(f).EndsWith("BruteForce", StringComparison.Ordinal));
+        await Check(new JsonObject { ["type"] = new JsonObject { ["notMatches"] = new JsonArray("*.Custom") } }, f => !Type(f).EndsWith(".Custom", StringComparison.Ordinal));
+        await Check(new JsonObject { ["service.count"] = new JsonObject { ["gte"] = 2 }, ["severity"] = new JsonObject { ["lt"] = 5 } },
+            f => (int)f["service"]!["count"]! >= 2 && (double)f["severity"]! < 5);
 
         var bad = await c.GuardDutyAsync(HttpMethod.Post, $"/detector/{det}/findings", new JsonObject { ["findingCriteria"] = new JsonObject { ["criterion"] = new JsonObject { ["nosuch.field"] = new JsonObject { ["eq"] = new JsonArray("x") } } } });
         Assert.Equal("BadRequestException", bad.Header("x-amzn-ErrorType"));
@@ -146,6 +152,13 @@ public sealed class GuardDutyTests : IClassFixture<SharedWorkshopLab>
         var all = _lab.GetService<GuardDutyService>()!.FindingsOf(_lab.AccountId).ToDictionary(f => (string)f["id"]!);
         var sev = sorted.Select(i => (double)all[i]["severity"]!).ToList();
         Assert.Equal(sev.OrderByDescending(x => x), sev);
+        // Counts are whole numbers in the stored findings; they sort and compare as numbers all the same.
+        var byCount = await ListAllAsync(c, det, null, sort: new JsonObject { ["attributeName"] = "service.count", ["orderBy"] = "ASC" });
+        var counts = byCount.Select(i => (int)all[i]["service"]!["count"]!).ToList();
+        Assert.Equal(counts.Order(), counts);
+        Assert.Equal(all.Count, counts.Count);
+        await Check(new JsonObject { ["service.count"] = new JsonObject { ["equals"] = new JsonArray(counts[^1].ToString(System.Globalization.CultureInfo.InvariantCulture)) } },
+            f => (int)f["service"]!["count"]! == counts[^1]);
     }
 
     [Fact]
