@@ -205,4 +205,29 @@ public sealed class QuarantineEngineTests
         // The roll-forward still ran: no ENI is left on the all-open group.
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
     }
+    [Fact]
+    public async Task A_VPC_s_containment_groups_are_made_ready_while_the_evidence_is_protected_not_after()
+    {
+        // 250 ms per call: the groups' calls (find, create, read the rules, fix them) take several round trips each.
+        // Made after the protections and one after the other, as they were, the conversion group's creation began at
+        // least five round trips after the protections; begun together with them, one round trip (its find) after.
+        const int latencyMs = 250;
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance, Faults = new FaultOptions { LatencyMs = latencyMs } });
+        var world = lab.World.CompromisedInstance!;
+        using var session = Session(lab);
+        var outcome = Assert.Single(await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(world.InstanceId, lab.Region, "IR-3") }, Fast, CancellationToken.None));
+        var result = outcome.Result!;
+        Assert.Equal(QuarantineStatus.Quarantined, result.Status);
+
+        var protect = result.Steps.Where(s => s.Name is "EnableTerminationProtection" or "EnableStopProtection" or "SetShutdownBehaviorStop" or "KeepVolumesOnTermination").Min(s => s.Time);
+        var record = result.Steps.Single(s => s.Name == "RecordOriginalState");
+        var isolation = result.Steps.Single(s => s.Name == "CreateIsolationGroup");
+        var conversion = result.Steps.Single(s => s.Name == "CreateConversionGroup");
+        Assert.Equal(StepStatus.Done, conversion.Status);
+        // Nothing is made before the record is written (a failed record changes nothing).
+        Assert.True(isolation.Time > record.Time && conversion.Time > record.Time, string.Join("\n", result.Steps.Select(s => $"{s.Time:HH:mm:ss.fff} {s.Name}")));
+        Assert.True(conversion.Time - protect < TimeSpan.FromMilliseconds(3 * latencyMs), string.Join("\n", result.Steps.Select(s => $"{s.Time:HH:mm:ss.fff} {s.Name}")));
+        Assert.True(isolation.Time - protect < TimeSpan.FromMilliseconds(3 * latencyMs), string.Join("\n", result.Steps.Select(s => $"{s.Time:HH:mm:ss.fff} {s.Name}")));
+        foreach (var eni in world.NetworkInterfaces) Assert.Equal(new[] { result.IsolationGroups[world.VpcId] }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+    }
 }
