@@ -15,12 +15,15 @@ using GuardDutyIR.Lab.Scenarios;
 // (d) journal: the same bulk quarantine with every outcome journaled to a case as it arrives (what
 //     Set-InstanceQuarantine does under a case: the full result, request IDs, hash chain, signed head, fsync), against
 //     the same run without a case; plus the time to verify the journal.
+// cpu (diagnostic, no target): the CPU the process spends per instance with no latency. BENCH_TRACE=1 with latency:
+//     the timeline of a third bulk run.
 var which = args.FirstOrDefault() ?? "all";
 var instances = int.Parse(Environment.GetEnvironmentVariable("BENCH_INSTANCES") ?? "300", CultureInfo.InvariantCulture);
 if (which is "throttled" or "all") await Throttled(instances);
 if (which is "latency" or "all") await Latency(instances);
 if (which is "calls" or "all") await Calls(instances);
 if (which is "journal" or "all") await Journal(instances);
+if (which is "cpu") await CpuPerInstance(instances);
 if (which is "faults") await Faults(int.Parse(Environment.GetEnvironmentVariable("BENCH_INSTANCES") ?? "40", CultureInfo.InvariantCulture));
 
 static AwsSession Session(LabHost lab) => AwsSession.Resolve(new AwsContextOptions
@@ -94,7 +97,51 @@ static async Task Latency(int n)
                       $"first to last step of an instance, median: alone {MedianSpan(serialOutcomes).TotalMilliseconds:0} ms, in the bulk run {MedianSpan(outcomes).TotalMilliseconds:0} ms; " +
                       $"CPU of this process (the Lab and the engine) during the bulk run {cpu.TotalSeconds:0.0} s = {cpu / took:0.00} of {Environment.ProcessorCount} cores");
     Bench($"quarantine (b): {n} instances, {latency} ms per call", $"one at a time {serialEstimate.TotalSeconds:0.0} s (scaled from {sample})", $"{serialEstimate / took:0.0}x faster", ">= 10x", serialEstimate / took >= 10);
+    if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1") await Trace(n, latency, concurrency);
     Bench($"quarantine (b): {n} instances, {latency} ms per call, against the bound", $"bound {bound.TotalSeconds:0.00} s (alone x n / {concurrency})", $"{took / bound:0.00}", "<= 1.15", took / bound <= 1.15);
+}
+
+// cpu: the CPU the process (the Lab and the engine) spends per quarantined instance with no latency, after a warm-up
+// run, median of 5 fresh Labs: what the bulk run at 60 ms competes for on a busy machine. Diagnostic, no target.
+static async Task CpuPerInstance(int n)
+{
+    var options = new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 64, RateLimiter = Ec2RateLimiter.Unlimited };
+    var cpus = new List<TimeSpan>();
+    for (var round = 0; round < 6; round++)
+    {
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4 });
+        lab.Counters.Reset();
+        var before = Process.GetCurrentProcess().TotalProcessorTime;
+        var (took, _) = await Quarantine(lab, Requests(lab, n), options);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - before;
+        var calls = lab.Counters.Snapshot().TotalCalls;
+        Console.WriteLine($"    round {round}{(round == 0 ? " (warm-up)" : "")}: wall {took.TotalMilliseconds:0} ms, CPU {cpu.TotalMilliseconds:0} ms = {cpu.TotalMilliseconds * 1000 / n:0} us/instance, {cpu.TotalMilliseconds * 1000 / calls:0} us/call ({calls} calls)");
+        if (round > 0) cpus.Add(cpu);
+    }
+    Console.WriteLine($"(cpu) {n} instances, no latency: median CPU {Median(cpus).TotalMilliseconds * 1000 / n:0} us/instance");
+}
+
+// BENCH_TRACE=1: a third Lab and bulk run after the measured ones, with its timeline (how many instances opened their
+// first step, and how many outcomes arrived, per 100 ms): where the wall time above the bound goes. Diagnostic only.
+static async Task Trace(int n, int latency, int concurrency)
+{
+    await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = latency } });
+    using var session = Session(lab);
+    var start = DateTime.UtcNow;
+    var run = new QuarantineService(session).Start(new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = concurrency, RateLimiter = Ec2RateLimiter.Unlimited }, askApproval: false, CancellationToken.None);
+    foreach (var r in Requests(lab, n)) run.Add(r);
+    run.Complete();
+    var rows = new List<(double First, double Arrived)>();
+    await foreach (var o in run.Outcomes.ReadAllAsync())
+    {
+        var first = o.Result?.Steps.Min(s => s.Time) ?? DateTime.UtcNow;
+        rows.Add(((first - start).TotalMilliseconds, (DateTime.UtcNow - start).TotalMilliseconds));
+    }
+    await run.Completion;
+    Console.WriteLine($"    trace (a third run): wall {(DateTime.UtcNow - start).TotalMilliseconds:0} ms, first step opened at {rows.Min(r => r.First):0} ms; per 100 ms, first steps opened / outcomes:");
+    for (var b = 0; b <= (int)(rows.Max(r => r.Arrived) / 100); b++)
+        if (rows.Any(r => (int)(r.First / 100) == b || (int)(r.Arrived / 100) == b))
+            Console.WriteLine($"      {b * 100,5} ms {rows.Count(r => (int)(r.First / 100) == b),4} {rows.Count(r => (int)(r.Arrived / 100) == b),4}");
 }
 
 static TimeSpan MedianSpan(IReadOnlyList<QuarantineOutcome> outcomes) =>

@@ -309,3 +309,26 @@ internal sealed class ContainmentGroups
             ? new StepOutcome(StepStatus.Skipped, e.RequestId, Detail: $"did not {text.Planned}: another run changed these rules first ({e.ErrorCode}); read them again")
             : null;
 }
+
+/// <summary>
+/// The containment groups one instance needs, their making started at once (each shared with the run's other
+/// instances through <see cref="ContainmentGroups"/>), awaited where the instance needs them.
+/// </summary>
+internal sealed class GroupsInFlight
+{
+    public GroupsInFlight(ContainmentGroups groups, IEnumerable<string> isolationVpcs, IEnumerable<string> conversionVpcs, CancellationToken ct)
+    {
+        Isolation = isolationVpcs.Select(v => (v, Observed(groups.EnsureAsync(v, GroupPurpose.Isolation, ct)))).ToList();
+        Conversion = conversionVpcs.Select(v => (v, Observed(groups.EnsureAsync(v, GroupPurpose.Conversion, ct)))).ToList();
+    }
+
+    public IReadOnlyList<(string Vpc, Task<ContainmentGroups.GroupState> Ready)> Isolation { get; }
+    public IReadOnlyList<(string Vpc, Task<ContainmentGroups.GroupState> Ready)> Conversion { get; }
+
+    // An instance stopped (Ctrl+C) before it awaited a group must not leave that group's failure unobserved.
+    private static Task<T> Observed<T>(Task<T> task)
+    {
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return task;
+    }
+}

@@ -8,13 +8,14 @@ internal sealed partial class QuarantineExecutor
     /// Step 4 for the ENIs not yet isolated: every one to the all-open conversion group, which ends tracking of its
     /// TCP/UDP flows (EC2 "untracked connections"), a wait, then every one to the no-rule isolation group.
     /// </summary>
-    private async Task IsolateAsync(List<EniQuarantine> enis, Dictionary<string, string> isolationGroups, CancellationToken ct)
+    private async Task IsolateAsync(List<EniQuarantine> enis, Dictionary<string, string> isolationGroups,
+        IReadOnlyList<(string Vpc, Task<ContainmentGroups.GroupState> Ready)> conversionGroups, CancellationToken ct)
     {
         var conversion = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var vpc in _plan.MoveEnis.Select(e => e.VpcId).Distinct())
+        foreach (var (vpc, ready) in conversionGroups)
         {
             // Under DryRun the group is found, or its creation only checked; the ENI calls are then checked with a stand-in.
-            var conv = await _ctx.Groups.EnsureAsync(vpc, GroupPurpose.Conversion, ct).ConfigureAwait(false);
+            var conv = await ready.ConfigureAwait(false);
             conv.ReportTo(_log, F.InstanceId);
             conversion[vpc] = conv.Error is null ? conv.GroupId : null;
         }

@@ -52,16 +52,21 @@ internal sealed partial class QuarantineExecutor
         if (!await RecordAsync(ct).ConfigureAwait(false))
             return Result(req, QuarantineStatus.Failed, new List<EniQuarantine>(), new Dictionary<string, string>());
 
+        // The VPCs' containment groups are made ready while the instance leaves its Auto Scaling group and its evidence
+        // is protected: they change nothing on the instance, and the first instance of a VPC would otherwise wait for
+        // the groups' calls (find, create, read and fix the rules) after its own, with every instance behind it in a
+        // bulk run waiting too. Every run makes each VPC's isolation group ready (found or created, its rules read and
+        // repaired), even when every ENI is already on it: a rule added to the group since must not survive a re-run.
+        var ready = new GroupsInFlight(_ctx.Groups, F.NetworkInterfaces.Select(e => e.VpcId).Distinct(), _plan.MoveEnis.Select(e => e.VpcId).Distinct(), ct);
         var unknownGroup = await LeaveAutoScalingGroupAsync(ct).ConfigureAwait(false);
         var keep = await ProtectAsync(ct).ConfigureAwait(false);
         if (unknownGroup is not null) ExplainUnknownGroup(unknownGroup, keep);
 
-        // The network, per ENI. Every run makes each VPC's isolation group ready (found or created, its rules read and
-        // repaired), even when every ENI is already on it: a rule added to the group since must not survive a re-run.
+        // The network, per ENI.
         var isolationGroups = _isolationGroups;
-        foreach (var vpc in F.NetworkInterfaces.Select(e => e.VpcId).Distinct())
+        foreach (var (vpc, task) in ready.Isolation)
         {
-            var iso = await _ctx.Groups.EnsureAsync(vpc, GroupPurpose.Isolation, ct).ConfigureAwait(false);
+            var iso = await task.ConfigureAwait(false);
             iso.ReportTo(_log, F.InstanceId);
             if (iso.GroupId is not null && iso.Error is null) isolationGroups[vpc] = iso.GroupId;
         }
@@ -72,7 +77,7 @@ internal sealed partial class QuarantineExecutor
             NewGroups = InstanceFacts.GroupsOf(e),
             IsolationGroupId = isolationGroups.GetValueOrDefault(e.VpcId) ?? _plan.IsolationGroups.GetValueOrDefault(e.VpcId),
         }).ToList();
-        if (_plan.MoveEnis.Count > 0) await IsolateAsync(enis, isolationGroups, ct).ConfigureAwait(false);
+        if (_plan.MoveEnis.Count > 0) await IsolateAsync(enis, isolationGroups, ready.Conversion, ct).ConfigureAwait(false);
         else _log.Skip("Isolate", F.InstanceId, "every ENI is already only on its VPC's isolation group");
 
         await OptionalStepsAsync(ct).ConfigureAwait(false);

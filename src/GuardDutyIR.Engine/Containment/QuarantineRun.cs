@@ -102,26 +102,41 @@ public sealed class QuarantineRun
         }
     }
 
-    /// <summary>The instances of one region's batch, or the failure every one of them ends with.</summary>
-    private async Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, GuardDutyIRException? Error)> DescribeAsync(string region, List<QuarantineRequest> requests)
+    /// <summary>
+    /// The instances of one region's batch, or the failure every one of them ends with. The attributes DescribeInstances
+    /// does not carry (one call per attribute and instance) are read from here on, not awaited: while the batch waits
+    /// for slots they arrive, so an instance that gets its slot starts with its first change instead of a round trip
+    /// of reads, and one instance's failed read is that instance's outcome alone.
+    /// </summary>
+    private async Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, Dictionary<string, Task>? Attributes, GuardDutyIRException? Error)> DescribeAsync(string region, List<QuarantineRequest> requests)
     {
         try
         {
             var ctx = _service.Region(region, _options);
-            return (ctx, await Ec2Facts.DescribeAsync(ctx.Ec2, ctx.AutoScaling, requests.Select(r => r.InstanceId).ToList(), withAttributes: false, _ct).ConfigureAwait(false), null);
+            var facts = await Ec2Facts.DescribeAsync(ctx.Ec2, ctx.AutoScaling, requests.Select(r => r.InstanceId).ToList(), withAttributes: false, _ct).ConfigureAwait(false);
+            var attributes = facts.Values.Where(f => f.StateName is not ("terminated" or "shutting-down"))
+                .ToDictionary(f => f.InstanceId, f => Observed(Ec2Facts.ReadAttributesAsync(ctx.Ec2, f, _ct)), StringComparer.Ordinal);
+            return (ctx, facts, attributes, null);
         }
         catch (GuardDutyIRException e)
         {
-            return (null, null, e);
+            return (null, null, null, e);
         }
     }
 
-    private async Task DispatchAsync(List<(string Region, List<QuarantineRequest> Requests, Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, GuardDutyIRException? Error)> Facts)> descriptions,
+    // A run stopped before an instance got its slot never awaits that instance's reads: their failure must not be left unobserved.
+    private static Task Observed(Task task)
+    {
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return task;
+    }
+
+    private async Task DispatchAsync(List<(string Region, List<QuarantineRequest> Requests, Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, Dictionary<string, Task>? Attributes, GuardDutyIRException? Error)> Facts)> descriptions,
         List<Task> running)
     {
         foreach (var (region, requests, described) in descriptions)
         {
-            var (ctx, facts, error) = await described.ConfigureAwait(false);
+            var (ctx, facts, attributes, error) = await described.ConfigureAwait(false);
             if (error is not null)
             {
                 foreach (var r in requests) Finish(new QuarantineOutcome(r.InstanceId, region, null, error));
@@ -143,7 +158,7 @@ public sealed class QuarantineRun
                 await _slots.WaitAsync(_ct).ConfigureAwait(false);
                 var one = Task.Run(async () =>
                 {
-                    try { await OneAsync(ctx!, f, r, region).ConfigureAwait(false); }
+                    try { await OneAsync(ctx!, f, attributes![r.InstanceId], r, region).ConfigureAwait(false); }
                     finally { _slots.Release(); }
                 });
                 lock (running) running.Add(one);
@@ -151,12 +166,12 @@ public sealed class QuarantineRun
         }
     }
 
-    private async Task OneAsync(ContainmentRegion ctx, InstanceFacts f, QuarantineRequest r, string region)
+    private async Task OneAsync(ContainmentRegion ctx, InstanceFacts f, Task attributes, QuarantineRequest r, string region)
     {
         try
         {
             _current = r.InstanceId;
-            await Ec2Facts.ReadAttributesAsync(ctx.Ec2, f, _ct).ConfigureAwait(false);
+            await attributes.ConfigureAwait(false);
             var isolation = await ctx.Groups.ReadIsolationAsync(f.NetworkInterfaces.Select(e => e.VpcId).Distinct(), _ct).ConfigureAwait(false);
             var plan = QuarantinePlanner.Plan(f, isolation, r, _options, DateTime.UtcNow);
             if (_askApproval)

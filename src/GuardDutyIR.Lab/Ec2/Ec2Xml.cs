@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Xml;
 using System.Xml.Linq;
 using GuardDutyIR.Lab.Core;
 
@@ -32,7 +33,22 @@ internal static class Ec2Xml
     {
         var root = new XElement(Ns + (action + "Response"), new XElement(Ns + "requestId", requestId));
         foreach (var c in content) root.Add(c);
-        var body = Encoding.UTF8.GetBytes("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + root.ToString(SaveOptions.DisableFormatting));
-        return new LabResponse { StatusCode = 200, ContentType = "text/xml;charset=UTF-8", Body = body };
+        return new LabResponse { StatusCode = 200, ContentType = "text/xml;charset=UTF-8", Body = Utf8(root) };
+    }
+
+    private static readonly byte[] s_declaration = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"u8.ToArray();
+
+    // The settings XElement.ToString(SaveOptions.DisableFormatting) writes with, into UTF-8 bytes at once: every call
+    // of a bulk run is answered here, and the text of the whole answer as a string, then copied into bytes, was work
+    // for nothing.
+    private static readonly XmlWriterSettings s_writer = new() { OmitXmlDeclaration = true, Encoding = new UTF8Encoding(false), Indent = false };
+
+    /// <summary>The declaration EC2 sends, then the element exactly as ToString(SaveOptions.DisableFormatting) writes it, as UTF-8.</summary>
+    internal static byte[] Utf8(XElement root)
+    {
+        using var buffer = new MemoryStream();
+        buffer.Write(s_declaration);
+        using (var writer = XmlWriter.Create(buffer, s_writer)) root.WriteTo(writer);
+        return buffer.ToArray();
     }
 }

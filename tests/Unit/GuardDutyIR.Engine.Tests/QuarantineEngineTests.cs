@@ -205,4 +205,48 @@ public sealed class QuarantineEngineTests
         // The roll-forward still ran: no ENI is left on the all-open group.
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
     }
+    [Fact]
+    public async Task A_VPC_s_containment_groups_are_made_ready_while_the_evidence_is_protected_not_after()
+    {
+        // 250 ms per call: the groups' calls (find, create, read the rules, fix them) take several round trips each.
+        // Made after the protections and one after the other, as they were, the conversion group's creation began at
+        // least five round trips after the protections; begun together with them, one round trip (its find) after.
+        const int latencyMs = 250;
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance, Faults = new FaultOptions { LatencyMs = latencyMs } });
+        var world = lab.World.CompromisedInstance!;
+        using var session = Session(lab);
+        var outcome = Assert.Single(await new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(world.InstanceId, lab.Region, "IR-3") }, Fast, CancellationToken.None));
+        var result = outcome.Result!;
+        Assert.Equal(QuarantineStatus.Quarantined, result.Status);
+
+        var protect = result.Steps.Where(s => s.Name is "EnableTerminationProtection" or "EnableStopProtection" or "SetShutdownBehaviorStop" or "KeepVolumesOnTermination").Min(s => s.Time);
+        var record = result.Steps.Single(s => s.Name == "RecordOriginalState");
+        var isolation = result.Steps.Single(s => s.Name == "CreateIsolationGroup");
+        var conversion = result.Steps.Single(s => s.Name == "CreateConversionGroup");
+        Assert.Equal(StepStatus.Done, conversion.Status);
+        // Nothing is made before the record is written (a failed record changes nothing).
+        Assert.True(isolation.Time > record.Time && conversion.Time > record.Time, string.Join("\n", result.Steps.Select(s => $"{s.Time:HH:mm:ss.fff} {s.Name}")));
+        Assert.True(conversion.Time - protect < TimeSpan.FromMilliseconds(3 * latencyMs), string.Join("\n", result.Steps.Select(s => $"{s.Time:HH:mm:ss.fff} {s.Name}")));
+        Assert.True(isolation.Time - protect < TimeSpan.FromMilliseconds(3 * latencyMs), string.Join("\n", result.Steps.Select(s => $"{s.Time:HH:mm:ss.fff} {s.Name}")));
+        foreach (var eni in world.NetworkInterfaces) Assert.Equal(new[] { result.IsolationGroups[world.VpcId] }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+    }
+    [Fact]
+    public async Task An_instance_waiting_for_a_slot_has_its_attributes_read_and_starts_with_its_first_change_when_it_gets_one()
+    {
+        // One instance at a time, 400 ms per call, two instances of one VPC: the second's attributes (three
+        // DescribeInstanceAttribute calls) were read after it got its slot, one round trip between the first's last
+        // call and the second's first change; they are read while it waits, so the gap is the first's last call alone.
+        const int latencyMs = 400;
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = 2, Vpcs = 1, Faults = new FaultOptions { LatencyMs = latencyMs } });
+        var ids = lab.World.Instances.Where(i => i.AccountId == lab.AccountId).Select(i => i.InstanceId).ToList();
+        using var session = Session(lab);
+        var outcomes = await new QuarantineService(session).QuarantineAsync(ids.Select(id => new QuarantineRequest(id, lab.Region, "IR-4")), Fast with { MaxConcurrency = 1 }, CancellationToken.None);
+        Assert.Equal(2, outcomes.Count);
+        Assert.All(outcomes, o => Assert.Equal(QuarantineStatus.Quarantined, o.Result!.Status));
+        var (first, second) = outcomes[0].Result!.Steps.Min(s => s.Time) < outcomes[1].Result!.Steps.Min(s => s.Time) ? (outcomes[0], outcomes[1]) : (outcomes[1], outcomes[0]);
+        var lastCall = first.Result!.Steps.Single(s => s.Name == "TagState").Time;
+        var firstChange = second.Result!.Steps.Single(s => s.Name == "RecordOriginalState").Time;
+        Assert.True(firstChange - lastCall < TimeSpan.FromMilliseconds(1.5 * latencyMs), $"{firstChange - lastCall}");
+        Assert.Equal(6, lab.Counters.Snapshot().CallsOf("ec2", "DescribeInstanceAttribute"));
+    }
 }
