@@ -126,29 +126,17 @@ public sealed class LakeQueryService(AwsSession session)
         }
 
         long rows = 0;
-        IReadOnlyList<string> columns = Array.Empty<string>();
+        var typing = new LakeRowTyping(request.Raw);
         await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(queryId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
             .ConfigureAwait(false))
         {
-            foreach (var cells in page.Rows)
+            foreach (var row in page.Rows)
             {
-                // Rows of one query share their columns: one list for all, unless a row names others.
-                if (columns.Count != cells.Length || !SameKeys(cells, columns)) columns = cells.Select(c => c.Key).ToList();
-                var values = new object?[cells.Length];
-                for (var i = 0; i < cells.Length; i++)
-                    values[i] = request.Raw ? cells[i].Value : ValueTyping.FromLake(cells[i].Key, cells[i].Value);
                 rows++;
-                yield return new QueryRow(columns, values);
+                yield return typing.Row(row);
             }
             progress(new QueryProgress("FINISHED", TimeSpan.Zero, null, rows, "reading results"));
         }
-    }
-
-    private static bool SameKeys(KeyValuePair<string, string?>[] cells, IReadOnlyList<string> columns)
-    {
-        for (var i = 0; i < cells.Length; i++)
-            if (!string.Equals(cells[i].Key, columns[i], StringComparison.Ordinal)) return false;
-        return true;
     }
 
     /// <summary>
@@ -219,27 +207,18 @@ public sealed class LakeQueryService(AwsSession session)
             throw;
         }
 
-        var first = true;
         long rows = 0;
+        var typing = new AthenaRowTyping(request.Raw);
         await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(executionId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
             .ConfigureAwait(false))
         {
-            var info = page.Columns;
-            var columns = info.Select(c => c.Name).ToList();
-            // Each column's type, lower-cased once per page rather than once per cell.
-            var types = info.Select(c => c.Type.ToLowerInvariant()).ToArray();
-            for (var index = 0; index < page.Rows.Count; index++)
+            typing.Page(page.Columns);
+            foreach (var cells in page.Rows)
             {
-                var cells = page.Rows[index];
-                // A SELECT's first result row is the header: the column names again.
-                if (first && index == 0 && cells.SequenceEqual(columns)) continue;
-                var values = new object?[cells.Length];
-                for (var i = 0; i < cells.Length; i++)
-                    values[i] = request.Raw ? cells[i] : ValueTyping.FromAthena(i < info.Count ? info[i].Name : "", i < types.Length ? types[i] : "varchar", cells[i]);
+                if (typing.Row(cells) is not { } row) continue;
                 rows++;
-                yield return new QueryRow(columns, values);
+                yield return row;
             }
-            first = false;
             progress(new QueryProgress("SUCCEEDED", TimeSpan.Zero, null, rows, "reading results"));
         }
     }
