@@ -11,6 +11,7 @@ using GuardDutyIR.Lab.Core;
 using GuardDutyIR.Lab.S3;
 
 // dotnet run -c Release --project bench/GuardDutyIR.Bench.Streaming [-- <bulkEvents> <rounds>]
+// dotnet run -c Release --project bench/GuardDutyIR.Bench.Streaming -- --convert [<bulkEvents> <rounds>]
 // One Lab (workshop scenario plus <bulkEvents> generated events in its CloudTrail Lake store, which is also Athena's
 // cloudtrail_logs table). For Lake and for Athena, in the same run and alternating:
 //   objects: the engine's result stream (what Invoke-LakeQuery -EventDataStore / -Athena reads): each row parsed into a
@@ -20,6 +21,11 @@ using GuardDutyIR.Lab.S3;
 // Ratio = objects / raw paging time (target <= 1.25). First object: when it arrived, how many GetQueryResults calls
 // the Lab had answered (target: at most 2: the first page, and the second the engine asks for ahead while it converts
 // the first), against when the last page was fetched.
+// --convert: where the objects' extra time goes, with no paging: the raw run's bodies, fetched once, read again and
+// again on one thread (JsonDocument alone for scale, the clients' page readers, then the rows typed as the engine types
+// them), best of <rounds> each. CPU time per 100k rows, which the Lab's own work competes with on two cores.
+var convert = args.Length > 0 && args[0] == "--convert";
+if (convert) args = args[1..];
 var bulk = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
 Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
@@ -40,6 +46,42 @@ using var session = AwsSession.Resolve(new AwsContextOptions
 const string Query = "select eventtime, eventsource, eventname, awsregion, sourceipaddress, useragent, useridentity.arn, eventid from EDS_ID";
 Console.WriteLine($"Lab: {cloudTrail.Database.Count:N0} events in the Lake store (also Athena's table); query: {Query}");
 Console.WriteLine($"{rounds} rounds per backend, alternating objects and raw; best of each reported (2 cores shared with other builds: noisy)");
+
+if (convert)
+{
+    foreach (var backend in new[] { "Lake", "Athena" })
+    {
+        var raw = await RunRaw(backend);
+        Console.WriteLine($"{backend}: {raw.Rows:N0} rows in {raw.Pages} pages, {raw.Bodies.Sum(b => (long)b.Length) / 1048576.0:0.0} MiB; one thread, best of {rounds}:");
+        Console.WriteLine($"  JsonDocument.Parse alone:        {Best(() => { foreach (var b in raw.Bodies) System.Text.Json.JsonDocument.Parse(b).Dispose(); return raw.Rows; }),7:0.0} ms");
+        if (backend == "Lake")
+        {
+            Console.WriteLine($"  page reader (cells as text):     {Best(() => raw.Bodies.Sum(b => (long)CloudTrailClient.ReadResultPage(b).Rows.Count)),7:0.0} ms");
+            Console.WriteLine($"  page reader + typed QueryRows:   {Best(() => raw.Bodies.Sum(b => { var t = new LakeRowTyping(false); return (long)CloudTrailClient.ReadResultPage(b).Rows.Count(r => t.Row(r) is not null); })),7:0.0} ms");
+        }
+        else
+        {
+            Console.WriteLine($"  page reader (cells as text):     {Best(() => raw.Bodies.Sum(b => (long)AthenaClient.ReadResultPage(b).Rows.Count)),7:0.0} ms");
+            Console.WriteLine($"  page reader + typed QueryRows:   {Best(() => { var t = new AthenaRowTyping(false); return raw.Bodies.Sum(b => { var p = AthenaClient.ReadResultPage(b); t.Page(p.Columns); return (long)p.Rows.Count(r => t.Row(r) is not null); }); }),7:0.0} ms");
+        }
+    }
+    return 0;
+}
+
+// The best time of <rounds> runs of work on the bodies, in ms.
+double Best(Func<long> work)
+{
+    work();
+    var best = double.MaxValue;
+    for (var i = 0; i < rounds; i++)
+    {
+        GC.Collect();
+        var watch = Stopwatch.StartNew();
+        work();
+        best = Math.Min(best, watch.Elapsed.TotalMilliseconds);
+    }
+    return best;
+}
 
 var results = new List<string>();
 var allPass = true;
@@ -120,7 +162,7 @@ async Task<Measured> RunObjects(string backend)
     watch.Stop();
     // Lake leaves a null column out of its row, so a row has up to eight values, never none.
     if (checksum < rows || checksum > rows * 8) throw new InvalidOperationException($"{rows} rows with {checksum} values.");
-    return new Measured(rows, pages, watch.Elapsed, first, lastPage, pagesAtFirst, default);
+    return new Measured(rows, pages, watch.Elapsed, first, lastPage, pagesAtFirst, default, Array.Empty<byte[]>());
 }
 
 async Task<Measured> RunRaw(string backend)
@@ -175,7 +217,7 @@ async Task<Measured> RunRaw(string backend)
     rows = backend == "Lake"
         ? bodies.Sum(b => (long)(JsonNode.Parse(b)!["QueryResultRows"]?.AsArray().Count ?? 0))
         : bodies.Sum(b => (long)(JsonNode.Parse(b)!["ResultSet"]?["Rows"]?.AsArray().Count ?? 0)) - 1;
-    return new Measured(rows, pages, watch.Elapsed, default, default, 0, parse.Elapsed);
+    return new Measured(rows, pages, watch.Elapsed, default, default, 0, parse.Elapsed, bodies);
 }
 
 // The paging token is the only thing a raw pager must find in a page: the last "NextToken": member's string value.
@@ -189,4 +231,4 @@ static string? NextToken(byte[] body, byte[] member)
     return end <= 0 ? null : Encoding.UTF8.GetString(rest.Slice(1, end));
 }
 
-sealed record Measured(long Rows, int Pages, TimeSpan Paging, TimeSpan FirstObject, TimeSpan LastPage, long PagesAtFirst, TimeSpan TreeParse);
+sealed record Measured(long Rows, int Pages, TimeSpan Paging, TimeSpan FirstObject, TimeSpan LastPage, long PagesAtFirst, TimeSpan TreeParse, IReadOnlyList<byte[]> Bodies);

@@ -34,21 +34,30 @@ public sealed class AthenaClient : ServiceClientBase
         return response["QueryExecution"] as JsonObject ?? new JsonObject();
     }
 
-    /// <summary>One page of GetQueryResults read straight into rows of cell text, with the page's ColumnInfo.</summary>
-    public Task<AthenaResultPage> GetQueryResultRowsAsync(string queryExecutionId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// One page of GetQueryResults as the answer's bytes, to be read by <see cref="ReadResultPage"/> (so the next page
+    /// can be asked for before this one is read, when <see cref="PageTokens.Find"/> finds its token).
+    /// </summary>
+    public Task<byte[]> GetQueryResultsBodyAsync(string queryExecutionId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
     {
         var body = new JsonObject { ["QueryExecutionId"] = queryExecutionId, ["MaxResults"] = Math.Clamp(maxResults, 1, 1000) };
         if (nextToken is not null) body["NextToken"] = nextToken;
-        return CallJson11ReadAsync("GetQueryResults", body, ReadResultPage, cancellationToken);
+        return CallJson11BytesAsync("GetQueryResults", body, cancellationToken);
     }
 
+    /// <summary>One page of GetQueryResults read straight into rows of cell text, with the page's ColumnInfo.</summary>
+    public async Task<AthenaResultPage> GetQueryResultRowsAsync(string queryExecutionId, string? nextToken, int maxResults, CancellationToken cancellationToken = default) =>
+        ReadResultPage(await GetQueryResultsBodyAsync(queryExecutionId, nextToken, maxResults, cancellationToken).ConfigureAwait(false));
+
     /// <summary>
-    /// A GetQueryResults answer, read in one pass. Members may come in any order (ColumnInfo after the rows too) and
-    /// unknown ones are passed over; of a repeated member the last counts. A column is its Name ("" when missing) and
-    /// Type ("varchar" when missing); a row is its Data cells, each the VarCharValue's text or null (a cell that is no
-    /// object holds a null too); a row without Data has no cells.
+    /// A GetQueryResults answer, read in one pass (JSON that cannot be read is a malformed answer). Members may come
+    /// in any order (ColumnInfo after the rows too) and unknown ones are passed over; of a repeated member the last
+    /// counts. A column is its Name ("" when missing) and Type ("varchar" when missing); a row is its Data cells, each
+    /// the VarCharValue's text or null (a cell that is no object holds a null too); a row without Data has no cells.
     /// </summary>
-    internal static AthenaResultPage ReadResultPage(byte[] body)
+    internal static AthenaResultPage ReadResultPage(byte[] body) => ReadJson(body, Read);
+
+    private static AthenaResultPage Read(byte[] body)
     {
         var reader = new Utf8JsonReader(body);
         reader.Read();

@@ -42,23 +42,33 @@ public sealed class CloudTrailClient : ServiceClientBase
         CallJson11Async("DescribeQuery", new JsonObject { ["QueryId"] = queryId }, cancellationToken);
 
     /// <summary>
-    /// One page of GetQueryResults read straight into rows: each row its columns and values in SELECT order, as the
-    /// answer's one-key objects give them.
+    /// One page of GetQueryResults as the answer's bytes, to be read by <see cref="ReadResultPage"/> (so the next page
+    /// can be asked for before this one is read, when <see cref="PageTokens.Find"/> finds its token).
     /// </summary>
-    public Task<LakeResultPage> GetQueryResultRowsAsync(string queryId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
+    public Task<byte[]> GetQueryResultsBodyAsync(string queryId, string? nextToken, int maxResults, CancellationToken cancellationToken = default)
     {
         var body = new JsonObject { ["QueryId"] = queryId, ["MaxQueryResults"] = Math.Clamp(maxResults, 1, 1000) };
         if (nextToken is not null) body["NextToken"] = nextToken;
-        return CallJson11ReadAsync("GetQueryResults", body, ReadResultPage, cancellationToken);
+        return CallJson11BytesAsync("GetQueryResults", body, cancellationToken);
     }
 
     /// <summary>
-    /// A GetQueryResults answer, read in one pass. Members may come in any order and unknown ones are passed over;
-    /// of a repeated member the last counts. A row that is no array is a row of no cells; a cell gives its object's
-    /// first key and value (numbers and booleans as their text, anything but a scalar as null); a cell that is no
-    /// object, or an empty one, gives nothing (Lake leaves null columns out of a row).
+    /// One page of GetQueryResults read straight into rows: each row its columns and values in SELECT order, as the
+    /// answer's one-key objects give them.
     /// </summary>
-    internal static LakeResultPage ReadResultPage(byte[] body)
+    public async Task<LakeResultPage> GetQueryResultRowsAsync(string queryId, string? nextToken, int maxResults, CancellationToken cancellationToken = default) =>
+        ReadResultPage(await GetQueryResultsBodyAsync(queryId, nextToken, maxResults, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// A GetQueryResults answer, read in one pass (JSON that cannot be read is a malformed answer). Members may come
+    /// in any order and unknown ones are passed over; of a repeated member the last counts. A row that is no array is
+    /// a row of no cells; a cell gives its object's first key and value (numbers and booleans as their text, anything
+    /// but a scalar as null); a cell that is no object, or an empty one, gives nothing (Lake leaves null columns out
+    /// of a row).
+    /// </summary>
+    internal static LakeResultPage ReadResultPage(byte[] body) => ReadJson(body, Read);
+
+    private static LakeResultPage Read(byte[] body)
     {
         var reader = new Utf8JsonReader(body);
         reader.Read();

@@ -45,15 +45,21 @@ public abstract class ServiceClientBase
     }
 
     /// <summary>
-    /// json-1.1 call whose answer is read by <paramref name="read"/> from its UTF-8 bytes (an empty answer as "{}"):
-    /// for large answers (result pages) read once, in order, with no tree. JSON that cannot be read is a malformed answer.
+    /// json-1.1 call whose answer is returned as its UTF-8 bytes (an empty answer as "{}"), for large answers (result
+    /// pages) that are read once, in order, with no tree (see <see cref="ReadJson"/>).
     /// </summary>
-    internal async Task<T> CallJson11ReadAsync<T>(string operation, JsonObject body, Func<byte[], T> read, CancellationToken cancellationToken)
+    internal async Task<byte[]> CallJson11BytesAsync(string operation, JsonObject body, CancellationToken cancellationToken)
     {
         var response = await SendJson11Async(operation, body, cancellationToken).ConfigureAwait(false);
+        return response.Body.Length == 0 ? "{}"u8.ToArray() : response.Body;
+    }
+
+    /// <summary>An answer's bytes read by <paramref name="read"/>; JSON that cannot be read is a malformed answer.</summary>
+    internal static T ReadJson<T>(byte[] body, Func<byte[], T> read)
+    {
         try
         {
-            return read(response.Body.Length == 0 ? "{}"u8.ToArray() : response.Body);
+            return read(body);
         }
         catch (JsonException e)
         {

@@ -127,8 +127,8 @@ public sealed class LakeQueryService(AwsSession session)
 
         long rows = 0;
         var typing = new LakeRowTyping(request.Raw);
-        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(queryId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
-            .ConfigureAwait(false))
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsBodyAsync(queryId, token, request.PageSize, ct), PageTokens.Find,
+            CloudTrailClient.ReadResultPage, p => p.NextToken, cancellationToken).ConfigureAwait(false))
         {
             foreach (var row in page.Rows)
             {
@@ -143,18 +143,49 @@ public sealed class LakeQueryService(AwsSession session)
     /// Result pages in order, the next one requested as soon as its token is known, so the service answers it while
     /// the caller turns this one into objects. Stopping early (Select-Object -First, Ctrl+C) cancels the page in flight.
     /// </summary>
-    internal static async IAsyncEnumerable<TPage> ReadAheadAsync<TPage>(Func<string?, CancellationToken, Task<TPage>> getPage, Func<TPage, string?> nextToken,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static IAsyncEnumerable<TPage> ReadAheadAsync<TPage>(Func<string?, CancellationToken, Task<TPage>> getPage, Func<TPage, string?> nextToken,
+        CancellationToken cancellationToken) =>
+        ReadAheadAsync(getPage, nextToken, page => page, nextToken, cancellationToken);
+
+    /// <summary>
+    /// Result pages in order, fetched as answers and read into pages here. The next one is requested before this one
+    /// is read when <paramref name="earlyToken"/> finds its token in the answer as it came (for a page of a thousand
+    /// rows, reading it takes about as long as the service takes to send the next), otherwise once the page is read;
+    /// should the page's own token differ from the early one, the early request is cancelled and the right one made.
+    /// </summary>
+    internal static async IAsyncEnumerable<TPage> ReadAheadAsync<TAnswer, TPage>(Func<string?, CancellationToken, Task<TAnswer>> getAnswer,
+        Func<TAnswer, string?> earlyToken, Func<TAnswer, TPage> read, Func<TPage, string?> nextToken, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<TPage>? pending = getPage(null, stop.Token);
+        Task<TAnswer>? pending = getAnswer(null, stop.Token);
+        CancellationTokenSource? early = null;
         try
         {
             while (pending is not null)
             {
-                var page = await pending.ConfigureAwait(false);
-                var next = nextToken(page);
-                pending = string.IsNullOrEmpty(next) ? null : getPage(next, stop.Token);
+                var answer = await pending.ConfigureAwait(false);
+                early?.Dispose();
+                early = null;
+                var asked = NullIfEmpty(earlyToken(answer));
+                if (asked is not null)
+                {
+                    early = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                    pending = getAnswer(asked, early.Token);
+                }
+                else pending = null;
+                var page = read(answer);
+                var next = NullIfEmpty(nextToken(page));
+                if (next != asked)
+                {
+                    if (pending is not null)
+                    {
+                        early!.Cancel();
+                        // Asked for on a token that was not the page's: whatever it brings is not wanted.
+                        try { await pending.ConfigureAwait(false); }
+                        catch (Exception) { }
+                    }
+                    pending = next is null ? null : getAnswer(next, stop.Token);
+                }
                 yield return page;
             }
         }
@@ -166,8 +197,11 @@ public sealed class LakeQueryService(AwsSession session)
                 try { await pending.ConfigureAwait(false); }
                 catch (Exception e) when (e is OperationCanceledException or GuardDutyIRException) { }
             }
+            early?.Dispose();
         }
     }
+
+    private static string? NullIfEmpty(string? token) => string.IsNullOrEmpty(token) ? null : token;
 
     private static GuardDutyIRException LakeFailed(string queryId, string status, JsonObject describe) =>
         new(status == "TIMED_OUT" ? "QueryTimedOutOnService" : status == "CANCELLED" ? "QueryCancelled" : "QueryFailed",
@@ -209,8 +243,8 @@ public sealed class LakeQueryService(AwsSession session)
 
         long rows = 0;
         var typing = new AthenaRowTyping(request.Raw);
-        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(executionId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
-            .ConfigureAwait(false))
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsBodyAsync(executionId, token, request.PageSize, ct), PageTokens.Find,
+            AthenaClient.ReadResultPage, p => p.NextToken, cancellationToken).ConfigureAwait(false))
         {
             typing.Page(page.Columns);
             foreach (var cells in page.Rows)

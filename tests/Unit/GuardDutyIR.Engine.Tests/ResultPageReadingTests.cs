@@ -155,4 +155,28 @@ public sealed class ResultPageReadingTests : IDisposable
 
         Assert.Equal("MalformedServiceResponse", e.ErrorId);
     }
+
+    [Theory]
+    [InlineData("{\"QueryResultRows\":[],\"NextToken\":\"n2\"}", "n2")]
+    [InlineData(" {\"QueryResultRows\":[[{\"a\":\"}\"}]] ,\r\n \"NextToken\" : \"n2\" \n} \n", "n2")]
+    [InlineData("{\"NextToken\":\"n2\",\"QueryResultRows\":[]}", "n2")]
+    [InlineData("{\"ResultSet\":{\"Rows\":[]},\"NextToken\":\"a\\u002Bb\\/c\\\"d\\\\\"}", "a+b/c\"d\\")]
+    [InlineData("{\"x\":\"\\\"NextToken\\\":\"}", null)]
+    [InlineData("{\"NextToken\":\"n2\",\"QueryResultRows\":[],\"NextToken\":\"n3\"}", "n2")]
+    [InlineData("{\"QueryResultRows\":[],\"NextToken\":\"n2\",\"QueryStatus\":\"FINISHED\"}", null)]
+    [InlineData("{\"QueryResultRows\":[[{\"NextToken\":\"t\"}]]}", null)]
+    [InlineData("{\"x\":{\"NextToken\":\"t\"}}", null)]
+    [InlineData("{\"QueryResultRows\":[],\"Next\\u0054oken\":\"n2\"}", null)]
+    [InlineData("{\"QueryResultRows\":[],\"NextToken\":5}", null)]
+    [InlineData("{\"QueryResultRows\":[],\"NextToken\":\"\"}", null)]
+    [InlineData("{\"QueryResultRows\":[],\"NextToken\":\"bad \\x escape\"}", null)]
+    [InlineData("{}", null)]
+    [InlineData("not json}", null)]
+    [InlineData("", null)]
+    public void A_token_first_or_last_in_the_answer_is_found_before_the_page_is_read_and_no_other(string body, string? token)
+    {
+        // Found early or not, the page's reader decides; early it may only ever find what the reader finds (or, with
+        // NextToken named twice, a token the reader then corrects).
+        Assert.Equal(token, PageTokens.Find(System.Text.Encoding.UTF8.GetBytes(body)));
+    }
 }
