@@ -71,7 +71,7 @@ public sealed class AthenaClient : ServiceClientBase
                 if (reader.ValueTextEquals("ResultSet"u8))
                 {
                     reader.Read();
-                    (columns, rows) = ReadResultSet(ref reader);
+                    (columns, rows) = ReadResultSet(ref reader, body);
                 }
                 else if (reader.ValueTextEquals("NextToken"u8))
                 {
@@ -95,7 +95,7 @@ public sealed class AthenaClient : ServiceClientBase
         reader.Skip();
     }
 
-    private static (IReadOnlyList<(string Name, string Type)> Columns, IReadOnlyList<object?[]> Rows) ReadResultSet(ref Utf8JsonReader reader)
+    private static (IReadOnlyList<(string Name, string Type)> Columns, IReadOnlyList<object?[]> Rows) ReadResultSet(ref Utf8JsonReader reader, byte[] body)
     {
         IReadOnlyList<(string Name, string Type)> columns = Array.Empty<(string, string)>();
         IReadOnlyList<object?[]> rows = Array.Empty<object?[]>();
@@ -123,7 +123,7 @@ public sealed class AthenaClient : ServiceClientBase
             else if (reader.ValueTextEquals("Rows"u8))
             {
                 reader.Read();
-                rows = ReadRows(ref reader);
+                rows = ReadRows(ref reader, body);
             }
             else SkipMember(ref reader);
         }
@@ -165,7 +165,7 @@ public sealed class AthenaClient : ServiceClientBase
         return columns;
     }
 
-    private static IReadOnlyList<object?[]> ReadRows(ref Utf8JsonReader reader)
+    private static IReadOnlyList<object?[]> ReadRows(ref Utf8JsonReader reader, byte[] body)
     {
         var rows = new List<object?[]>();
         if (reader.TokenType != JsonTokenType.StartArray)
@@ -174,6 +174,7 @@ public sealed class AthenaClient : ServiceClientBase
             return rows;
         }
         var cells = new object?[16];
+        var repeated = new RepeatedCells(body);
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             var count = 0;
@@ -203,7 +204,7 @@ public sealed class AthenaClient : ServiceClientBase
                                 if (reader.ValueTextEquals("VarCharValue"u8))
                                 {
                                     reader.Read();
-                                    value = Text(ref reader);
+                                    value = repeated.Text(ref reader, count);
                                 }
                                 else SkipMember(ref reader);
                         cells[count++] = value;

@@ -80,7 +80,7 @@ public sealed class CloudTrailClient : ServiceClientBase
             {
                 var member = reader.ValueTextEquals("QueryResultRows"u8) ? 1 : reader.ValueTextEquals("NextToken"u8) ? 2 : 0;
                 reader.Read();
-                if (member == 1) rows = ReadRows(ref reader);
+                if (member == 1) rows = ReadRows(ref reader, body);
                 else if (member == 2) next = Text(ref reader);
                 else reader.Skip();
             }
@@ -89,7 +89,7 @@ public sealed class CloudTrailClient : ServiceClientBase
         return new LakeResultPage(rows, string.IsNullOrEmpty(next) ? null : next);
     }
 
-    private static IReadOnlyList<LakeResultRow> ReadRows(ref Utf8JsonReader reader)
+    private static IReadOnlyList<LakeResultRow> ReadRows(ref Utf8JsonReader reader, byte[] body)
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
@@ -101,6 +101,7 @@ public sealed class CloudTrailClient : ServiceClientBase
         // compared as bytes with the columns of the row before, and rows with the same names share one array of them.
         var columns = new LakeColumns();
         var names = new string[16];
+        var cells = new RepeatedCells(body);
         var values = new object?[16];
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -132,7 +133,8 @@ public sealed class CloudTrailClient : ServiceClientBase
                     same = false;
                 }
                 reader.Read();
-                values[count++] = Text(ref reader);
+                values[count] = cells.Text(ref reader, count);
+                count++;
                 // Only the first key of a cell counts; the rest of the object is passed over.
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject) reader.Skip();
             }

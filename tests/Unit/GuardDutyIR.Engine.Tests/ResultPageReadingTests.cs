@@ -62,6 +62,27 @@ public sealed class ResultPageReadingTests : IDisposable
         Assert.Equal(new[] { "a=1,b=café", "", "", "a=x,b=y" }, Cells(page));
     }
 
+    [Fact]
+    public async Task Lake_values_repeated_down_a_column_are_read_as_sent_however_alike_their_bytes()
+    {
+        // Values seen before in a column are looked up by a hash of their length and first and last eight bytes: these
+        // share all three and differ only in the middle; the escaped one is the same text as the plain one.
+        var page = await Lake("{\"QueryResultRows\":[[{\"a\":\"aaaaaaaaXbbbbbbbb\"},{\"b\":\"café\"}],[{\"a\":\"aaaaaaaaYbbbbbbbb\"},{\"b\":\"caf\\u00e9\"}]," +
+                              "[{\"a\":\"aaaaaaaaXbbbbbbbb\"},{\"b\":\"café\"}],[{\"b\":\"aaaaaaaaYbbbbbbbb\"},{\"a\":\"\"}],[{\"a\":\"aaaaaaaaXbbbbbbbb\"},{\"b\":\"cafe\"}]]}");
+
+        Assert.Equal(new[] { "a=aaaaaaaaXbbbbbbbb,b=café", "a=aaaaaaaaYbbbbbbbb,b=café", "a=aaaaaaaaXbbbbbbbb,b=café", "b=aaaaaaaaYbbbbbbbb,a=", "a=aaaaaaaaXbbbbbbbb,b=cafe" },
+            Cells(page));
+    }
+
+    [Fact]
+    public async Task Athena_values_repeated_down_a_column_are_read_as_sent_however_alike_their_bytes()
+    {
+        var page = await Athena("{\"ResultSet\":{\"Rows\":[{\"Data\":[{\"VarCharValue\":\"aaaaaaaaXbbbbbbbb\"},{\"VarCharValue\":\"x\"}]}," +
+                                "{\"Data\":[{\"VarCharValue\":\"aaaaaaaaYbbbbbbbb\"},{\"VarCharValue\":\"\\u0078\"}]},{\"Data\":[{\"VarCharValue\":\"aaaaaaaaXbbbbbbbb\"},{}]}]}}");
+
+        Assert.Equal(new[] { "aaaaaaaaXbbbbbbbb,x", "aaaaaaaaYbbbbbbbb,x", "aaaaaaaaXbbbbbbbb,<null>" }, Cells(page));
+    }
+
     [Theory]
     [InlineData("{}")]
     [InlineData("")]
