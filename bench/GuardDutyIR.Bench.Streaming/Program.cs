@@ -58,7 +58,7 @@ if (convert)
         if (backend == "Lake")
         {
             Console.WriteLine($"  page reader (cells as text):     {Best(() => raw.Bodies.Sum(b => (long)CloudTrailClient.ReadResultPage(b).Rows.Count)),7:0.0} ms");
-            Console.WriteLine($"  page reader + typed QueryRows:   {Best(() => raw.Bodies.Sum(b => { var t = new LakeRowTyping(false); return (long)CloudTrailClient.ReadResultPage(b).Rows.Count(r => t.Row(r) is not null); })),7:0.0} ms");
+            Console.WriteLine($"  page reader + typed QueryRows:   {Best(() => raw.Bodies.Sum(b => { var t = new LakeRowTyping(false); return (long)CloudTrailClient.ReadResultPage(b, ValueTyping.LakeTime).Rows.Count(r => t.Row(r) is not null); })),7:0.0} ms");
         }
         else
         {
@@ -113,7 +113,7 @@ foreach (var backend in new[] { "Lake", "Athena" })
         if (o.Rows != r.Rows) throw new InvalidOperationException($"{backend}: objects gave {o.Rows} rows, raw {r.Rows}.");
         if (bestObjects is null || o.Paging < bestObjects.Paging) bestObjects = o;
         if (bestRaw is null || r.Paging < bestRaw.Paging) bestRaw = r;
-        Console.WriteLine($"  {backend} round {i + 1}: objects {o.Paging.TotalSeconds:0.000} s (CPU {o.Cpu.TotalSeconds:0.00} s), raw {r.Paging.TotalSeconds:0.000} s (CPU {r.Cpu.TotalSeconds:0.00} s)");
+        Console.WriteLine($"  {backend} round {i + 1}: objects {o.Paging.TotalSeconds:0.000} s (CPU {o.Cpu.TotalSeconds:0.00} s, GC {o.Gc}), raw {r.Paging.TotalSeconds:0.000} s (CPU {r.Cpu.TotalSeconds:0.00} s, GC {r.Gc})");
     }
     var ratio = bestObjects!.Paging / bestRaw!.Paging;
     var firstBeforeThird = bestObjects.PagesAtFirst <= 2;
@@ -145,6 +145,7 @@ async Task<Measured> RunObjects(string backend)
     };
     var watch = new Stopwatch();
     var cpuStart = TimeSpan.Zero;
+    var gcStart = GcNow();
     var pageDone = false;
     var pages = 0;
     // The stream reports "reading results" after each page's rows; the next row then comes from a newly fetched page.
@@ -153,6 +154,7 @@ async Task<Measured> RunObjects(string backend)
         if (p.RowsSoFar is null && p.State is "FINISHED" or "SUCCEEDED")
         {
             cpuStart = Cpu();
+            gcStart = GcNow();
             watch.Start();   // the poll that saw it done: paging starts
         }
         else if (p.RowsSoFar is not null) pageDone = true;
@@ -181,9 +183,10 @@ async Task<Measured> RunObjects(string backend)
     }
     watch.Stop();
     var cpu = Cpu() - cpuStart;
+    var gc = GcNow() - gcStart;
     // Lake leaves a null column out of its row, so a row has up to eight values, never none.
     if (checksum < rows || checksum > rows * 8) throw new InvalidOperationException($"{rows} rows with {checksum} values.");
-    return new Measured(rows, pages, watch.Elapsed, first, lastPage, pagesAtFirst, default, Array.Empty<byte[]>(), cpu);
+    return new Measured(rows, pages, watch.Elapsed, first, lastPage, pagesAtFirst, default, Array.Empty<byte[]>(), cpu, gc);
 }
 
 async Task<Measured> RunRaw(string backend)
@@ -213,6 +216,7 @@ async Task<Measured> RunRaw(string backend)
     var idMember = backend == "Lake" ? "QueryId" : "QueryExecutionId";
     var sizeMember = backend == "Lake" ? "MaxQueryResults" : "MaxResults";
     var cpuStart = Cpu();
+    var gcStart = GcNow();
     var watch = Stopwatch.StartNew();
     string? next = null;
     long rows = 0;
@@ -232,6 +236,7 @@ async Task<Measured> RunRaw(string backend)
     } while (next is not null);
     watch.Stop();
     var cpu = Cpu() - cpuStart;
+    var gc = GcNow() - gcStart;
     // Where the difference goes: the same bodies parsed into the JSON tree the engine's clients return, timed alone.
     var parse = Stopwatch.StartNew();
     foreach (var b in bodies) JsonNode.Parse(b);
@@ -240,8 +245,10 @@ async Task<Measured> RunRaw(string backend)
     rows = backend == "Lake"
         ? bodies.Sum(b => (long)(JsonNode.Parse(b)!["QueryResultRows"]?.AsArray().Count ?? 0))
         : bodies.Sum(b => (long)(JsonNode.Parse(b)!["ResultSet"]?["Rows"]?.AsArray().Count ?? 0)) - 1;
-    return new Measured(rows, pages, watch.Elapsed, default, default, 0, parse.Elapsed, bodies, cpu);
+    return new Measured(rows, pages, watch.Elapsed, default, default, 0, parse.Elapsed, bodies, cpu, gc);
 }
+
+static GcWork GcNow() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
 
 // The process's CPU time (the Lab's and the client's: both sides of every call run here), in steps of 10 ms on Linux.
 static TimeSpan Cpu()
@@ -261,4 +268,11 @@ static string? NextToken(byte[] body, byte[] member)
     return end <= 0 ? null : Encoding.UTF8.GetString(rest.Slice(1, end));
 }
 
-sealed record Measured(long Rows, int Pages, TimeSpan Paging, TimeSpan FirstObject, TimeSpan LastPage, long PagesAtFirst, TimeSpan TreeParse, IReadOnlyList<byte[]> Bodies, TimeSpan Cpu);
+sealed record Measured(long Rows, int Pages, TimeSpan Paging, TimeSpan FirstObject, TimeSpan LastPage, long PagesAtFirst, TimeSpan TreeParse, IReadOnlyList<byte[]> Bodies, TimeSpan Cpu, GcWork Gc);
+
+// Garbage collections (gen0/gen1/gen2) and the time they paused the process: the Lab's threads stop too.
+readonly record struct GcWork(int Gen0, int Gen1, int Gen2, TimeSpan Pause)
+{
+    public static GcWork operator -(GcWork a, GcWork b) => new(a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Pause - b.Pause);
+    public override string ToString() => $"{Gen0}/{Gen1}/{Gen2}, paused {Pause.TotalMilliseconds:0} ms";
+}

@@ -66,9 +66,12 @@ public sealed class CloudTrailClient : ServiceClientBase
     /// but a scalar as null); a cell that is no object, or an empty one, gives nothing (Lake leaves null columns out
     /// of a row).
     /// </summary>
-    internal static LakeResultPage ReadResultPage(byte[] body) => ReadJson(body, Read);
+    internal static LakeResultPage ReadResultPage(byte[] body) => ReadResultPage(body, null);
 
-    private static LakeResultPage Read(byte[] body)
+    /// <summary>The same, with the plain string cells that <paramref name="typed"/> makes something of as that value.</summary>
+    internal static LakeResultPage ReadResultPage(byte[] body, TypedCell? typed) => ReadJson(body, b => Read(b, typed));
+
+    private static LakeResultPage Read(byte[] body, TypedCell? typed)
     {
         var reader = new Utf8JsonReader(body);
         reader.Read();
@@ -80,7 +83,7 @@ public sealed class CloudTrailClient : ServiceClientBase
             {
                 var member = reader.ValueTextEquals("QueryResultRows"u8) ? 1 : reader.ValueTextEquals("NextToken"u8) ? 2 : 0;
                 reader.Read();
-                if (member == 1) rows = ReadRows(ref reader, body);
+                if (member == 1) rows = ReadRows(ref reader, body, typed);
                 else if (member == 2) next = Text(ref reader);
                 else reader.Skip();
             }
@@ -89,7 +92,7 @@ public sealed class CloudTrailClient : ServiceClientBase
         return new LakeResultPage(rows, string.IsNullOrEmpty(next) ? null : next);
     }
 
-    private static IReadOnlyList<LakeResultRow> ReadRows(ref Utf8JsonReader reader, byte[] body)
+    private static IReadOnlyList<LakeResultRow> ReadRows(ref Utf8JsonReader reader, byte[] body, TypedCell? typed)
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
@@ -101,7 +104,7 @@ public sealed class CloudTrailClient : ServiceClientBase
         // compared as bytes with the columns of the row before, and rows with the same names share one array of them.
         var columns = new LakeColumns();
         var names = new string[16];
-        var cells = new RepeatedCells(body);
+        var cells = new RepeatedCells(body, typed);
         var values = new object?[16];
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -196,7 +199,7 @@ public sealed record LakeResultPage(IReadOnlyList<LakeResultRow> Rows, string? N
 
 /// <summary>
 /// One Lake result row: its columns in SELECT order (rows of a page with the same names share one list) and each
-/// column's value as the answer gave it, a string or null. The values are objects so that a reader can replace them by
-/// typed values in place.
+/// column's value as the answer gave it, a string or null (or what the page's reader was asked to make of a string).
+/// The values are objects so that a reader can replace them by typed values in place.
 /// </summary>
 public readonly record struct LakeResultRow(IReadOnlyList<string> Columns, object?[] Values);

@@ -9,7 +9,7 @@ namespace GuardDutyIR.Engine.Aws;
 /// made then, with no new string made or decoded. Each column keeps the last value seen for each of 64 small hashes of
 /// the bytes (a miss costs one comparison). Only plain strings are looked up; escaped ones are read as they come.
 /// </summary>
-internal sealed class RepeatedCells(byte[] body)
+internal sealed class RepeatedCells(byte[] body, TypedCell? typed = null)
 {
     private const int Slots = 64;
     private Slot[]?[] _columns = new Slot[]?[16];
@@ -21,11 +21,15 @@ internal sealed class RepeatedCells(byte[] body)
         public string? Text;
     }
 
-    /// <summary>The value the reader stands on as text (see <see cref="ServiceClientBase.Text"/>), in column <paramref name="column"/>.</summary>
-    public string? Text(ref Utf8JsonReader reader, int column)
+    /// <summary>
+    /// The value the reader stands on as text (see <see cref="ServiceClientBase.Text"/>), in column <paramref name="column"/>;
+    /// or what <c>typed</c> makes of a plain string's bytes, when it makes something of them.
+    /// </summary>
+    public object? Text(ref Utf8JsonReader reader, int column)
     {
         if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.HasValueSequence) return ServiceClientBase.Text(ref reader);
         var bytes = reader.ValueSpan;
+        if (typed is not null && typed(bytes, out var value)) return value;
         if (column >= _columns.Length) Array.Resize(ref _columns, Math.Max(column + 1, _columns.Length * 2));
         var slots = _columns[column] ??= new Slot[Slots];
         ref var slot = ref slots[Hash(bytes)];
@@ -45,3 +49,9 @@ internal sealed class RepeatedCells(byte[] body)
         return (int)((key * 0x9E3779B97F4A7C15UL) >> 58);
     }
 }
+
+/// <summary>
+/// A value a result reader may give a plain (unescaped) string cell instead of its text, made from its UTF-8 bytes,
+/// so that no string is made for a value that would only be turned into something else (a time).
+/// </summary>
+internal delegate bool TypedCell(ReadOnlySpan<byte> utf8, out object value);

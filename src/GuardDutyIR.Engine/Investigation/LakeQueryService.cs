@@ -127,8 +127,10 @@ public sealed class LakeQueryService(AwsSession session)
 
         long rows = 0;
         var typing = new LakeRowTyping(request.Raw);
+        // Times are read as times straight from the page's bytes (no string made for them first), unless -Raw.
+        TypedCell? times = request.Raw ? null : ValueTyping.LakeTime;
         await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsBodyAsync(queryId, token, request.PageSize, ct), PageTokens.Find,
-            CloudTrailClient.ReadResultPage, p => p.NextToken, cancellationToken).ConfigureAwait(false))
+            body => CloudTrailClient.ReadResultPage(body, times), p => p.NextToken, cancellationToken).ConfigureAwait(false))
         {
             foreach (var row in page.Rows)
             {

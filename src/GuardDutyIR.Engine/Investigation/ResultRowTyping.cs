@@ -22,7 +22,9 @@ internal sealed class LakeRowTyping(bool raw)
                 _columns = row.Columns;
                 _text = row.Columns.Select(ValueTyping.IsLakeTextColumn).ToArray();
             }
-            for (var i = 0; i < values.Length; i++) values[i] = ValueTyping.FromLake(_text[i], (string?)values[i]);
+            // A time may be typed already, by the page's reader (see ValueTyping.LakeTime).
+            for (var i = 0; i < values.Length; i++)
+                if (values[i] is string text) values[i] = ValueTyping.FromLake(_text[i], text);
         }
         return new QueryRow(row.Columns, values);
     }

@@ -143,7 +143,7 @@ public static partial class ValueTyping
     /// of that form; Parsed: and its fields make a time DateTime.TryParse reads the same way (a valid date, up to seven
     /// fraction digits: more are rounded by TryParse, left to it).
     /// </summary>
-    private static (bool Shaped, bool Parsed, DateTime Time) ReadTime(string v, TimeForm form)
+    private static (bool Shaped, bool Parsed, DateTime Time) ReadTime(ReadOnlySpan<char> v, TimeForm form)
     {
         if (v.Length < 19 || v[4] != '-' || v[7] != '-' || v[13] != ':' || v[16] != ':') return default;
         if (!(v[10] == 'T' || (v[10] == ' ' && form == TimeForm.Lake))) return default;
@@ -163,7 +163,7 @@ public static partial class ValueTyping
             }
             if (fractionDigits is 0 or > 9) return default;
         }
-        var rest = v.AsSpan(at);
+        var rest = v[at..];
         var suffixOk = form == TimeForm.IsoUtc ? rest is "Z" : rest is "" or "Z" or " UTC";
         if (!suffixOk) return default;
         if (fractionDigits > 7 || year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
@@ -172,7 +172,7 @@ public static partial class ValueTyping
         return (true, true, new DateTime(year, month, day, hour, minute, second, DateTimeKind.Utc).AddTicks(fraction));
     }
 
-    private static bool Digits(string v, int start, int count, out int number)
+    private static bool Digits(ReadOnlySpan<char> v, int start, int count, out int number)
     {
         number = 0;
         for (var i = start; i < start + count; i++)
@@ -180,6 +180,28 @@ public static partial class ValueTyping
             if (!char.IsAsciiDigit(v[i])) return false;
             number = number * 10 + (v[i] - '0');
         }
+        return true;
+    }
+
+    /// <summary>
+    /// A Lake cell's UTF-8 bytes as the time they are, when they are one in the usual ASCII form: what
+    /// <see cref="FromLake(bool, string?)"/> makes of them in any column (a time is a time first), without their string.
+    /// Anything else (no time, or one the quick read leaves to the patterns) is left to be read as text.
+    /// </summary>
+    internal static bool LakeTime(ReadOnlySpan<byte> utf8, out object value)
+    {
+        value = null!;
+        // yyyy-MM-dd HH:mm:ss, up to nine fraction digits and " UTC": 19 to 33 characters, a digit first.
+        if (utf8.Length is < 19 or > 33 || !char.IsAsciiDigit((char)utf8[0])) return false;
+        Span<char> text = stackalloc char[utf8.Length];
+        for (var i = 0; i < utf8.Length; i++)
+        {
+            if (utf8[i] >= 0x80) return false;
+            text[i] = (char)utf8[i];
+        }
+        var read = ReadTime(text, TimeForm.Lake);
+        if (!read.Parsed) return false;
+        value = read.Time;
         return true;
     }
 
