@@ -204,7 +204,7 @@ public sealed class AthenaClient : ServiceClientBase
                                 if (reader.ValueTextEquals("VarCharValue"u8))
                                 {
                                     reader.Read();
-                                    value = (string?)repeated.Text(ref reader, count);
+                                    value = (string?)repeated.Value(ref reader, count);
                                 }
                                 else SkipMember(ref reader);
                         cells[count++] = value;

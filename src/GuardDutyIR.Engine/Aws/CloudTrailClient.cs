@@ -136,7 +136,7 @@ public sealed class CloudTrailClient : ServiceClientBase
                     same = false;
                 }
                 reader.Read();
-                values[count] = cells.Text(ref reader, count);
+                values[count] = cells.Value(ref reader, count);
                 count++;
                 // Only the first key of a cell counts; the rest of the object is passed over.
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject) reader.Skip();

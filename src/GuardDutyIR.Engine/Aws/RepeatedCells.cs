@@ -7,7 +7,8 @@ namespace GuardDutyIR.Engine.Aws;
 /// The text of a result page's cells, where most columns hold a few values over and over (a region, a service, an
 /// event name, a user agent, an ARN): a value whose bytes were seen before in its column in this page is the string
 /// made then, with no new string made or decoded. Each column keeps the last value seen for each of 64 small hashes of
-/// the bytes (a miss costs one comparison). Only plain strings are looked up; escaped ones are read as they come.
+/// the bytes (a miss costs one comparison). Only plain strings are looked up; escaped ones are read as they come. A
+/// reader may also say what it makes of a plain string's bytes instead (<see cref="TypedCell"/>): then no string at all.
 /// </summary>
 internal sealed class RepeatedCells(byte[] body, TypedCell? typed = null)
 {
@@ -25,7 +26,7 @@ internal sealed class RepeatedCells(byte[] body, TypedCell? typed = null)
     /// The value the reader stands on as text (see <see cref="ServiceClientBase.Text"/>), in column <paramref name="column"/>;
     /// or what <c>typed</c> makes of a plain string's bytes, when it makes something of them.
     /// </summary>
-    public object? Text(ref Utf8JsonReader reader, int column)
+    public object? Value(ref Utf8JsonReader reader, int column)
     {
         if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || reader.HasValueSequence) return ServiceClientBase.Text(ref reader);
         var bytes = reader.ValueSpan;
