@@ -45,15 +45,21 @@ public abstract class ServiceClientBase
     }
 
     /// <summary>
-    /// json-1.1 call whose answer is read as a JsonDocument: for large answers (result pages) read once, in order,
-    /// without a node per value. The caller disposes it.
+    /// json-1.1 call whose answer is returned as its UTF-8 bytes (an empty answer as "{}"), for large answers (result
+    /// pages) that are read once, in order, with no tree (see <see cref="ReadJson"/>).
     /// </summary>
-    internal async Task<JsonDocument> CallJson11DocumentAsync(string operation, JsonObject body, CancellationToken cancellationToken)
+    internal async Task<byte[]> CallJson11BytesAsync(string operation, JsonObject body, CancellationToken cancellationToken)
     {
         var response = await SendJson11Async(operation, body, cancellationToken).ConfigureAwait(false);
+        return response.Body.Length == 0 ? "{}"u8.ToArray() : response.Body;
+    }
+
+    /// <summary>An answer's bytes read by <paramref name="read"/>; JSON that cannot be read is a malformed answer.</summary>
+    internal static T ReadJson<T>(byte[] body, Func<byte[], T> read)
+    {
         try
         {
-            return JsonDocument.Parse(response.Body.Length == 0 ? "{}"u8.ToArray() : response.Body);
+            return read(body);
         }
         catch (JsonException e)
         {
@@ -62,15 +68,20 @@ public abstract class ServiceClientBase
     }
 
     /// <summary>
-    /// A JSON value as text, read as FindingParser.String reads a node: strings as they are, numbers and booleans as
-    /// their text, anything else (null, objects, arrays) as null.
+    /// The JSON value the reader stands on as text, read as FindingParser.String reads a node: strings as they are,
+    /// numbers as their text, booleans as "True"/"False", anything else (null, objects, arrays, skipped) as null.
     /// </summary>
-    internal static string? Text(JsonElement value) => value.ValueKind switch
+    internal static string? Text(ref Utf8JsonReader reader)
     {
-        JsonValueKind.String => value.GetString(),
-        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => value.ToString(),
-        _ => null,
-    };
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String: return reader.GetString();
+            case JsonTokenType.Number: return Encoding.UTF8.GetString(reader.ValueSpan);
+            case JsonTokenType.True: return bool.TrueString;
+            case JsonTokenType.False: return bool.FalseString;
+            default: reader.Skip(); return null;
+        }
+    }
 
     /// <summary>awsQuery: form-encoded Action/Version plus parameters; returns the XML body.</summary>
     internal async Task<(System.Xml.Linq.XElement Result, string? RequestId)> CallQueryAsync(string operation,

@@ -126,47 +126,68 @@ public sealed class LakeQueryService(AwsSession session)
         }
 
         long rows = 0;
-        IReadOnlyList<string> columns = Array.Empty<string>();
-        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(queryId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
-            .ConfigureAwait(false))
+        var typing = new LakeRowTyping(request.Raw);
+        // Times are read as times straight from the page's bytes (no string made for them first), unless -Raw.
+        TypedCell? times = request.Raw ? null : ValueTyping.LakeTime;
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsBodyAsync(queryId, token, request.PageSize, ct), PageTokens.Find,
+            body => CloudTrailClient.ReadResultPage(body, times), p => p.NextToken, cancellationToken).ConfigureAwait(false))
         {
-            foreach (var cells in page.Rows)
+            foreach (var row in page.Rows)
             {
-                // Rows of one query share their columns: one list for all, unless a row names others.
-                if (columns.Count != cells.Length || !SameKeys(cells, columns)) columns = cells.Select(c => c.Key).ToList();
-                var values = new object?[cells.Length];
-                for (var i = 0; i < cells.Length; i++)
-                    values[i] = request.Raw ? cells[i].Value : ValueTyping.FromLake(cells[i].Key, cells[i].Value);
                 rows++;
-                yield return new QueryRow(columns, values);
+                yield return typing.Row(row);
             }
             progress(new QueryProgress("FINISHED", TimeSpan.Zero, null, rows, "reading results"));
         }
-    }
-
-    private static bool SameKeys(KeyValuePair<string, string?>[] cells, IReadOnlyList<string> columns)
-    {
-        for (var i = 0; i < cells.Length; i++)
-            if (!string.Equals(cells[i].Key, columns[i], StringComparison.Ordinal)) return false;
-        return true;
     }
 
     /// <summary>
     /// Result pages in order, the next one requested as soon as its token is known, so the service answers it while
     /// the caller turns this one into objects. Stopping early (Select-Object -First, Ctrl+C) cancels the page in flight.
     /// </summary>
-    internal static async IAsyncEnumerable<TPage> ReadAheadAsync<TPage>(Func<string?, CancellationToken, Task<TPage>> getPage, Func<TPage, string?> nextToken,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal static IAsyncEnumerable<TPage> ReadAheadAsync<TPage>(Func<string?, CancellationToken, Task<TPage>> getPage, Func<TPage, string?> nextToken,
+        CancellationToken cancellationToken) =>
+        ReadAheadAsync(getPage, nextToken, page => page, nextToken, cancellationToken);
+
+    /// <summary>
+    /// Result pages in order, fetched as answers and read into pages here. The next one is requested before this one
+    /// is read when <paramref name="earlyToken"/> finds its token in the answer as it came (for a page of a thousand
+    /// rows, reading it takes about as long as the service takes to send the next), otherwise once the page is read;
+    /// should the page's own token differ from the early one, the early request is cancelled and the right one made.
+    /// </summary>
+    internal static async IAsyncEnumerable<TPage> ReadAheadAsync<TAnswer, TPage>(Func<string?, CancellationToken, Task<TAnswer>> getAnswer,
+        Func<TAnswer, string?> earlyToken, Func<TAnswer, TPage> read, Func<TPage, string?> nextToken, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<TPage>? pending = getPage(null, stop.Token);
+        Task<TAnswer>? pending = getAnswer(null, stop.Token);
+        CancellationTokenSource? early = null;
         try
         {
             while (pending is not null)
             {
-                var page = await pending.ConfigureAwait(false);
-                var next = nextToken(page);
-                pending = string.IsNullOrEmpty(next) ? null : getPage(next, stop.Token);
+                var answer = await pending.ConfigureAwait(false);
+                early?.Dispose();
+                early = null;
+                var asked = NullIfEmpty(earlyToken(answer));
+                if (asked is not null)
+                {
+                    early = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                    pending = getAnswer(asked, early.Token);
+                }
+                else pending = null;
+                var page = read(answer);
+                var next = NullIfEmpty(nextToken(page));
+                if (next != asked)
+                {
+                    if (pending is not null)
+                    {
+                        early!.Cancel();
+                        // Asked for on a token that was not the page's: whatever it brings is not wanted.
+                        try { await pending.ConfigureAwait(false); }
+                        catch (Exception) { }
+                    }
+                    pending = next is null ? null : getAnswer(next, stop.Token);
+                }
                 yield return page;
             }
         }
@@ -178,8 +199,11 @@ public sealed class LakeQueryService(AwsSession session)
                 try { await pending.ConfigureAwait(false); }
                 catch (Exception e) when (e is OperationCanceledException or GuardDutyIRException) { }
             }
+            early?.Dispose();
         }
     }
+
+    private static string? NullIfEmpty(string? token) => string.IsNullOrEmpty(token) ? null : token;
 
     private static GuardDutyIRException LakeFailed(string queryId, string status, JsonObject describe) =>
         new(status == "TIMED_OUT" ? "QueryTimedOutOnService" : status == "CANCELLED" ? "QueryCancelled" : "QueryFailed",
@@ -219,27 +243,18 @@ public sealed class LakeQueryService(AwsSession session)
             throw;
         }
 
-        var first = true;
         long rows = 0;
-        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultRowsAsync(executionId, token, request.PageSize, ct), p => p.NextToken, cancellationToken)
-            .ConfigureAwait(false))
+        var typing = new AthenaRowTyping(request.Raw);
+        await foreach (var page in ReadAheadAsync((token, ct) => client.GetQueryResultsBodyAsync(executionId, token, request.PageSize, ct), PageTokens.Find,
+            AthenaClient.ReadResultPage, p => p.NextToken, cancellationToken).ConfigureAwait(false))
         {
-            var info = page.Columns;
-            var columns = info.Select(c => c.Name).ToList();
-            // Each column's type, lower-cased once per page rather than once per cell.
-            var types = info.Select(c => c.Type.ToLowerInvariant()).ToArray();
-            for (var index = 0; index < page.Rows.Count; index++)
+            typing.Page(page.Columns);
+            foreach (var cells in page.Rows)
             {
-                var cells = page.Rows[index];
-                // A SELECT's first result row is the header: the column names again.
-                if (first && index == 0 && cells.SequenceEqual(columns)) continue;
-                var values = new object?[cells.Length];
-                for (var i = 0; i < cells.Length; i++)
-                    values[i] = request.Raw ? cells[i] : ValueTyping.FromAthena(i < info.Count ? info[i].Name : "", i < types.Length ? types[i] : "varchar", cells[i]);
+                if (typing.Row(cells) is not { } row) continue;
                 rows++;
-                yield return new QueryRow(columns, values);
+                yield return row;
             }
-            first = false;
             progress(new QueryProgress("SUCCEEDED", TimeSpan.Zero, null, rows, "reading results"));
         }
     }

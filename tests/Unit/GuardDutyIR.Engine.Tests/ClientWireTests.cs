@@ -50,7 +50,8 @@ public sealed class ClientWireTests : IDisposable
         var page = await session.CloudTrail().GetQueryResultRowsAsync("q-1", null, 1000);
 
         var row = Assert.Single(page.Rows);
-        Assert.Equal(new KeyValuePair<string, string?>[] { new("eventname", "PutObject"), new("total", "3"), new("ok", "True"), new("odd", null), new("none", null) }, row);
+        Assert.Equal(new[] { "eventname", "total", "ok", "odd", "none" }, row.Columns);
+        Assert.Equal(new object?[] { "PutObject", "3", "True", null, null }, row.Values);
         Assert.Equal("n2", page.NextToken);
         Assert.Equal("{\"QueryId\":\"q-1\",\"MaxQueryResults\":1000}", _stub.Single().BodyText);
     }

@@ -64,4 +64,62 @@ public sealed class ResultReadAheadTests
         Assert.Equal("QueryFailed", e.ErrorId);
         Assert.Equal(new[] { 0, 1 }, pages);
     }
+
+    [Fact]
+    public async Task With_the_token_found_early_the_next_page_is_requested_before_this_one_is_read()
+    {
+        var requested = new List<int>();
+        var readWith = new List<(int Page, int RequestedSoFar)>();
+        await foreach (var page in LakeQueryService.ReadAheadAsync((token, _) =>
+        {
+            lock (requested) requested.Add(Number(token));
+            return Task.FromResult(Page(Number(token), 3).ToJsonString());
+        }, answer => NextToken(JsonNode.Parse(answer)!.AsObject()), answer =>
+        {
+            var page = JsonNode.Parse(answer)!.AsObject();
+            lock (requested) readWith.Add(((int)page["Page"]!, requested.Count));
+            return page;
+        }, NextToken, CancellationToken.None))
+        {
+        }
+        Assert.Equal(new[] { 0, 1, 2, 3 }, requested);
+        Assert.Equal(new[] { (0, 2), (1, 3), (2, 4), (3, 4) }, readWith);
+    }
+
+    [Fact]
+    public async Task When_the_page_s_own_token_differs_from_the_early_one_the_early_request_is_cancelled_and_the_right_one_made()
+    {
+        var requested = new List<string?>();
+        var cancelled = new TaskCompletionSource<string>();
+        var pages = new List<int>();
+        await foreach (var page in LakeQueryService.ReadAheadAsync(async (token, ct) =>
+        {
+            lock (requested) requested.Add(token);
+            if (token == "wrong")
+            {
+                try { await Task.Delay(Timeout.Infinite, ct); }
+                catch (OperationCanceledException) { cancelled.TrySetResult(token); throw; }
+            }
+            return token is null ? "first" : "second";
+        }, answer => answer == "first" ? "wrong" : null, answer => answer == "first" ? Page(0, 1) : Page(1, 1), NextToken, CancellationToken.None))
+            pages.Add((int)page["Page"]!);
+        Assert.Equal(new[] { 0, 1 }, pages);
+        Assert.Equal(new[] { null, "wrong", "t1" }, requested);
+        Assert.Equal("wrong", await cancelled.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task With_no_token_found_early_the_next_page_is_requested_once_this_one_is_read()
+    {
+        var requested = new List<string?>();
+        var pages = new List<int>();
+        await foreach (var page in LakeQueryService.ReadAheadAsync((token, _) =>
+        {
+            lock (requested) requested.Add(token);
+            return Task.FromResult(Page(Number(token), 2));
+        }, _ => null, page => page, NextToken, CancellationToken.None))
+            pages.Add((int)page["Page"]!);
+        Assert.Equal(new[] { 0, 1, 2 }, pages);
+        Assert.Equal(new[] { null, "t1", "t2" }, requested);
+    }
 }
