@@ -47,11 +47,12 @@ internal static class DuckDbLibraryLocator
 
     /// <summary>
     /// DuckDB.NET's runtime identifiers (runtimes/&lt;rid&gt;/native in its package): one universal macOS build, glibc
-    /// builds for Linux. Null where it has none (musl, 32-bit, other architectures).
+    /// builds for Linux. Null where it has none (musl, 32-bit, other architectures). The process's architecture, not
+    /// the machine's: an x64 pwsh emulated on Windows on Arm loads x64 libraries.
     /// </summary>
     public static string? CurrentPlatform()
     {
-        var arch = RuntimeInformation.OSArchitecture switch
+        var arch = RuntimeInformation.ProcessArchitecture switch
         {
             Architecture.X64 => "x64",
             Architecture.Arm64 => "arm64",
@@ -82,7 +83,7 @@ internal static class DuckDbLibraryLocator
         return new Pins(root.GetProperty("version").GetString()!, libraries);
     }
 
-    /// <summary>The search itself, with everything it depends on passed in (tests drive it directly).</summary>
+    /// <summary>The search itself, with everything it depends on passed in.</summary>
     internal static (string? Path, string? Problem) Search(string depsDirectory, string? explicitLibrary, string? psModulePath, string? platform)
     {
         var pins = ReadPins(depsDirectory);

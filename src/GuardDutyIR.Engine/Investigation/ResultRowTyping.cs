@@ -61,9 +61,12 @@ internal sealed class AthenaRowTyping(bool raw)
             _headerPossible = false;
             if (IsHeader(cells)) return null;
         }
+        // One value a column, whatever the endpoint sent: a short row's missing cells are nulls, cells past the last
+        // column have no name to be written under (the rows become objects with one property a column).
+        if (cells.Length != _columns.Length) Array.Resize(ref cells, _columns.Length);
         if (!raw)
             for (var i = 0; i < cells.Length; i++)
-                cells[i] = ValueTyping.FromAthena(i < _kinds.Length ? _kinds[i] : ValueTyping.AthenaColumn.Varchar, (string?)cells[i]);
+                cells[i] = ValueTyping.FromAthena(_kinds[i], (string?)cells[i]);
         return new QueryRow(_columns, cells);
     }
 
