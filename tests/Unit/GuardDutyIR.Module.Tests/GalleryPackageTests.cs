@@ -48,14 +48,14 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
     private static System.Collections.Hashtable PSData(Dictionary<string, object?> manifest) =>
         (System.Collections.Hashtable)((System.Collections.Hashtable)manifest["PrivateData"]!)["PSData"]!;
 
-    private static string PackageVersion
+    // Read once: each read of the manifest runs a PowerShell, and the package's path is asked for many times.
+    private static readonly Lazy<string> BuiltPackageVersion = new(() =>
     {
-        get
-        {
-            var prerelease = PSData(BuiltManifest())["Prerelease"] as string;
-            return string.IsNullOrEmpty(prerelease) ? ModuleLayout.Version : $"{ModuleLayout.Version}-{prerelease}";
-        }
-    }
+        var prerelease = PSData(BuiltManifest())["Prerelease"] as string;
+        return string.IsNullOrEmpty(prerelease) ? ModuleLayout.Version : $"{ModuleLayout.Version}-{prerelease}";
+    });
+
+    private static string PackageVersion => BuiltPackageVersion.Value;
 
     private static string[] Strings(object? value) => value switch
     {
@@ -65,11 +65,13 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
         _ => new[] { value.ToString()! },
     };
 
-    private static JsonElement Pins()
+    private static readonly Lazy<JsonElement> BuiltPins = new(() =>
     {
         using var document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(ModuleLayout.Directory, "deps", "GuardDutyIR.DuckDB.json")));
         return document.RootElement.Clone();
-    }
+    });
+
+    private static JsonElement Pins() => BuiltPins.Value;
 
     private static string CompanionPackage(string platform) =>
         Path.Combine(GalleryDirectory, $"GuardDutyIR.DuckDB.{platform}.{Pins().GetProperty("version").GetString()}.nupkg");
@@ -174,6 +176,29 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
         return folder;
     }
 
+    /// <summary>A test's own folder: Modules/ to install into, the investigation's trail logs, its scripts; deleted after.</summary>
+    private sealed class Sandbox : IDisposable
+    {
+        public string Root { get; } = Directory.CreateTempSubdirectory("gdir-gallery-").FullName;
+        public string Modules => Path.Combine(Root, "Modules");
+        public string Logs => Path.Combine(Root, "logs");
+
+        public Sandbox WithLogs()
+        {
+            TrailLogWriter.WriteInvestigation(Logs, "i-0123456789abcdef0");
+            return this;
+        }
+
+        public string Script(string name, string text)
+        {
+            var path = Path.Combine(Root, name);
+            File.WriteAllText(path, text);
+            return path;
+        }
+
+        public void Dispose() => Directory.Delete(Root, recursive: true);
+    }
+
     private sealed record ScriptRun(int ExitCode, Dictionary<string, string> Lines, string Text);
 
     private static async Task<ScriptRun> RunFresh(string modules, string script, IReadOnlyDictionary<string, string> environment, params string[] arguments)
@@ -203,73 +228,63 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
     public async Task Installed_from_the_packages_it_imports_by_name_in_a_fresh_engine_and_runs_the_workshop_with_a_local_query()
     {
         await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Workshop });
-        var root = Directory.CreateTempSubdirectory("gdir-gallery-").FullName;
-        try
+        using var box = new Sandbox().WithLogs();
+        var script = box.Script("first-response.ps1", $$"""
+            param($Logs)
+            Import-Module GuardDutyIR -ErrorAction Stop
+            $module = Get-Module GuardDutyIR
+            'base=' + $module.ModuleBase
+            'version=' + $module.Version
+            'available=' + ((Get-Module -ListAvailable GuardDutyIR*).Name -join ',')
+            $finding = Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom'
+            'first=' + [DateTime]::UtcNow.Ticks
+            'finding=' + $finding.InstanceId
+            $q = $finding | Set-InstanceQuarantine -CaseId IR-GALLERY -ConversionWaitSeconds 0
+            'status=' + $q.Status
+            {{LocalQueryLines}}
+            """);
+        var environment = new Dictionary<string, string>
         {
-            var logs = Path.Combine(root, "logs");
-            TrailLogWriter.WriteInvestigation(logs, "i-0123456789abcdef0");
-            var script = Path.Combine(root, "first-response.ps1");
-            File.WriteAllText(script, $$"""
-                param($Logs)
-                Import-Module GuardDutyIR -ErrorAction Stop
-                $module = Get-Module GuardDutyIR
-                'base=' + $module.ModuleBase
-                'version=' + $module.Version
-                'available=' + ((Get-Module -ListAvailable GuardDutyIR*).Name -join ',')
-                $finding = Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom'
-                'first=' + [DateTime]::UtcNow.Ticks
-                'finding=' + $finding.InstanceId
-                $q = $finding | Set-InstanceQuarantine -CaseId IR-GALLERY -ConversionWaitSeconds 0
-                'status=' + $q.Status
-                {{LocalQueryLines}}
-                """);
-            var environment = new Dictionary<string, string>
-            {
-                ["AWS_REGION"] = lab.Region,
-                ["AWS_ACCESS_KEY_ID"] = lab.AccessKeyId,
-                ["AWS_SECRET_ACCESS_KEY"] = lab.SecretAccessKey,
-                ["AWS_ENDPOINT_URL"] = lab.Endpoint,
-                ["GUARDDUTYIR_EC2_RATE_SCALE"] = "off",
-            };
+            ["AWS_REGION"] = lab.Region,
+            ["AWS_ACCESS_KEY_ID"] = lab.AccessKeyId,
+            ["AWS_SECRET_ACCESS_KEY"] = lab.SecretAccessKey,
+            ["AWS_ENDPOINT_URL"] = lab.Endpoint,
+            ["GUARDDUTYIR_EC2_RATE_SCALE"] = "off",
+        };
 
-            var installStarted = DateTime.UtcNow;
-            var clock = Stopwatch.StartNew();
-            var modules = Path.Combine(root, "Modules");
-            var installed = Install(ModulePackage, modules);
-            var companion = Install(CompanionPackage(Platform), modules);
-            var installMs = clock.ElapsedMilliseconds;
-            var run = await RunFresh(modules, script, environment, logs);
+        var installStarted = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var modules = box.Modules;
+        var installed = Install(ModulePackage, modules);
+        var companion = Install(CompanionPackage(Platform), modules);
+        var installMs = clock.ElapsedMilliseconds;
+        var run = await RunFresh(modules, script, environment, box.Logs);
 
-            Assert.True(run.ExitCode == 0, run.Text);
-            Assert.Equal(Path.Combine(modules, "GuardDutyIR", ModuleLayout.Version), installed);
-            Assert.Equal(installed, run.Lines["base"]);
-            Assert.Equal(ModuleLayout.Version, run.Lines["version"]);
-            Assert.Equal($"GuardDutyIR,GuardDutyIR.DuckDB.{Platform}", run.Lines["available"]);
-            Assert.Equal(lab.World.CompromisedInstanceId, run.Lines["finding"]);
-            Assert.Equal("Quarantined", run.Lines["status"]);
-            var instance = lab.World.Instance(lab.World.CompromisedInstanceId!);
-            var isolation = Assert.Single(lab.Ec2.GroupsNamed("GuardDutyIR-Isolation"), g => g.VpcId == instance.VpcId).GroupId;
-            foreach (var eni in instance.NetworkInterfaces) Assert.Equal(new[] { isolation }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
-            // The local query ran on the library of the DuckDB module installed beside GuardDutyIR: 11 events in the logs.
-            Assert.Equal("11", run.Lines["lake"]);
-            Assert.True(Directory.Exists(Path.Combine(companion, "native")));
+        Assert.True(run.ExitCode == 0, run.Text);
+        Assert.Equal(Path.Combine(modules, "GuardDutyIR", ModuleLayout.Version), installed);
+        Assert.Equal(installed, run.Lines["base"]);
+        Assert.Equal(ModuleLayout.Version, run.Lines["version"]);
+        Assert.Equal($"GuardDutyIR,GuardDutyIR.DuckDB.{Platform}", run.Lines["available"]);
+        Assert.Equal(lab.World.CompromisedInstanceId, run.Lines["finding"]);
+        Assert.Equal("Quarantined", run.Lines["status"]);
+        var instance = lab.World.Instance(lab.World.CompromisedInstanceId!);
+        var isolation = Assert.Single(lab.Ec2.GroupsNamed("GuardDutyIR-Isolation"), g => g.VpcId == instance.VpcId).GroupId;
+        foreach (var eni in instance.NetworkInterfaces) Assert.Equal(new[] { isolation }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+        // The local query ran on the library of the DuckDB module installed beside GuardDutyIR: 11 events in the logs.
+        Assert.Equal("11", run.Lines["lake"]);
+        Assert.True(Directory.Exists(Path.Combine(companion, "native")));
 
-            var firstResultMs = (new DateTime(long.Parse(run.Lines["first"], CultureInfo.InvariantCulture), DateTimeKind.Utc) - installStarted).TotalMilliseconds;
-            var installedBytes = Directory.EnumerateFiles(installed, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-            var companionBytes = Directory.EnumerateFiles(companion, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
-            var summary = string.Join(Environment.NewLine,
-                $"{Path.GetFileName(ModulePackage)}: {new FileInfo(ModulePackage).Length:N0} bytes, installed {installedBytes:N0} bytes",
-                $"{Path.GetFileName(CompanionPackage(Platform))}: {new FileInfo(CompanionPackage(Platform)).Length:N0} bytes, installed {companionBytes:N0} bytes",
-                $"fresh install to the first Lab-backed result (Get-GdFinding in a new process): {firstResultMs:N0} ms (unpacking both {installMs:N0} ms)");
-            output.WriteLine(summary);
-            var results = Path.Combine(TestPaths.RepoRoot, "TestResults", "Gallery");
-            Directory.CreateDirectory(results);
-            File.WriteAllText(Path.Combine(results, "install.txt"), summary + Environment.NewLine);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var firstResultMs = (new DateTime(long.Parse(run.Lines["first"], CultureInfo.InvariantCulture), DateTimeKind.Utc) - installStarted).TotalMilliseconds;
+        var installedBytes = Directory.EnumerateFiles(installed, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        var companionBytes = Directory.EnumerateFiles(companion, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        var summary = string.Join(Environment.NewLine,
+            $"{Path.GetFileName(ModulePackage)}: {new FileInfo(ModulePackage).Length:N0} bytes, installed {installedBytes:N0} bytes",
+            $"{Path.GetFileName(CompanionPackage(Platform))}: {new FileInfo(CompanionPackage(Platform)).Length:N0} bytes, installed {companionBytes:N0} bytes",
+            $"fresh install to the first Lab-backed result (Get-GdFinding in a new process): {firstResultMs:N0} ms (unpacking both {installMs:N0} ms)");
+        output.WriteLine(summary);
+        var results = Path.Combine(TestPaths.RepoRoot, "TestResults", "Gallery");
+        Directory.CreateDirectory(results);
+        File.WriteAllText(Path.Combine(results, "install.txt"), summary + Environment.NewLine);
     }
 
     private static readonly string OnlyLocalQuery = "param($Logs)\nImport-Module GuardDutyIR -ErrorAction Stop\n" + LocalQueryLines;
@@ -277,144 +292,116 @@ public sealed class GalleryPackageTests(ITestOutputHelper output)
     [Fact]
     public async Task Without_the_DuckDB_module_a_local_query_says_what_to_install_and_loads_nothing()
     {
-        var root = Directory.CreateTempSubdirectory("gdir-gallery-").FullName;
-        try
-        {
-            var logs = Path.Combine(root, "logs");
-            TrailLogWriter.WriteInvestigation(logs, "i-0123456789abcdef0");
-            var script = Path.Combine(root, "query.ps1");
-            // The module's own Lab answers CloudTrail Lake queries with DuckDB too: it must say the same.
-            File.WriteAllText(script, OnlyLocalQuery + """
+        using var box = new Sandbox().WithLogs();
+        // The module's own Lab answers CloudTrail Lake queries with DuckDB too: it must say the same.
+        var script = box.Script("query.ps1", OnlyLocalQuery + """
 
-                $lab = Start-GdLab -Scenario Workshop
-                'finding=' + (Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom').InstanceId
-                $eds = (Get-LakeEventDataStore | Select-Object -First 1).EventDataStore
-                try { 'labquery=' + (Invoke-LakeQuery -EventDataStore $eds -Query 'select count(*) as n from EDS_ID' -ErrorAction Stop).n }
-                catch { 'labquery=' + $_.FullyQualifiedErrorId; 'labmessage=' + $_.Exception.Message }
-                Stop-GdLab
-                """);
-            var modules = Path.Combine(root, "Modules");
-            Install(ModulePackage, modules);
+            $lab = Start-GdLab -Scenario Workshop
+            'finding=' + (Get-GdFinding -Type 'UnauthorizedAccess:EC2/MaliciousIPCaller.Custom').InstanceId
+            $eds = (Get-LakeEventDataStore | Select-Object -First 1).EventDataStore
+            try { 'labquery=' + (Invoke-LakeQuery -EventDataStore $eds -Query 'select count(*) as n from EDS_ID' -ErrorAction Stop).n }
+            catch { 'labquery=' + $_.FullyQualifiedErrorId; 'labmessage=' + $_.Exception.Message }
+            Stop-GdLab
+            """);
+        var modules = box.Modules;
+        Install(ModulePackage, modules);
 
-            var run = await RunFresh(modules, script, new Dictionary<string, string>(), logs);
+        var run = await RunFresh(modules, script, new Dictionary<string, string>(), box.Logs);
 
-            var version = Pins().GetProperty("version").GetString();
-            Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", run.Lines["lake"]);
-            Assert.Contains($"Install-PSResource GuardDutyIR.DuckDB.{Platform} -Version {version}", run.Lines["lakemessage"]);
-            Assert.Contains($"Install-Module GuardDutyIR.DuckDB.{Platform} -RequiredVersion {version}", run.Lines["lakemessage"]);
-            Assert.Contains("GUARDDUTYIR_DUCKDB_LIBRARY", run.Lines["lakemessage"]);
-            Assert.Contains("-EventDataStore", run.Lines["lakemessage"]);
-            Assert.Equal("duckdb", run.Lines["laketarget"]);
-            // Everything that needs no local engine works: the Lab, findings.
-            Assert.StartsWith("i-", run.Lines["finding"]);
-            Assert.Equal("QueryFailed,GuardDutyIR.Commands.InvokeLakeQueryCommand", run.Lines["labquery"]);
-            Assert.Contains($"Install-PSResource GuardDutyIR.DuckDB.{Platform} -Version {version}", run.Lines["labmessage"]);
-            Assert.DoesNotContain("cannot open shared object", run.Lines["labmessage"]);
-        }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var version = Pins().GetProperty("version").GetString();
+        Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", run.Lines["lake"]);
+        Assert.Contains($"Install-PSResource GuardDutyIR.DuckDB.{Platform} -Version {version}", run.Lines["lakemessage"]);
+        Assert.Contains($"Install-Module GuardDutyIR.DuckDB.{Platform} -RequiredVersion {version}", run.Lines["lakemessage"]);
+        Assert.Contains("GUARDDUTYIR_DUCKDB_LIBRARY", run.Lines["lakemessage"]);
+        Assert.Contains("-EventDataStore", run.Lines["lakemessage"]);
+        Assert.Equal("duckdb", run.Lines["laketarget"]);
+        // Everything that needs no local engine works: the Lab, findings.
+        Assert.StartsWith("i-", run.Lines["finding"]);
+        Assert.Equal("QueryFailed,GuardDutyIR.Commands.InvokeLakeQueryCommand", run.Lines["labquery"]);
+        Assert.Contains($"Install-PSResource GuardDutyIR.DuckDB.{Platform} -Version {version}", run.Lines["labmessage"]);
+        Assert.DoesNotContain("cannot open shared object", run.Lines["labmessage"]);
     }
 
     [Fact]
     public async Task A_DuckDB_library_that_is_not_the_pinned_build_is_never_loaded_and_an_offline_copy_named_by_the_variable_is()
     {
-        var root = Directory.CreateTempSubdirectory("gdir-gallery-").FullName;
-        try
+        using var box = new Sandbox().WithLogs();
+        var script = box.Script("query.ps1", OnlyLocalQuery);
+        var modules = box.Modules;
+        Install(ModulePackage, modules);
+        var companion = Install(CompanionPackage(Platform), modules);
+        var file = Pins().GetProperty("libraries").GetProperty(Platform).GetProperty("file").GetString()!;
+        var library = Path.Combine(companion, "native", file);
+
+        // One byte changed in the installed module's library: the same size, another hash.
+        var offline = Path.Combine(box.Root, "offline-" + file);
+        File.Copy(library, offline);
+        using (var stream = new FileStream(library, FileMode.Open, FileAccess.ReadWrite))
         {
-            var logs = Path.Combine(root, "logs");
-            TrailLogWriter.WriteInvestigation(logs, "i-0123456789abcdef0");
-            var script = Path.Combine(root, "query.ps1");
-            File.WriteAllText(script, OnlyLocalQuery);
-            var modules = Path.Combine(root, "Modules");
-            Install(ModulePackage, modules);
-            var companion = Install(CompanionPackage(Platform), modules);
-            var file = Pins().GetProperty("libraries").GetProperty(Platform).GetProperty("file").GetString()!;
-            var library = Path.Combine(companion, "native", file);
-
-            // One byte changed in the installed module's library: the same size, another hash.
-            var offline = Path.Combine(root, "offline-" + file);
-            File.Copy(library, offline);
-            using (var stream = new FileStream(library, FileMode.Open, FileAccess.ReadWrite))
-            {
-                stream.Position = stream.Length / 2;
-                var b = stream.ReadByte();
-                stream.Position = stream.Length / 2;
-                stream.WriteByte((byte)(b ^ 0xFF));
-            }
-            var tampered = await RunFresh(modules, script, new Dictionary<string, string>(), logs);
-            Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", tampered.Lines["lake"]);
-            Assert.Contains(library, tampered.Lines["lakemessage"]);
-            Assert.Contains("was not loaded", tampered.Lines["lakemessage"]);
-
-            // Offline: the variable names a good copy and wins over the tampered module.
-            var named = await RunFresh(modules, script, new Dictionary<string, string> { ["GUARDDUTYIR_DUCKDB_LIBRARY"] = offline }, logs);
-            Assert.True(named.Lines.ContainsKey("lake"), named.Text);
-            Assert.Equal("11", named.Lines["lake"]);
-
-            // A variable naming the tampered file is refused, not replaced by something found elsewhere.
-            var wrong = await RunFresh(modules, script, new Dictionary<string, string> { ["GUARDDUTYIR_DUCKDB_LIBRARY"] = library }, logs);
-            Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", wrong.Lines["lake"]);
-            Assert.Contains("GUARDDUTYIR_DUCKDB_LIBRARY names", wrong.Lines["lakemessage"]);
+            stream.Position = stream.Length / 2;
+            var b = stream.ReadByte();
+            stream.Position = stream.Length / 2;
+            stream.WriteByte((byte)(b ^ 0xFF));
         }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var tampered = await RunFresh(modules, script, new Dictionary<string, string>(), box.Logs);
+        Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", tampered.Lines["lake"]);
+        Assert.Contains(library, tampered.Lines["lakemessage"]);
+        Assert.Contains("was not loaded", tampered.Lines["lakemessage"]);
+
+        // Offline: the variable names a good copy and wins over the tampered module.
+        var named = await RunFresh(modules, script, new Dictionary<string, string> { ["GUARDDUTYIR_DUCKDB_LIBRARY"] = offline }, box.Logs);
+        Assert.True(named.Lines.ContainsKey("lake"), named.Text);
+        Assert.Equal("11", named.Lines["lake"]);
+
+        // A variable naming the tampered file is refused, not replaced by something found elsewhere.
+        var wrong = await RunFresh(modules, script, new Dictionary<string, string> { ["GUARDDUTYIR_DUCKDB_LIBRARY"] = library }, box.Logs);
+        Assert.Equal("LocalQueryEngineUnavailable,GuardDutyIR.Commands.InvokeLakeQueryCommand", wrong.Lines["lake"]);
+        Assert.Contains("GUARDDUTYIR_DUCKDB_LIBRARY names", wrong.Lines["lakemessage"]);
     }
 
     [Fact]
     public async Task A_prerelease_label_makes_a_prerelease_package_that_installs_into_the_plain_version_folder()
     {
-        var root = Directory.CreateTempSubdirectory("gdir-gallery-").FullName;
-        try
+        using var box = new Sandbox();
+        // The packaged module with the label the build stamps from ModulePrerelease.
+        var layout = Path.Combine(box.Root, "layout", "GuardDutyIR", ModuleLayout.Version);
+        foreach (var f in PackagedLayout.Expected())
         {
-            // The packaged module with the label the build stamps from ModulePrerelease.
-            var layout = Path.Combine(root, "layout", "GuardDutyIR", ModuleLayout.Version);
-            foreach (var f in PackagedLayout.Expected())
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(layout, f))!);
-                File.Copy(Path.Combine(ModuleLayout.Directory, f), Path.Combine(layout, f));
-            }
-            var manifestPath = Path.Combine(layout, "GuardDutyIR.psd1");
-            var manifest = File.ReadAllText(manifestPath);
-            Assert.Matches("Prerelease\\s*=\\s*''", manifest);
-            File.WriteAllText(manifestPath, System.Text.RegularExpressions.Regex.Replace(manifest, "Prerelease(\\s*)=(\\s*)''", "Prerelease$1=$2'rc1'"));
-
-            var packager = typeof(GalleryPackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "PackagerDll").Value!;
-            var start = new ProcessStartInfo("dotnet", new[] { "exec", packager, "--module", layout, "--lambda", Path.Combine(TestPaths.RepoRoot, "module", "lambda"),
-                "--out", Path.Combine(root, "packages"), "--gallery", Path.Combine(root, "gallery") })
-            { RedirectStandardOutput = true, RedirectStandardError = true };
-            using (var process = Process.Start(start)!)
-            {
-                var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-                await process.WaitForExitAsync();
-                Assert.True(process.ExitCode == 0, text);
-            }
-            var nupkg = Path.Combine(root, "gallery", $"GuardDutyIR.{ModuleLayout.Version}-rc1.nupkg");
-            using (var package = new PackageArchiveReader(nupkg))
-            {
-                Assert.True(package.NuspecReader.GetVersion().IsPrerelease);
-                Assert.Equal($"{ModuleLayout.Version}-rc1", package.NuspecReader.GetVersion().ToNormalizedString());
-            }
-
-            var modules = Path.Combine(root, "Modules");
-            Assert.Equal(Path.Combine(modules, "GuardDutyIR", ModuleLayout.Version), Install(nupkg, modules));
-            var script = Path.Combine(root, "prerelease.ps1");
-            File.WriteAllText(script, """
-                Import-Module GuardDutyIR -ErrorAction Stop
-                'version=' + (Get-Module GuardDutyIR).Version
-                'prerelease=' + (Get-Module GuardDutyIR).PrivateData.PSData.Prerelease
-                """);
-            var run = await RunFresh(modules, script, new Dictionary<string, string>());
-            Assert.True(run.ExitCode == 0, run.Text);
-            Assert.Equal(ModuleLayout.Version, run.Lines["version"]);
-            Assert.Equal("rc1", run.Lines["prerelease"]);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(layout, f))!);
+            File.Copy(Path.Combine(ModuleLayout.Directory, f), Path.Combine(layout, f));
         }
-        finally
+        var manifestPath = Path.Combine(layout, "GuardDutyIR.psd1");
+        var manifest = File.ReadAllText(manifestPath);
+        Assert.Matches("Prerelease\\s*=\\s*''", manifest);
+        File.WriteAllText(manifestPath, System.Text.RegularExpressions.Regex.Replace(manifest, "Prerelease(\\s*)=(\\s*)''", "Prerelease$1=$2'rc1'"));
+
+        var packager = typeof(GalleryPackageTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "PackagerDll").Value!;
+        var start = new ProcessStartInfo("dotnet", new[] { "exec", packager, "--module", layout, "--lambda", Path.Combine(TestPaths.RepoRoot, "module", "lambda"),
+            "--out", Path.Combine(box.Root, "packages"), "--gallery", Path.Combine(box.Root, "gallery") })
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using (var process = Process.Start(start)!)
         {
-            Directory.Delete(root, recursive: true);
+            var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, text);
         }
+        var nupkg = Path.Combine(box.Root, "gallery", $"GuardDutyIR.{ModuleLayout.Version}-rc1.nupkg");
+        using (var package = new PackageArchiveReader(nupkg))
+        {
+            Assert.True(package.NuspecReader.GetVersion().IsPrerelease);
+            Assert.Equal($"{ModuleLayout.Version}-rc1", package.NuspecReader.GetVersion().ToNormalizedString());
+        }
+
+        var modules = box.Modules;
+        Assert.Equal(Path.Combine(modules, "GuardDutyIR", ModuleLayout.Version), Install(nupkg, modules));
+        var script = box.Script("prerelease.ps1", """
+            Import-Module GuardDutyIR -ErrorAction Stop
+            'version=' + (Get-Module GuardDutyIR).Version
+            'prerelease=' + (Get-Module GuardDutyIR).PrivateData.PSData.Prerelease
+            """);
+        var run = await RunFresh(modules, script, new Dictionary<string, string>());
+        Assert.True(run.ExitCode == 0, run.Text);
+        Assert.Equal(ModuleLayout.Version, run.Lines["version"]);
+        Assert.Equal("rc1", run.Lines["prerelease"]);
     }
 }
