@@ -108,8 +108,9 @@ internal sealed record DuckDbNatives(string Version, string PackagePath, IReadOn
             throw new FileNotFoundException($"The layout lacks {string.Join(", ", Libraries.Where(l => !File.Exists(l.FullPath)).Select(l => l.RelativePath))} " +
                 $"and has no {PinFile} to say which build they were.");
         }
-        if (File.Exists(pinPath) && Libraries.All(l => File.GetLastWriteTimeUtc(l.FullPath) <= File.GetLastWriteTimeUtc(pinPath))
-            && File.ReadAllText(pinPath).Contains($"\"version\": \"{Version}\"", StringComparison.Ordinal))
+        var written = File.Exists(pinPath) ? File.ReadAllText(pinPath) : null;
+        if (written is not null && Libraries.All(l => File.GetLastWriteTimeUtc(l.FullPath) <= File.GetLastWriteTimeUtc(pinPath))
+            && PinnedVersion(written) == Version)
             return;
         var text = JsonSerializer.Serialize(new
         {
@@ -121,8 +122,21 @@ internal sealed record DuckDbNatives(string Version, string PackagePath, IReadOn
                 return new { file = l.FileName, sha256 = Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant(), bytes = stream.Length };
             }),
         }, new JsonSerializerOptions { WriteIndented = true });
-        if (!File.Exists(pinPath) || File.ReadAllText(pinPath) != text) File.WriteAllText(pinPath, text);
+        if (written != text) File.WriteAllText(pinPath, text);
         else File.SetLastWriteTimeUtc(pinPath, DateTime.UtcNow);
+    }
+
+    private static string? PinnedVersion(string pins)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(pins);
+            return document.RootElement.TryGetProperty("version", out var version) ? version.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;   // unreadable pins are written again
+        }
     }
 }
 

@@ -309,9 +309,15 @@ public static class LocalTrailEngine
     /// </summary>
     private static void EnsureNativeLibrary()
     {
+        // Once loaded it stays loaded: later queries skip the search (a failure is tried again, the library may have
+        // been installed meanwhile).
+        if (_nativeLibraryLoaded) return;
         if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("duckdb", typeof(DuckDBConnection).Assembly, null, out _))
             throw new DllNotFoundException("DuckDB's native library (duckdb) could not be loaded.");
+        _nativeLibraryLoaded = true;
     }
+
+    private static volatile bool _nativeLibraryLoaded;
 
     internal static GuardDutyIRException? EngineMissing(Exception e) => e switch
     {
