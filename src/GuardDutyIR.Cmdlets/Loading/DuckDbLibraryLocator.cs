@@ -103,7 +103,7 @@ internal static class DuckDbLibraryLocator
         {
             // Named on purpose: used alone, never silently replaced by something else found on PSModulePath.
             if (!File.Exists(explicitLibrary))
-                return (null, $"{ExplicitLibraryVariable} names {explicitLibrary}, which does not exist. {install}");
+                return (null, $"{ExplicitLibraryVariable} names {explicitLibrary}, which is not a file. {install}");
             return Matches(explicitLibrary, pin)
                 ? (explicitLibrary, null)
                 : (null, $"{ExplicitLibraryVariable} names {explicitLibrary}, which is not DuckDB.NET {pins.Version}'s {pin.File} for {platform} " +
