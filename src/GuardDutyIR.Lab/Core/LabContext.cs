@@ -16,6 +16,7 @@ public sealed class LabContext
         Credentials = credentials;
         Clock = options.Clock ?? TimeProvider.System;
         Counters = new LabCounters();
+        Holds = new LabHolds();
         Throttle = new LabThrottle(Clock, options.Throttling, options.ThrottleCapacityScale, options.ThrottleRefillScale);
         Faults = new LabFaults(options.Faults);
         Admin = new LabAdminRouter();
@@ -28,6 +29,7 @@ public sealed class LabContext
     public LabCredentialStore Credentials { get; }
     public TimeProvider Clock { get; }
     public LabCounters Counters { get; }
+    public LabHolds Holds { get; }
     public LabThrottle Throttle { get; }
     public LabFaults Faults { get; }
     public LabAdminRouter Admin { get; }

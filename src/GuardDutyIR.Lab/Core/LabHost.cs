@@ -58,6 +58,8 @@ public sealed class LabHost : IAsyncDisposable
     public ScenarioWorld World => Context.World;
     public LabCredentialStore Credentials => Context.Credentials;
     public LabCounters Counters => Context.Counters;
+    /// <summary>Calls held unanswered on purpose, and how many of each action arrived.</summary>
+    public LabHolds Holds => Context.Holds;
     public LabThrottle Throttle => Context.Throttle;
     public LabFaults Faults => Context.Faults;
 

@@ -168,6 +168,7 @@ internal sealed class LabServer : IAsyncDisposable
             }
         }
 
+        await _context.Holds.ArriveAsync(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), _stop.Token).ConfigureAwait(false);
         var faults = _context.Faults;
         // Real waiting on the system clock; on a test's clock the answer waits until the test moves that clock on.
         if (faults.LatencyMs > 0 && faults.AppliesTo(scope.Service))

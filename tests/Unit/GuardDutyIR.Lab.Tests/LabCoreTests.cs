@@ -238,6 +238,27 @@ public sealed class LabCoreTests
     }
 
     [Fact]
+    public async Task Holds_KeepAnArrivedCallUnhandledUntilReleased_AndCountArrivals()
+    {
+        await using var lab = await TestLab.StartAsync();
+        using var ec2 = TestLab.Ec2(lab);
+        Task<DescribeRegionsResponse> call;
+        using (lab.Holds.Hold("ec2", "DescribeRegions"))
+        {
+            call = ec2.DescribeRegionsAsync(new DescribeRegionsRequest());
+            Assert.True(await lab.Holds.WaitForArrivalsAsync("ec2", "DescribeRegions", 1, TimeSpan.FromSeconds(30)));
+            // Other actions are not held.
+            Assert.NotEmpty((await ec2.DescribeVpcsAsync(new DescribeVpcsRequest())).Vpcs);
+            Assert.False(call.IsCompleted);
+            Assert.Equal(0, lab.Counters.Snapshot().CallsOf("ec2", "DescribeRegions"));
+        }
+        Assert.NotEmpty((await call.WaitAsync(TimeSpan.FromSeconds(30))).Regions);
+        Assert.Equal(1, lab.Counters.Snapshot().CallsOf("ec2", "DescribeRegions"));
+        Assert.Equal(1, lab.Holds.ArrivedOf("ec2", "DescribeRegions"));
+        Assert.False(await lab.Holds.WaitForArrivalsAsync("ec2", "DescribeRegions", 2, TimeSpan.FromMilliseconds(50)));
+    }
+
+    [Fact]
     public async Task Faults_DropRateOne_AbortsTheConnection()
     {
         await using var lab = await TestLab.StartAsync(configure: o => o with { Faults = new FaultOptions { DropRate = 1.0 } });
