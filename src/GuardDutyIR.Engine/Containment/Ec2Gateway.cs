@@ -42,6 +42,9 @@ internal sealed class Ec2Gateway
         }
     }
 
+    /// <summary>How long a change already sent may take to answer after the run was stopped.</summary>
+    internal static readonly TimeSpan SentChangeGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>A mutating call; <paramref name="call"/> receives whether to send DryRun=true.</summary>
     public async Task<Mutation<T>> MutateAsync<T>(string action, object? target, Func<IAmazonEC2, bool, CancellationToken, Task<T>> call,
         CancellationToken cancellationToken) where T : AmazonWebServiceResponse
@@ -50,9 +53,16 @@ internal sealed class Ec2Gateway
         if (DryRun && action.Contains("IamInstanceProfile", StringComparison.Ordinal))
             return new Mutation<T>(StepStatus.Skipped, null, null, $"{action} has no DryRun; not checked");
         await Limiter.AcquireAsync(action, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Once sent, a change is given a short grace after Ctrl+C instead of being abandoned at once: its answer says
+        // whether it happened and carries its request ID for the record, and an abandoned request can still be carried
+        // out by EC2 after the calls that follow it (an ENI put on the all-open conversion group after the stop's
+        // roll-forward had already moved it to isolation).
+        using var sent = new CancellationTokenSource();
+        using var stop = cancellationToken.Register(static s => ((CancellationTokenSource)s!).CancelAfter(SentChangeGrace), sent);
         try
         {
-            var response = await call(Client, DryRun, cancellationToken).ConfigureAwait(false);
+            var response = await call(Client, DryRun, sent.Token).ConfigureAwait(false);
             if (DryRun)
                 // EC2 never answers a DryRun with success; a client or emulator that does has not checked anything.
                 throw new GuardDutyIRException("DryRunNotHonoured", ErrorKind.InvalidOperation, $"EC2 {action} answered a DryRun request with success.", target);

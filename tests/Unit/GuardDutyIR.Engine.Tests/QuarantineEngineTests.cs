@@ -206,6 +206,41 @@ public sealed class QuarantineEngineTests
         foreach (var conv in lab.Ec2.GroupsNamed("GuardDutyIR-Conversion")) Assert.Empty(lab.Ec2.NetworkInterfacesUsing(conv.GroupId));
     }
     [Fact]
+    public async Task A_stop_while_a_conversion_is_on_the_wire_waits_for_its_answer_before_the_roll_forward_isolates()
+    {
+        // Abandoned at Ctrl+C, a conversion already sent could still be carried out after the roll-forward's isolation
+        // call and leave the ENI on the all-open group (seen once in CI). Its answer is held back here: the stopped run
+        // sends no isolation call while it is unanswered, and once it answers records it and then isolates.
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var world = lab.World.CompromisedInstance!;
+        using var session = Session(lab);
+        using var cts = new CancellationTokenSource();
+        QuarantineRun run;
+        using (lab.Holds.Hold("ec2", "ModifyNetworkInterfaceAttribute"))
+        {
+            run = new QuarantineService(session).Start(Fast, askApproval: false, cts.Token);
+            run.Add(new QuarantineRequest(world.InstanceId, lab.Region, "IR-5"));
+            run.Complete();
+            var enis = world.NetworkInterfaces.Count;
+            Assert.True(await lab.Holds.WaitForArrivalsAsync("ec2", "ModifyNetworkInterfaceAttribute", enis, Patience), "the conversions never began");
+            cts.Cancel();
+            // Within the grace a correct run waits; an isolation call sent now would be a second arrival per ENI.
+            await Task.Delay(300);
+            Assert.Equal(enis, lab.Holds.ArrivedOf("ec2", "ModifyNetworkInterfaceAttribute"));
+        }
+        await run.Completion.WaitAsync(Patience);
+        Assert.True(run.Outcomes.TryRead(out var outcome));
+        var stopped = outcome!.Result!;
+        Assert.Equal(QuarantineStatus.Stopped, stopped.Status);
+        var conversions = stopped.Steps.Where(s => s.Name == "ConvertToUntracked").ToList();
+        Assert.Equal(world.NetworkInterfaces.Count, conversions.Count);
+        Assert.All(conversions, c => { Assert.Equal(StepStatus.Done, c.Status); Assert.NotEmpty(c.RequestIds); });
+        Assert.Equal(world.NetworkInterfaces.Count, stopped.Steps.Count(s => s.Name == "Isolate" && s.Status == StepStatus.Done));
+        var isolation = Assert.Single(lab.Ec2.GroupsNamed("GuardDutyIR-Isolation"), g => g.VpcId == world.VpcId).GroupId;
+        foreach (var eni in world.NetworkInterfaces) Assert.Equal(new[] { isolation }, lab.Ec2.GroupsOf(eni.NetworkInterfaceId));
+    }
+
+    [Fact]
     public async Task A_VPC_s_containment_groups_are_made_ready_while_the_evidence_is_protected_not_after()
     {
         // The protections' answers are held back: the VPC's isolation and conversion groups are still found and created
