@@ -508,7 +508,12 @@ public sealed class ExampleTests(ITestOutputHelper output)
 
             var context = new ExampleContext(session, work);
             setup.Arrange?.Invoke(context);
-            var prelude = "Set-Location -LiteralPath $args[0]\n" + (setup.Prelude?.Invoke(context) ?? "");
+            // The waits users want against AWS (5 s for conntrack to untrack flows, 5 s between snapshot and state
+            // polls) only slow the Lab down; an example that names one still gets its own.
+            var prelude = "Set-Location -LiteralPath $args[0]\n"
+                + "$PSDefaultParameterValues['Set-InstanceQuarantine:ConversionWaitSeconds'] = 0\n"
+                + "$PSDefaultParameterValues['*:PollIntervalSeconds'] = 0.2\n"
+                + (setup.Prelude?.Invoke(context) ?? "");
             var prepared = session.Run(prelude, work);
             Assert.True(prepared.Terminating is null && prepared.Errors.Count == 0,
                 $"the setup of {example} failed: {prepared.Terminating?.ErrorRecord.ToString() ?? prepared.Errors.FirstOrDefault()?.ToString()}\n{prelude}");
