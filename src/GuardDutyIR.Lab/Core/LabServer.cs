@@ -152,9 +152,10 @@ internal sealed class LabServer : IAsyncDisposable
         // An explicit deny in the signer's own policies (e.g. IAM's "revoke active sessions" on a role) refuses the call in
         // every service alike. GetCallerIdentity is the one exception: "No permissions are required to perform this
         // operation" and an explicit deny does not stop it (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+        // The action as the request names it, before the service has parsed it: for the policy check, holds and faults.
+        var requested = ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body);
         if (verdict.Principal is { Kind: LabPrincipalKind.AssumedRole } signer)
         {
-            var requested = ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body);
             if (!(scope.Service == "sts" && requested == "GetCallerIdentity"))
             {
                 foreach (var authority in _context.Services.OfType<ILabPolicyAuthority>())
@@ -168,7 +169,7 @@ internal sealed class LabServer : IAsyncDisposable
             }
         }
 
-        await _context.Holds.ArriveAsync(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), _stop.Token).ConfigureAwait(false);
+        await _context.Holds.ArriveAsync(scope.Service, requested, _stop.Token).ConfigureAwait(false);
         var faults = _context.Faults;
         // Real waiting on the system clock; on a test's clock the answer waits until the test moves that clock on.
         if (faults.LatencyMs > 0 && faults.AppliesTo(scope.Service))
@@ -176,14 +177,14 @@ internal sealed class LabServer : IAsyncDisposable
         var fault = faults.Decide(scope.Service);
         if (fault == FaultKind.Drop)
         {
-            _context.Counters.Record(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), false, "Dropped", injectedFault: true);
+            _context.Counters.Record(scope.Service, requested, false, "Dropped", injectedFault: true);
             await DropAsync(ctx).ConfigureAwait(false);
             return;
         }
         if (fault is FaultKind.Error500 or FaultKind.Error503)
         {
             var err = ProtocolErrors.Fault(scope.Service, fault == FaultKind.Error500 ? 500 : 503, requestId);
-            _context.Counters.Record(scope.Service, ActionOf(scope.Service, req.HttpMethod, rawPath, headers, queryPairs, body), false, err.ErrorCode, injectedFault: true);
+            _context.Counters.Record(scope.Service, requested, false, err.ErrorCode, injectedFault: true);
             await WriteAsync(ctx, err).ConfigureAwait(false);
             return;
         }
