@@ -78,7 +78,8 @@ foreach ($step in $Task) {
             Invoke-Dotnet build GuardDutyIR.sln -c $Configuration
         }
         'Test' {
-            Invoke-Dotnet test GuardDutyIR.sln -c $Configuration
+            # -m:1: the test assemblies one after another (README, Quick start).
+            Invoke-Dotnet test GuardDutyIR.sln -c $Configuration -m:1
             Invoke-PesterSuites
         }
         'Package' {
