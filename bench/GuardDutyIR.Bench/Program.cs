@@ -84,9 +84,11 @@ static async Task Latency(int n)
 
     const int concurrency = 64;
     await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4, Faults = new FaultOptions { LatencyMs = latency } });
+    var (threadsBefore, contentionBefore) = (ThreadPool.ThreadCount, Monitor.LockContentionCount);
     var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var (took, outcomes) = await Quarantine(lab, Requests(lab, n), new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = concurrency, RateLimiter = unpaced });
     var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+    var (threadsAfter, contention) = (ThreadPool.ThreadCount, Monitor.LockContentionCount - contentionBefore);
     var serialEstimate = perInstance * n;
     Console.WriteLine($"(b) {latency} ms latency, {n} instances: bulk {took.TotalSeconds:0.0} s; one at a time {perInstance.TotalMilliseconds:0} ms/instance " +
                       $"(measured on {sample}, x{n} = {serialEstimate.TotalSeconds:0.0} s) -> speed-up {serialEstimate / took:0.0}x (target >= 10x)");
@@ -95,9 +97,14 @@ static async Task Latency(int n)
     var bound = perInstance * n / concurrency;
     Console.WriteLine($"    bound {perInstance.TotalMilliseconds:0} ms x {n} / {concurrency} in flight = {bound.TotalSeconds:0.00} s -> ratio {took / bound:0.00} (target <= 1.15); " +
                       $"first to last step of an instance, median: alone {MedianSpan(serialOutcomes).TotalMilliseconds:0} ms, in the bulk run {MedianSpan(outcomes).TotalMilliseconds:0} ms; " +
-                      $"CPU of this process (the Lab and the engine) during the bulk run {cpu.TotalSeconds:0.0} s = {cpu / took:0.00} of {Environment.ProcessorCount} cores");
+                      $"CPU of this process (the Lab and the engine) during the bulk run {cpu.TotalSeconds:0.0} s = {cpu / took:0.00} of {Environment.ProcessorCount} cores; " +
+                      $"thread pool {threadsBefore} threads before, {threadsAfter} after; lock contentions {contention}");
     Bench($"quarantine (b): {n} instances, {latency} ms per call", $"one at a time {serialEstimate.TotalSeconds:0.0} s (scaled from {sample})", $"{serialEstimate / took:0.0}x faster", ">= 10x", serialEstimate / took >= 10);
-    if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1") await Trace(n, latency, concurrency);
+    if (Environment.GetEnvironmentVariable("BENCH_TRACE") == "1")
+    {
+        StepStarts(serialOutcomes, outcomes);
+        await Trace(n, latency, concurrency);
+    }
     Bench($"quarantine (b): {n} instances, {latency} ms per call, against the bound", $"bound {bound.TotalSeconds:0.00} s (alone x n / {concurrency})", $"{took / bound:0.00}", "<= 1.15", took / bound <= 1.15);
 }
 
@@ -107,18 +114,27 @@ static async Task CpuPerInstance(int n)
 {
     var options = new QuarantineOptions { ConversionWait = TimeSpan.Zero, MaxConcurrency = 64, RateLimiter = Ec2RateLimiter.Unlimited };
     var cpus = new List<TimeSpan>();
+    using var sampler = Environment.GetEnvironmentVariable("BENCH_ALLOC") == "1" ? new AllocationSampler() : null;
     for (var round = 0; round < 6; round++)
     {
         await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.Scale, Instances = n, Vpcs = 4 });
         lab.Counters.Reset();
+        var exceptions = 0;
+        EventHandler<System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs> count = (_, _) => Interlocked.Increment(ref exceptions);
+        AppDomain.CurrentDomain.FirstChanceException += count;
+        var (allocated, collections, contention) = (GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), Monitor.LockContentionCount);
         var before = Process.GetCurrentProcess().TotalProcessorTime;
         var (took, _) = await Quarantine(lab, Requests(lab, n), options);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - before;
+        AppDomain.CurrentDomain.FirstChanceException -= count;
         var calls = lab.Counters.Snapshot().TotalCalls;
-        Console.WriteLine($"    round {round}{(round == 0 ? " (warm-up)" : "")}: wall {took.TotalMilliseconds:0} ms, CPU {cpu.TotalMilliseconds:0} ms = {cpu.TotalMilliseconds * 1000 / n:0} us/instance, {cpu.TotalMilliseconds * 1000 / calls:0} us/call ({calls} calls)");
+        // Where CPU beyond the work itself goes: allocation (and the collections it causes), exceptions, lock contention.
+        Console.WriteLine($"    round {round}{(round == 0 ? " (warm-up)" : "")}: wall {took.TotalMilliseconds:0} ms, CPU {cpu.TotalMilliseconds:0} ms = {cpu.TotalMilliseconds * 1000 / n:0} us/instance, {cpu.TotalMilliseconds * 1000 / calls:0} us/call ({calls} calls); " +
+                          $"per call {(GC.GetTotalAllocatedBytes() - allocated) / calls / 1024:0} KiB allocated, {(double)exceptions / calls:0.00} exceptions; gen0 collections {GC.CollectionCount(0) - collections}, lock contentions {Monitor.LockContentionCount - contention}");
         if (round > 0) cpus.Add(cpu);
     }
     Console.WriteLine($"(cpu) {n} instances, no latency: median CPU {Median(cpus).TotalMilliseconds * 1000 / n:0} us/instance");
+    sampler?.Print(25);
 }
 
 // BENCH_TRACE=1: a third Lab and bulk run after the measured ones, with its timeline (how many instances opened their
@@ -142,6 +158,19 @@ static async Task Trace(int n, int latency, int concurrency)
     for (var b = 0; b <= (int)(rows.Max(r => r.Arrived) / 100); b++)
         if (rows.Any(r => (int)(r.First / 100) == b || (int)(r.Arrived / 100) == b))
             Console.WriteLine($"      {b * 100,5} ms {rows.Count(r => (int)(r.First / 100) == b),4} {rows.Count(r => (int)(r.Arrived / 100) == b),4}");
+}
+
+// BENCH_TRACE=1: per step, the median time from the instance's first step to its start, alone and in the bulk run:
+// where the delay builds up when 64 instances are in flight.
+static void StepStarts(IReadOnlyList<QuarantineOutcome> alone, IReadOnlyList<QuarantineOutcome> bulk)
+{
+    static Dictionary<string, double> Starts(IReadOnlyList<QuarantineOutcome> outcomes) => outcomes
+        .SelectMany(o => o.Result!.Steps.Select(s => (s.Name, Ms: (s.Time - o.Result.Steps.Min(x => x.Time)).TotalMilliseconds)))
+        .GroupBy(g => g.Name).ToDictionary(g => g.Key, g => g.Select(x => x.Ms).Order().ElementAt(g.Count() / 2));
+    var (a, b) = (Starts(alone), Starts(bulk));
+    Console.WriteLine("    median ms from the instance's first step to each step's start, alone / in the bulk run:");
+    foreach (var name in a.Keys.Union(b.Keys).OrderBy(k => a.GetValueOrDefault(k)))
+        Console.WriteLine($"      {name,-28} {a.GetValueOrDefault(name),7:0} {b.GetValueOrDefault(name),7:0}");
 }
 
 static TimeSpan MedianSpan(IReadOnlyList<QuarantineOutcome> outcomes) =>
@@ -231,3 +260,35 @@ static async Task<TimeSpan> JournaledRun(LabHost lab, List<QuarantineRequest> re
 }
 
 static TimeSpan Median(List<TimeSpan> values) => values.Order().ElementAt(values.Count / 2);
+
+/// <summary>
+/// BENCH_ALLOC=1 with cpu: the runtime's allocation samples (one per ~100 KB allocated, with the type that crossed it),
+/// summed by type, from the runtime's own event source in this process.
+/// </summary>
+sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _bytes = new();
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        // The GC keyword (0x1) at verbose level carries GCAllocationTick.
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (e.EventName is not { } name || !name.StartsWith("GCAllocationTick", StringComparison.Ordinal) || e.PayloadNames is null) return;
+        var type = e.Payload![e.PayloadNames.IndexOf("TypeName")] as string ?? "?";
+        var amount = Convert.ToInt64(e.Payload[e.PayloadNames.IndexOf("AllocationAmount64")], CultureInfo.InvariantCulture);
+        _bytes.AddOrUpdate(type, amount, (_, b) => b + amount);
+    }
+
+    public void Print(int top)
+    {
+        var total = _bytes.Values.Sum();
+        Console.WriteLine($"    allocation samples: {total / 1048576.0:0} MiB");
+        foreach (var (type, bytes) in _bytes.OrderByDescending(kv => kv.Value).Take(top))
+            Console.WriteLine($"      {bytes * 100.0 / total,5:0.0} %  {type}");
+    }
+}
