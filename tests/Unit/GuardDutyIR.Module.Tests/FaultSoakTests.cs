@@ -247,7 +247,8 @@ public sealed class ServiceFaultTests
             Scenario = ScenarioNames.Workshop,
             Faults = new FaultOptions { DropRate = fault == "drop" ? 1 : 0, ErrorRate = fault == "error" ? 1 : 0, Services = new[] { service } },
         });
-        // Only a hang guard: an EC2 call failing all nine attempts waits up to 110 s in the SDK's backoff (43-74 s seen).
+        // Only a hang guard: an EC2 call that fails all nine attempts spends most of its time in the SDK's backoff (43-74 s
+        // seen on a quiet machine).
         var result = s.Host.RunWithin(TimeSpan.FromMinutes(4), command, s.Lab.World.InvestigatedInstanceId, s.Lab.GetService<SnsService>()!.ScenarioTopicArn);
         var error = result.SingleError();
         var id = error.FullyQualifiedErrorId.Split(',')[0];
