@@ -4,6 +4,7 @@ using GuardDutyIR.TestSupport;
 namespace GuardDutyIR.Engine.Tests;
 
 /// <summary>The workshop's SQL over local trail files through DuckDB, with the files' real-world variety.</summary>
+[Collection(CpuSaturatingCollection.Name)]
 public sealed class LocalTrailEngineTests : IDisposable
 {
     private const string Instance = "i-0123456789abcdef0";

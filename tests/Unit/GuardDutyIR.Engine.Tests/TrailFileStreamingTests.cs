@@ -10,6 +10,7 @@ namespace GuardDutyIR.Engine.Tests;
 /// Trail files are read as streams: -TimeoutSec and Ctrl+C stop a file being parsed, and neither an endless file nor an
 /// endless record can grow memory without bound.
 /// </summary>
+[Collection(CpuSaturatingCollection.Name)]
 public sealed class TrailFileStreamingTests(ITestOutputHelper output) : IDisposable
 {
     private const string Instance = "i-0123456789abcdef0";

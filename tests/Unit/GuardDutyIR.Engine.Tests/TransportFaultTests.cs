@@ -32,12 +32,14 @@ public sealed class TransportFaultTests : IDisposable
         _listener.Stop();
     }
 
-    private static AwsSession Session(string endpoint, double requestTimeoutSeconds = 2) => AwsSession.Resolve(new AwsContextOptions
+    // Generous limits unless a test is about a limit: where the answer under test is a ConnectionError, a fake server
+    // slowed by a busy machine must not turn it into an OperationTimeout (a TLS case did, in CI, at 2 s).
+    private static AwsSession Session(string endpoint, double requestTimeoutSeconds = 10) => AwsSession.Resolve(new AwsContextOptions
     {
         Region = "us-east-1",
         EndpointUrl = endpoint,
         Credential = new NetworkCredential("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-    }, new SessionDefaults { ConnectTimeoutSec = 2, RequestTimeoutSec = requestTimeoutSeconds });
+    }, new SessionDefaults { ConnectTimeoutSec = 10, RequestTimeoutSec = requestTimeoutSeconds });
 
     /// <summary>Accepts connections and hands each to <paramref name="serve"/>.</summary>
     private void Serve(Func<TcpClient, Task> serve) => _ = Task.Run(async () =>

@@ -48,6 +48,7 @@ public sealed class BadInputCorpusFixture : IDisposable
 /// SQL that reaches for files, URLs, extensions or settings is refused by the engine itself too (LocalEngineSandboxTests,
 /// which holds the wider list); here it goes through the cmdlet, to prove the ErrorRecord.
 /// </summary>
+[Collection(CpuSaturatingCollection.Name)]
 public sealed class BadInputCorpusTests(BadInputCorpusFixture f) : IClassFixture<BadInputCorpusFixture>
 {
     private const string Binder = "(binder)";

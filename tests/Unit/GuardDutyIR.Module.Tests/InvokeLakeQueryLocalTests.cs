@@ -5,6 +5,7 @@ using GuardDutyIR.TestSupport;
 namespace GuardDutyIR.Module.Tests;
 
 /// <summary>Invoke-LakeQuery -Path in the hosted engine: the workshop queries over local trail files.</summary>
+[Collection(CpuSaturatingCollection.Name)]
 public sealed class InvokeLakeQueryLocalTests : IDisposable
 {
     private const string Instance = "i-0123456789abcdef0";
