@@ -18,6 +18,13 @@ internal sealed class InstanceFacts
     public bool DisableApiStop { get; set; }
     public string ShutdownBehavior { get; set; } = "stop";
 
+    public void Apply(ProtectionAttributes attributes)
+    {
+        DisableApiTermination = attributes.DisableApiTermination;
+        DisableApiStop = attributes.DisableApiStop;
+        ShutdownBehavior = attributes.ShutdownBehavior;
+    }
+
     public string InstanceId => Instance.InstanceId;
     public string StateName => Instance.State?.Name?.Value ?? "";
 
@@ -41,6 +48,9 @@ internal sealed class InstanceFacts
     }
 }
 
+/// <summary>The evidence protections an instance has before containment changes them; DescribeInstances does not carry them.</summary>
+internal readonly record struct ProtectionAttributes(bool DisableApiTermination, bool DisableApiStop, string ShutdownBehavior);
+
 /// <summary>Batched reads: one DescribeInstances (instance-id filter, paginated) and one call per related API for many instances.</summary>
 internal static class Ec2Facts
 {
@@ -49,6 +59,25 @@ internal static class Ec2Facts
 
     public static async Task<Dictionary<string, InstanceFacts>> DescribeAsync(Ec2Gateway ec2, AutoScalingClient? autoScaling,
         IReadOnlyCollection<string> instanceIds, bool withAttributes, CancellationToken ct)
+    {
+        var instances = await DescribeInstancesAsync(ec2, instanceIds, ct).ConfigureAwait(false);
+        if (instances.Count == 0) return new Dictionary<string, InstanceFacts>(StringComparer.Ordinal);
+        // The attributes need the instance's ID, not its related facts: read beside them, one round trip instead of two.
+        var attributes = withAttributes ? instances.Keys.Select(id => (Id: id, Read: ReadProtectionAsync(ec2, id, ct))).ToList() : new();
+        var related = RelatedAsync(ec2, autoScaling, instances, ct);
+        try { await Task.WhenAll(attributes.Select(a => (Task)a.Read).Append(related)).ConfigureAwait(false); }
+        catch (Exception)
+        {
+            // Every call has ended; a failure is rethrown just below, the related facts' before the attributes', as
+            // when the calls ran one after another.
+        }
+        var facts = await related.ConfigureAwait(false);
+        foreach (var (id, read) in attributes) facts[id].Apply(await read.ConfigureAwait(false));
+        return facts;
+    }
+
+    /// <summary>The instances that exist, by ID: one DescribeInstances chain per batch; an unknown ID is simply absent.</summary>
+    public static async Task<Dictionary<string, Instance>> DescribeInstancesAsync(Ec2Gateway ec2, IReadOnlyCollection<string> instanceIds, CancellationToken ct)
     {
         var instances = new Dictionary<string, Instance>(StringComparer.Ordinal);
         foreach (var chunk in instanceIds.Distinct().Chunk(BatchSize))
@@ -71,8 +100,13 @@ internal static class Ec2Facts
             }
             while (!string.IsNullOrEmpty(next));
         }
-        if (instances.Count == 0) return new Dictionary<string, InstanceFacts>();
+        return instances;
+    }
 
+    /// <summary>The described instances with what other calls know of them: profile associations, Elastic IPs, Auto Scaling membership.</summary>
+    public static async Task<Dictionary<string, InstanceFacts>> RelatedAsync(Ec2Gateway ec2, AutoScalingClient? autoScaling,
+        IReadOnlyDictionary<string, Instance> instances, CancellationToken ct)
+    {
         var ids = instances.Keys.ToList();
         var associations = new Dictionary<string, IamInstanceProfileAssociation>(StringComparer.Ordinal);
         var addresses = new List<Address>();
@@ -116,23 +150,26 @@ internal static class Ec2Facts
                 AutoScalingError = asgErrors.GetValueOrDefault(id),
             };
         }
-        if (withAttributes)
-            await Task.WhenAll(facts.Values.Select(f => ReadAttributesAsync(ec2, f, ct))).ConfigureAwait(false);
         return facts;
     }
 
+    /// <summary>Reads the protection attributes into the instance's facts.</summary>
+    public static async Task ReadAttributesAsync(Ec2Gateway ec2, InstanceFacts f, CancellationToken ct) =>
+        f.Apply(await ReadProtectionAsync(ec2, f.InstanceId, ct).ConfigureAwait(false));
+
     /// <summary>The three protection attributes DescribeInstances does not carry (one attribute per call).</summary>
-    public static async Task ReadAttributesAsync(Ec2Gateway ec2, InstanceFacts f, CancellationToken ct)
+    public static async Task<ProtectionAttributes> ReadProtectionAsync(Ec2Gateway ec2, string instanceId, CancellationToken ct)
     {
-        Task<InstanceAttribute> Read(InstanceAttributeName name) => ec2.ReadAsync("DescribeInstanceAttribute", f.InstanceId, async (c, t) =>
-            (await c.DescribeInstanceAttributeAsync(new DescribeInstanceAttributeRequest { InstanceId = f.InstanceId, Attribute = name }, t).ConfigureAwait(false)).InstanceAttribute, ct);
+        Task<InstanceAttribute> Read(InstanceAttributeName name) => ec2.ReadAsync("DescribeInstanceAttribute", instanceId, async (c, t) =>
+            (await c.DescribeInstanceAttributeAsync(new DescribeInstanceAttributeRequest { InstanceId = instanceId, Attribute = name }, t).ConfigureAwait(false)).InstanceAttribute, ct);
         var dat = Read(InstanceAttributeName.DisableApiTermination);
         var das = Read(InstanceAttributeName.DisableApiStop);
         var sib = Read(InstanceAttributeName.InstanceInitiatedShutdownBehavior);
         await Task.WhenAll(dat, das, sib).ConfigureAwait(false);
-        f.DisableApiTermination = (await dat.ConfigureAwait(false))?.DisableApiTermination ?? false;
-        f.DisableApiStop = (await das.ConfigureAwait(false))?.DisableApiStop ?? false;
-        f.ShutdownBehavior = (await sib.ConfigureAwait(false))?.InstanceInitiatedShutdownBehavior ?? "stop";
+        return new ProtectionAttributes(
+            (await dat.ConfigureAwait(false))?.DisableApiTermination ?? false,
+            (await das.ConfigureAwait(false))?.DisableApiStop ?? false,
+            (await sib.ConfigureAwait(false))?.InstanceInitiatedShutdownBehavior ?? "stop");
     }
 
     private static async Task<List<IamInstanceProfileAssociation>> AssociationsAsync(Ec2Gateway ec2, string[] chunk, CancellationToken ct)

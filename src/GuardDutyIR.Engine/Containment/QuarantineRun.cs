@@ -103,19 +103,24 @@ public sealed class QuarantineRun
     }
 
     /// <summary>
-    /// The instances of one region's batch, or the failure every one of them ends with. The attributes DescribeInstances
-    /// does not carry (one call per attribute and instance) are read from here on, not awaited: while the batch waits
-    /// for slots they arrive, so an instance that gets its slot starts with its first change instead of a round trip
-    /// of reads, and one instance's failed read is that instance's outcome alone.
+    /// The instances of one region's batch, or the failure every one of them ends with. Once DescribeInstances has
+    /// answered, everything else an instance needs before its first change is asked at once: the related facts (profile
+    /// associations, Elastic IPs, Auto Scaling), the attributes DescribeInstances does not carry (one call per attribute
+    /// and instance) and the batch's VPCs' isolation groups (found, their rules read). So the first change comes two
+    /// round trips after the describe instead of four. The attributes and the groups are not awaited here: while the
+    /// batch waits for slots they arrive, and one instance's failed read is that instance's outcome alone.
     /// </summary>
-    private async Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, Dictionary<string, Task>? Attributes, GuardDutyIRException? Error)> DescribeAsync(string region, List<QuarantineRequest> requests)
+    private async Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, Dictionary<string, Task<ProtectionAttributes>>? Attributes, GuardDutyIRException? Error)> DescribeAsync(string region, List<QuarantineRequest> requests)
     {
         try
         {
             var ctx = _service.Region(region, _options);
-            var facts = await Ec2Facts.DescribeAsync(ctx.Ec2, ctx.AutoScaling, requests.Select(r => r.InstanceId).ToList(), withAttributes: false, _ct).ConfigureAwait(false);
-            var attributes = facts.Values.Where(f => f.StateName is not ("terminated" or "shutting-down"))
-                .ToDictionary(f => f.InstanceId, f => Observed(Ec2Facts.ReadAttributesAsync(ctx.Ec2, f, _ct)), StringComparer.Ordinal);
+            var instances = await Ec2Facts.DescribeInstancesAsync(ctx.Ec2, requests.Select(r => r.InstanceId).ToList(), _ct).ConfigureAwait(false);
+            var live = instances.Values.Where(i => i.State?.Name?.Value is not ("terminated" or "shutting-down")).ToList();
+            var attributes = live.ToDictionary(i => i.InstanceId, i => Observed(Ec2Facts.ReadProtectionAsync(ctx.Ec2, i.InstanceId, _ct)), StringComparer.Ordinal);
+            foreach (var vpc in live.SelectMany(i => i.NetworkInterfaces ?? new()).Select(e => e.VpcId).Distinct())
+                _ = Observed(ctx.Groups.ReadIsolationAsync(new[] { vpc }, _ct));
+            var facts = instances.Count == 0 ? new Dictionary<string, InstanceFacts>() : await Ec2Facts.RelatedAsync(ctx.Ec2, ctx.AutoScaling, instances, _ct).ConfigureAwait(false);
             return (ctx, facts, attributes, null);
         }
         catch (GuardDutyIRException e)
@@ -125,13 +130,13 @@ public sealed class QuarantineRun
     }
 
     // A run stopped before an instance got its slot never awaits that instance's reads: their failure must not be left unobserved.
-    private static Task Observed(Task task)
+    private static T Observed<T>(T task) where T : Task
     {
         _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return task;
     }
 
-    private async Task DispatchAsync(List<(string Region, List<QuarantineRequest> Requests, Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, Dictionary<string, Task>? Attributes, GuardDutyIRException? Error)> Facts)> descriptions,
+    private async Task DispatchAsync(List<(string Region, List<QuarantineRequest> Requests, Task<(ContainmentRegion? Region, Dictionary<string, InstanceFacts>? Facts, Dictionary<string, Task<ProtectionAttributes>>? Attributes, GuardDutyIRException? Error)> Facts)> descriptions,
         List<Task> running)
     {
         foreach (var (region, requests, described) in descriptions)
@@ -166,12 +171,12 @@ public sealed class QuarantineRun
         }
     }
 
-    private async Task OneAsync(ContainmentRegion ctx, InstanceFacts f, Task attributes, QuarantineRequest r, string region)
+    private async Task OneAsync(ContainmentRegion ctx, InstanceFacts f, Task<ProtectionAttributes> attributes, QuarantineRequest r, string region)
     {
         try
         {
             _current = r.InstanceId;
-            await attributes.ConfigureAwait(false);
+            f.Apply(await attributes.ConfigureAwait(false));
             var isolation = await ctx.Groups.ReadIsolationAsync(f.NetworkInterfaces.Select(e => e.VpcId).Distinct(), _ct).ConfigureAwait(false);
             var plan = QuarantinePlanner.Plan(f, isolation, r, _options, DateTime.UtcNow);
             if (_askApproval)
