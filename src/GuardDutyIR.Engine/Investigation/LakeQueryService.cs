@@ -119,8 +119,10 @@ public sealed class LakeQueryService(AwsSession session)
                 return (status, status switch { "FINISHED" => true, "FAILED" or "CANCELLED" or "TIMED_OUT" => throw LakeFailed(queryId, status, d), _ => false }, bytes);
             }, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || cancellationToken.IsCancellationRequested)
         {
+            // A stop that lands while a poll's answer is being read can surface as a transport error instead of a
+            // cancellation; whatever its shape, the query must not go on running (and scanning) on the service.
             await CancelOnServiceAsync(ct => client.CancelQueryAsync(queryId, ct)).ConfigureAwait(false);
             throw;
         }
@@ -237,7 +239,7 @@ public sealed class LakeQueryService(AwsSession session)
                 }, bytes);
             }, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (e is OperationCanceledException || cancellationToken.IsCancellationRequested)
         {
             await CancelOnServiceAsync(ct => client.StopQueryExecutionAsync(executionId, ct)).ConfigureAwait(false);
             throw;
