@@ -293,6 +293,31 @@ public sealed class QuarantineEngineTests
         Assert.Equal(6, lab.Counters.Snapshot().CallsOf("ec2", "DescribeInstanceAttribute"));
     }
 
+    [Fact]
+    public async Task An_instance_s_attributes_and_its_VPC_s_isolation_group_are_read_beside_its_related_facts_not_after()
+    {
+        // The profile associations' answer (one of the related facts, asked beside the Elastic IPs and Auto Scaling) is
+        // held back: the three attributes and the isolation group's lookup are asked meanwhile, and nothing changes.
+        // Asked after the related facts, as they once were, they cost every quarantine two round trips before its first
+        // change.
+        await using var lab = await LabHost.StartAsync(new LabOptions { Scenario = ScenarioNames.CompromisedInstance });
+        var world = lab.World.CompromisedInstance!;
+        using var session = Session(lab);
+        Task<IReadOnlyList<QuarantineOutcome>> quarantine;
+        using (lab.Holds.Hold("ec2", "DescribeIamInstanceProfileAssociations"))
+        {
+            quarantine = new QuarantineService(session).QuarantineAsync(new[] { new QuarantineRequest(world.InstanceId, lab.Region, "IR-5") }, Fast, CancellationToken.None);
+            Assert.True(await lab.Holds.WaitForArrivalsAsync("ec2", "DescribeIamInstanceProfileAssociations", 1, Patience), "the related facts were never asked");
+            Assert.True(await lab.Holds.WaitForArrivalsAsync("ec2", "DescribeInstanceAttribute", 3, Patience), "the attributes waited for the related facts");
+            Assert.True(await lab.Holds.WaitForArrivalsAsync("ec2", "DescribeSecurityGroups", 1, Patience), "the isolation group's lookup waited for the related facts");
+            Assert.Equal(0, lab.Counters.Snapshot().TotalMutating);
+            Assert.False(quarantine.IsCompleted);
+        }
+        var result = Assert.Single(await quarantine).Result!;
+        Assert.Equal(QuarantineStatus.Quarantined, result.Status);
+        Assert.Equal(3, lab.Counters.Snapshot().CallsOf("ec2", "DescribeInstanceAttribute"));
+    }
+
     // Only ends a test whose client never makes the awaited call; a passing test does not wait for it.
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 }
