@@ -122,9 +122,11 @@ public sealed class LakeQueryService(AwsSession session)
         catch (Exception e) when (e is OperationCanceledException || cancellationToken.IsCancellationRequested)
         {
             // A stop that lands while a poll's answer is being read can surface as a transport error instead of a
-            // cancellation; whatever its shape, the query must not go on running (and scanning) on the service.
+            // cancellation; whatever its shape, the query must not go on running (and scanning) on the service, and
+            // the caller sees a stop, not an error.
             await CancelOnServiceAsync(ct => client.CancelQueryAsync(queryId, ct)).ConfigureAwait(false);
-            throw;
+            if (e is OperationCanceledException) throw;
+            throw new OperationCanceledException($"CloudTrail Lake query {queryId} was stopped.", e, cancellationToken);
         }
 
         long rows = 0;
@@ -242,7 +244,8 @@ public sealed class LakeQueryService(AwsSession session)
         catch (Exception e) when (e is OperationCanceledException || cancellationToken.IsCancellationRequested)
         {
             await CancelOnServiceAsync(ct => client.StopQueryExecutionAsync(executionId, ct)).ConfigureAwait(false);
-            throw;
+            if (e is OperationCanceledException) throw;
+            throw new OperationCanceledException($"Athena query {executionId} was stopped.", e, cancellationToken);
         }
 
         long rows = 0;
