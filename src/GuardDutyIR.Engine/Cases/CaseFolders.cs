@@ -83,7 +83,7 @@ public static class CaseFolders
         if (!create)
             throw new GuardDutyIRException("CaseKeyMissing", ErrorKind.ObjectNotFound,
                 $"No journal key for case '{caseId}' in '{keyRoot}': the head's signature cannot be checked here (set {KeyRootVariable} to the folder that holds it).", caseId);
-        WorkFolders.EnsurePrivate(keyRoot);
+        WorkFolders.RequirePrivate(keyRoot);
         var key = RandomNumberGenerator.GetBytes(32);
         // Written aside and moved in without overwriting: a writer on another thread or process reading the key at the
         // same moment sees either no key or the whole key, never a file still open for writing; if another writer made

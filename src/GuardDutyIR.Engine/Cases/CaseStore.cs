@@ -155,8 +155,8 @@ public sealed class CaseStore
 
     private void Create(string caseId, string folder, string caseFile, string? title)
     {
-        WorkFolders.EnsurePrivate(Root);
-        WorkFolders.EnsurePrivate(folder);
+        WorkFolders.RequirePrivate(Root);
+        WorkFolders.RequirePrivate(folder);
         var meta = new JsonObject
         {
             ["caseId"] = caseId,

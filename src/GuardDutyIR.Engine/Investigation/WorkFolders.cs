@@ -68,9 +68,17 @@ internal static class WorkFolders
     /// <summary>
     /// Creates the folder for the current user alone, or checks one that exists: a folder another user owns (or a
     /// link) is refused; our own that others could reach is closed and emptied, since anything in it may have been
-    /// planted or read.
+    /// planted or read. For caches and scratch space only: see <see cref="RequirePrivate"/>.
     /// </summary>
-    public static void EnsurePrivate(string path)
+    public static void EnsurePrivate(string path) => Private(path, emptyIfOpen: true);
+
+    /// <summary>
+    /// As <see cref="EnsurePrivate"/>, for folders whose contents must never be thrown away (cases, journal keys): one
+    /// that others could reach is refused as it is, with the command that closes it.
+    /// </summary>
+    public static void RequirePrivate(string path) => Private(path, emptyIfOpen: false);
+
+    private static void Private(string path, bool emptyIfOpen)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -92,6 +100,8 @@ internal static class WorkFolders
             throw NotPrivate(path, $"it belongs to user id {owner}, not to the current user ({me})");
         if ((File.GetUnixFileMode(path) & GroupOrOther) != 0)
         {
+            if (!emptyIfOpen)
+                throw NotPrivate(path, $"other users can open it, and what it holds is left as it is: close it with chmod 700 '{path}', or choose another folder");
             File.SetUnixFileMode(path, OwnerOnly);
             foreach (var entry in new DirectoryInfo(path).EnumerateFileSystemInfos())
             {
