@@ -32,7 +32,11 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
         if (Interlocked.Exchange(ref _pendingProgress, null) is { } record) WriteProgress(record);
     }
 
-    /// <summary>Waits for engine work on the pipeline thread; a cancelled wait becomes a pipeline stop.</summary>
+    /// <summary>
+    /// Waits for engine work on the pipeline thread; a cancelled wait becomes a pipeline stop. The work always ends
+    /// before the cmdlet does, stopped or not: its clean-up (a query stopped on the service, a change rolled forward)
+    /// is part of the stop.
+    /// </summary>
     protected T Await<T>(Task<T> task)
     {
         try
@@ -40,14 +44,31 @@ public abstract class GdCmdlet : PSCmdlet, IDisposable
             while (!task.IsCompleted)
             {
                 ((IAsyncResult)task).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
-                FlushProgress();
+                FlushProgressUnlessStopped(task);
             }
-            FlushProgress();
+            FlushProgressUnlessStopped(task);
             return task.GetAwaiter().GetResult();
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
             throw new PipelineStoppedException();
+        }
+    }
+
+    // Once the pipeline stops, PowerShell refuses every write with PipelineStoppedException, and that can come before
+    // StopProcessing has cancelled our token: the engine is told here, and its clean-up is waited for, instead of being
+    // left running behind a cmdlet that already returned (a stopped Athena query went on running on the service).
+    private void FlushProgressUnlessStopped(Task task)
+    {
+        try
+        {
+            if (!_stopping.IsCancellationRequested) FlushProgress();
+        }
+        catch (PipelineStoppedException)
+        {
+            _stopping.Cancel();
+            ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+            throw;
         }
     }
 

@@ -134,7 +134,10 @@ public sealed class TrailQueryRunner
             var started = _clock.GetTimestamp();
             SqlResult? result = null;
             string? error = null;
-            try { result = _db.Execute(q.ExecutedSql, q.Dialect, ct); }
+            // DuckDB blocks the thread it runs on for the whole query: on a thread of its own, not one of the pool's few
+            // (on two cores, a pool thread held here left the Lab's HTTP work and a test's pipeline stop waiting about
+            // half a second for the pool to add a thread).
+            try { result = await Task.Factory.StartNew(() => _db.Execute(q.ExecutedSql, q.Dialect, ct), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false); }
             catch (TrailQueryException ex) { error = ex.Message; }
             var remaining = MinimumRunTime - _clock.GetElapsedTime(started);
             if (remaining > TimeSpan.Zero) await Task.Delay(remaining, _clock, ct).ConfigureAwait(false);

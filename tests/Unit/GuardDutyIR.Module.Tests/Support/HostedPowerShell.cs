@@ -114,7 +114,7 @@ public sealed class HostedPowerShell : IDisposable
         var guard = System.Diagnostics.Stopwatch.StartNew();
         while (!stopWhen(ps.Streams))
         {
-            if (async.IsCompleted) throw new InvalidOperationException("The script ended before the moment to stop it came.");
+            if (async.IsCompleted) throw new InvalidOperationException("The script ended before the moment to stop it came: " + Ending(ps, async));
             if (guard.Elapsed > limit) throw new TimeoutException($"The moment to stop the script did not come within {limit}.");
             Thread.Sleep(10);
         }
@@ -128,6 +128,16 @@ public sealed class HostedPowerShell : IDisposable
         try { ps.EndInvoke(async); }
         catch (RuntimeException e) { terminating = e; }
         return Collect(ps, new Collection<PSObject>(output.ToList()), terminating, stopToEnd);
+    }
+
+    // What a script that ended too early said: its errors and its terminating error, so the failure names its cause.
+    private static string Ending(PowerShell ps, IAsyncResult invocation)
+    {
+        string? terminating = null;
+        try { ps.EndInvoke(invocation); }
+        catch (RuntimeException e) { terminating = e.ErrorRecord?.FullyQualifiedErrorId + ": " + e.Message; }
+        var errors = ps.Streams.Error.Select(e => e.FullyQualifiedErrorId + ": " + e.Exception?.Message).ToList();
+        return errors.Count == 0 && terminating is null ? "no error" : string.Join("; ", errors.Append(terminating).OfType<string>());
     }
 
     private static ScriptResult Collect(PowerShell ps, Collection<PSObject> output, RuntimeException? terminating, TimeSpan? stopToEnd = null) => new()
