@@ -28,6 +28,9 @@ internal sealed class InstanceFacts
     public string InstanceId => Instance.InstanceId;
     public string StateName => Instance.State?.Name?.Value ?? "";
 
+    /// <summary>Terminated or on its way there: nothing left to contain.</summary>
+    public static bool IsGone(Instance instance) => instance.State?.Name?.Value is "terminated" or "shutting-down";
+
     /// <summary>Attached ENIs in device order (every ENI, not just the primary one: each ENI has security groups of its own).</summary>
     public IReadOnlyList<InstanceNetworkInterface> NetworkInterfaces =>
         (Instance.NetworkInterfaces ?? new()).OrderBy(e => e.Attachment?.DeviceIndex ?? 0).ToList();
@@ -61,16 +64,11 @@ internal static class Ec2Facts
         IReadOnlyCollection<string> instanceIds, bool withAttributes, CancellationToken ct)
     {
         var instances = await DescribeInstancesAsync(ec2, instanceIds, ct).ConfigureAwait(false);
-        if (instances.Count == 0) return new Dictionary<string, InstanceFacts>(StringComparer.Ordinal);
         // The attributes need the instance's ID, not its related facts: read beside them, one round trip instead of two.
         var attributes = withAttributes ? instances.Keys.Select(id => (Id: id, Read: ReadProtectionAsync(ec2, id, ct))).ToList() : new();
         var related = RelatedAsync(ec2, autoScaling, instances, ct);
-        try { await Task.WhenAll(attributes.Select(a => (Task)a.Read).Append(related)).ConfigureAwait(false); }
-        catch (Exception)
-        {
-            // Every call has ended; a failure is rethrown just below, the related facts' before the attributes', as
-            // when the calls ran one after another.
-        }
+        // A failure is rethrown below, the related facts' before the attributes', as when the calls ran one after another.
+        await EndedAsync(attributes.Select(a => (Task)a.Read).Append(related)).ConfigureAwait(false);
         var facts = await related.ConfigureAwait(false);
         foreach (var (id, read) in attributes) facts[id].Apply(await read.ConfigureAwait(false));
         return facts;
@@ -122,12 +120,8 @@ internal static class Ec2Facts
             var addressed = enis.Count > 0 ? AddressesAsync(ec2, enis, ct) : Task.FromResult(new List<Address>());
             var membership = autoScaling is null ? Task.FromResult<(IReadOnlyList<AutoScalingMembership>?, GuardDutyIRException?)>((null, null))
                 : MembershipAsync(autoScaling, chunk, ct);
-            try { await Task.WhenAll(associated, addressed, membership).ConfigureAwait(false); }
-            catch (Exception)
-            {
-                // Every call has ended; a failure is rethrown just below, the associations' before the addresses', as
-                // when the calls ran one after another.
-            }
+            // A failure is rethrown below, the associations' before the addresses', as when the calls ran one after another.
+            await EndedAsync(new Task[] { associated, addressed, membership }).ConfigureAwait(false);
             foreach (var a in await associated.ConfigureAwait(false)) associations[a.InstanceId] = a;
             addresses.AddRange(await addressed.ConfigureAwait(false));
             var (members, error) = await membership.ConfigureAwait(false);
@@ -151,6 +145,16 @@ internal static class Ec2Facts
             };
         }
         return facts;
+    }
+
+    /// <summary>
+    /// Waits until every call has ended, failed or not, so the caller can await each in the order whose first failure
+    /// it wants to report, with none of them still running.
+    /// </summary>
+    private static async Task EndedAsync(IEnumerable<Task> calls)
+    {
+        try { await Task.WhenAll(calls).ConfigureAwait(false); }
+        catch (Exception) { /* each call's own failure is rethrown where the caller awaits it */ }
     }
 
     /// <summary>Reads the protection attributes into the instance's facts.</summary>

@@ -116,11 +116,11 @@ public sealed class QuarantineRun
         {
             var ctx = _service.Region(region, _options);
             var instances = await Ec2Facts.DescribeInstancesAsync(ctx.Ec2, requests.Select(r => r.InstanceId).ToList(), _ct).ConfigureAwait(false);
-            var live = instances.Values.Where(i => i.State?.Name?.Value is not ("terminated" or "shutting-down")).ToList();
+            var live = instances.Values.Where(i => !InstanceFacts.IsGone(i)).ToList();
             var attributes = live.ToDictionary(i => i.InstanceId, i => Observed(Ec2Facts.ReadProtectionAsync(ctx.Ec2, i.InstanceId, _ct)), StringComparer.Ordinal);
             foreach (var vpc in live.SelectMany(i => i.NetworkInterfaces ?? new()).Select(e => e.VpcId).Distinct())
                 _ = Observed(ctx.Groups.ReadIsolationAsync(new[] { vpc }, _ct));
-            var facts = instances.Count == 0 ? new Dictionary<string, InstanceFacts>() : await Ec2Facts.RelatedAsync(ctx.Ec2, ctx.AutoScaling, instances, _ct).ConfigureAwait(false);
+            var facts = await Ec2Facts.RelatedAsync(ctx.Ec2, ctx.AutoScaling, instances, _ct).ConfigureAwait(false);
             return (ctx, facts, attributes, null);
         }
         catch (GuardDutyIRException e)
@@ -154,7 +154,7 @@ public sealed class QuarantineRun
                     Finish(new QuarantineOutcome(r.InstanceId, region, null, Ec2Facts.NotFound(r.InstanceId, region)));
                     continue;
                 }
-                if (f.StateName is "terminated" or "shutting-down")
+                if (InstanceFacts.IsGone(f.Instance))
                 {
                     Finish(new QuarantineOutcome(r.InstanceId, region, null, new GuardDutyIRException("InstanceTerminated", ErrorKind.InvalidOperation,
                         $"Instance {r.InstanceId} is {f.StateName}; there is nothing left to quarantine.", r.InstanceId)));
